@@ -1,0 +1,39 @@
+"""The two custom layers of the model family; everything else is stock Keras.
+
+Both are registered under the package name "attn_depth", so `keras.saving.load_model` reads
+a saved `.keras` file once `attn_depth` has been imported -- the one registration users need.
+"""
+
+import keras
+from keras import ops
+
+# keras.applications.resnet.preprocess_input ("caffe" mode): BGR order, ImageNet channel means
+# subtracted from 0..255 values, no scaling. The ImageNet weights expect exactly this.
+IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+@keras.saving.register_keras_serializable(package="attn_depth")
+class ResNetPreprocess(keras.layers.Layer):
+  """RGB in [0, 1] -> the input keras.applications' ResNet v1 weights were trained on."""
+
+  def call(self, rgb):
+    bgr = ops.flip(rgb, axis=-1) * 255.0
+    return bgr - ops.convert_to_tensor(IMAGENET_BGR_MEAN, dtype=bgr.dtype)
+
+
+@keras.saving.register_keras_serializable(package="attn_depth")
+class CropToMatch(keras.layers.Layer):
+  """Crops the first input's height and width to those of the second (top-left anchored).
+
+  A strided encoder rounds odd sizes up (240 -> ... -> 15 -> 8), so the decoder's 2x upsampled
+  map can be one row or column larger than the skip connection it meets.
+  """
+
+  def call(self, inputs):
+    x, reference = inputs
+    shape = ops.shape(reference)
+    return x[:, :shape[1], :shape[2], :]
+
+  def compute_output_shape(self, input_shapes):
+    x_shape, reference_shape = input_shapes
+    return (x_shape[0], reference_shape[1], reference_shape[2], x_shape[3])

@@ -1,0 +1,29 @@
+"""Shared test set-up: quiet TensorFlow, a clean gin config and fixed seeds for every test."""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import gin  # noqa: E402
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def clean_state():
+  gin.clear_config()
+  keras.utils.set_random_seed(1234)
+  yield
+  gin.clear_config()
+  keras.backend.clear_session()
+
+
+def run_tool(name, *args, timeout=600):
+  """Runs tools/<name>.py in a fresh interpreter, as a user would, from the repository root."""
+  import subprocess  # pylint: disable=import-outside-toplevel
+  return subprocess.run([sys.executable, os.path.join("tools", f"{name}.py"), *args],
+                        cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
+                        check=False)
