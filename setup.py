@@ -22,6 +22,7 @@ setup(
         "h5py",  # keras.applications' .h5 weights and MATLAB v7.3 files
         "scipy",  # MATLAB v5 files (NYU's splits.mat)
         "pillow",  # image files in and out
+        "importlib_resources",  # tensorflow-datasets imports it without declaring it
     ],
     extras_require={"test": ["pytest>=7"]},
 )

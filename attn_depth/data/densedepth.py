@@ -1,0 +1,101 @@
+"""NYU Depth V2 as DenseDepth (Alhashim & Wonka 2018) distributes it: `nyu_data.zip`.
+
+Layout: `data/nyu2_train.csv` and `data/nyu2_test.csv`, each line "rgb path,depth path" relative
+to the zip's root, e.g. `data/nyu2_train/living_room_0038_out/37.jpg,...37.png`. Read from the
+zip itself or from the folder it was extracted to.
+
+Depth scale, as DenseDepth's own loader uses it: training PNGs are 8-bit with 255 = 10 m
+(depth = value / 255 * 10); test PNGs are 16-bit millimetres (depth = value / 1000). The scale is
+chosen from each PNG's bit depth.
+"""
+
+import csv
+import io
+import os
+import zipfile
+
+import numpy as np
+from PIL import Image
+
+from attn_depth.data.frames import DataError
+from attn_depth.data.frames import FrameError
+from attn_depth.data.frames import frames_from_generator
+
+CSV_NAMES = {"train": "data/nyu2_train.csv", "test": "data/nyu2_test.csv"}
+MAX_DEPTH_8BIT = 10.0
+
+
+def depth_from_png(array, where="depth png"):
+  """Metres from a DenseDepth depth PNG (8-bit: 255 = 10 m; 16-bit: millimetres)."""
+  if array.ndim == 3:
+    array = array[..., 0]
+  if array.dtype == np.uint8:
+    return array.astype(np.float32) * np.float32(MAX_DEPTH_8BIT / 255.0)
+  if array.dtype in (np.uint16, np.int32):  # PIL opens 16-bit PNGs as 'I;16' or 'I'
+    return array.astype(np.float32) / np.float32(1000.0)
+  raise FrameError(f"{where}: depth PNG of type {array.dtype}, expected 8- or 16-bit")
+
+
+class _Archive:
+  """Reads members of nyu_data.zip or of the folder it was extracted to."""
+
+  def __init__(self, path):
+    self.path = path
+    if os.path.isdir(path):
+      self.zip = None
+    elif zipfile.is_zipfile(path):
+      self.zip = zipfile.ZipFile(path)
+    else:
+      raise DataError(f"{path}: neither a folder nor a zip file; expected DenseDepth's "
+                      f"nyu_data.zip or the folder it was extracted to")
+
+  def has(self, member):
+    if self.zip is None:
+      return os.path.isfile(os.path.join(self.path, member))
+    return member in self.zip.NameToInfo
+
+  def read(self, member):
+    if self.zip is None:
+      with open(os.path.join(self.path, member), "rb") as f:
+        return f.read()
+    return self.zip.read(member)
+
+
+def _read_pairs(archive, csv_name):
+  text = archive.read(csv_name).decode("utf-8")
+  pairs = []
+  for line_number, row in enumerate(csv.reader(io.StringIO(text)), 1):
+    if not row:
+      continue
+    if len(row) != 2:
+      raise DataError(f"{archive.path}: {csv_name} line {line_number}: expected "
+                      f"'rgb path,depth path', got {row!r}")
+    pairs.append((row[0].strip(), row[1].strip()))
+  return pairs
+
+
+def densedepth_dataset(path, split="train"):
+  """Frames of DenseDepth's nyu_data.zip (train: ~50K frames; test: the 654 test frames)."""
+  if split not in CSV_NAMES:
+    raise DataError(f"{path}: unknown split {split!r}, expected one of {sorted(CSV_NAMES)}")
+  if not os.path.exists(path):
+    raise DataError(f"{path}: no such file or folder; expected DenseDepth's nyu_data.zip")
+  archive = _Archive(path)
+  csv_name = CSV_NAMES[split]
+  if not archive.has(csv_name):
+    raise DataError(f"{path}: no {csv_name}; expected DenseDepth's nyu_data.zip layout")
+  pairs = _read_pairs(archive, csv_name)
+
+  def frames():
+    for rgb_name, depth_name in pairs:
+      def load(rgb_name=rgb_name, depth_name=depth_name):
+        where = f"{path}:{rgb_name}"
+        try:
+          image = Image.open(io.BytesIO(archive.read(rgb_name))).convert("RGB")
+          depth = np.asarray(Image.open(io.BytesIO(archive.read(depth_name))))
+        except (OSError, KeyError) as error:
+          raise FrameError(f"{where}: unreadable ({error})") from None
+        return np.asarray(image), depth_from_png(depth, f"{path}:{depth_name}")
+      yield f"{path}:{rgb_name}", load
+
+  return frames_from_generator(frames, f"densedepth[{split}]")

@@ -1,0 +1,58 @@
+"""What every source yields, and how sources report bad input.
+
+Every source is a `tf.data.Dataset` of {"image": uint8 [480, 640, 3], "depth": float32 [480, 640]}
+in metres (tfds' own keys for nyu_depth_v2); 0, NaN or inf depth means "no measurement".
+"""
+
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+FRAME_HEIGHT, FRAME_WIDTH = 480, 640
+
+EXAMPLE_SIGNATURE = {
+    "image": tf.TensorSpec((FRAME_HEIGHT, FRAME_WIDTH, 3), tf.uint8),
+    "depth": tf.TensorSpec((FRAME_HEIGHT, FRAME_WIDTH), tf.float32),
+}
+
+
+class DataError(ValueError):
+  """A data file that cannot be used; the message names the file and what was expected."""
+
+
+class FrameError(ValueError):
+  """One frame of a large source that cannot be used; it is reported and skipped."""
+
+
+def check_frame(image, depth, where):
+  """Validates one frame; returns it as (uint8 [480, 640, 3], float32 [480, 640])."""
+  image, depth = np.asarray(image), np.asarray(depth)
+  if image.shape != (FRAME_HEIGHT, FRAME_WIDTH, 3):
+    raise FrameError(f"{where}: image has shape {image.shape}, expected "
+                     f"({FRAME_HEIGHT}, {FRAME_WIDTH}, 3)")
+  if depth.shape != (FRAME_HEIGHT, FRAME_WIDTH):
+    raise FrameError(f"{where}: depth has shape {depth.shape}, expected "
+                     f"({FRAME_HEIGHT}, {FRAME_WIDTH})")
+  return image.astype(np.uint8), depth.astype(np.float32)
+
+
+def frames_from_generator(frames, name):
+  """A dataset over `frames()`, a generator of (where, load) pairs: `load()` returns one
+  (image, depth) frame. A frame whose load fails is logged with its location and skipped; the
+  count of skipped frames is logged once the pass is over."""
+
+  def generate():
+    skipped = 0
+    for where, load in frames():
+      try:
+        image, depth = check_frame(*load(), where)
+      except (FrameError, OSError, ValueError, KeyError) as error:
+        skipped += 1
+        logging.warning("%s: skipped a frame: %s", name, error)
+        continue
+      yield {"image": image, "depth": depth}
+    if skipped:
+      logging.warning("%s: %d frame(s) skipped in this pass", name, skipped)
+
+  return tf.data.Dataset.from_generator(generate, output_signature=EXAMPLE_SIGNATURE)

@@ -1,0 +1,91 @@
+"""NYU Depth V2's labeled set: `nyu_depth_v2_labeled.mat` and `splits.mat`.
+
+The .mat is MATLAB v7.3, i.e. HDF5, and h5py sees MATLAB's arrays with their axes reversed:
+`images` [N, 3, 640, 480] uint8, `depths` / `rawDepths` [N, 640, 480] float32 (metres; raw
+depth has holes = 0). `splits.mat` is MATLAB 5 (scipy.io.loadmat): `trainNdxs` (795) and
+`testNdxs` (654), 1-based column vectors. Frames are read lazily: the real file is 2.8 GB.
+"""
+
+import os
+
+import h5py
+import numpy as np
+import scipy.io
+
+from attn_depth.data.frames import FRAME_HEIGHT
+from attn_depth.data.frames import FRAME_WIDTH
+from attn_depth.data.frames import DataError
+from attn_depth.data.frames import frames_from_generator
+
+SPLIT_KEYS = {"train": "trainNdxs", "test": "testNdxs"}
+DEPTH_KEYS = ("depths", "rawDepths")
+
+
+def _require_file(path, what):
+  if not path or not os.path.isfile(path):
+    raise DataError(f"{path}: no such file; expected {what}")
+
+
+def read_split_indices(splits_path, split):
+  """0-based frame indices of `split` ("train" or "test") from NYU's splits.mat."""
+  if split not in SPLIT_KEYS:
+    raise DataError(f"{splits_path}: unknown split {split!r}, expected one of {sorted(SPLIT_KEYS)}")
+  _require_file(splits_path, "NYU Depth V2's splits.mat (MATLAB 5, trainNdxs and testNdxs)")
+  try:
+    splits = scipy.io.loadmat(splits_path)
+  except Exception as error:  # scipy raises several types for non-MAT files
+    raise DataError(f"{splits_path}: not a MATLAB 5 .mat file ({error})") from None
+  key = SPLIT_KEYS[split]
+  if key not in splits:
+    raise DataError(f"{splits_path}: no variable {key!r}; expected NYU's splits.mat with "
+                    f"trainNdxs and testNdxs")
+  return np.asarray(splits[key]).reshape(-1).astype(np.int64) - 1
+
+
+def _check_layout(handle, mat_path, depth_key):
+  for key in ("images", depth_key):
+    if key not in handle:
+      raise DataError(f"{mat_path}: no dataset {key!r}; expected nyu_depth_v2_labeled.mat "
+                      f"(MATLAB v7.3) with 'images' and {', '.join(map(repr, DEPTH_KEYS))}")
+  images, depths = handle["images"], handle[depth_key]
+  if images.ndim != 4 or images.shape[1:] != (3, FRAME_WIDTH, FRAME_HEIGHT):
+    raise DataError(f"{mat_path}: 'images' has shape {images.shape}, expected "
+                    f"[N, 3, {FRAME_WIDTH}, {FRAME_HEIGHT}] (MATLAB's 480x640x3xN as h5py sees it)")
+  if depths.shape != (images.shape[0], FRAME_WIDTH, FRAME_HEIGHT):
+    raise DataError(f"{mat_path}: {depth_key!r} has shape {depths.shape}, expected "
+                    f"[{images.shape[0]}, {FRAME_WIDTH}, {FRAME_HEIGHT}]")
+  return images.shape[0]
+
+
+def nyu_labeled_dataset(mat_path, splits_path, split="test", depth_key="depths"):
+  """The 795 train or 654 test frames of the labeled set, in splits.mat's order.
+
+  Args:
+    mat_path: nyu_depth_v2_labeled.mat.
+    splits_path: splits.mat.
+    split: "train" or "test".
+    depth_key: "depths" (filled by colorization, the default for training and the paper's
+      evaluation) or "rawDepths" (Kinect measurements, holes = 0).
+  """
+  if depth_key not in DEPTH_KEYS:
+    raise DataError(f"{mat_path}: depth_key must be one of {DEPTH_KEYS}, got {depth_key!r}")
+  indices = read_split_indices(splits_path, split)
+  _require_file(mat_path, "nyu_depth_v2_labeled.mat (MATLAB v7.3 / HDF5)")
+  try:
+    with h5py.File(mat_path, "r") as handle:
+      count = _check_layout(handle, mat_path, depth_key)
+  except OSError as error:
+    raise DataError(f"{mat_path}: not a MATLAB v7.3 (HDF5) file ({error})") from None
+  if indices.size and (indices.min() < 0 or indices.max() >= count):
+    raise DataError(f"{splits_path}: indices run to {indices.max() + 1}, but {mat_path} has "
+                    f"{count} frames")
+
+  def frames():
+    with h5py.File(mat_path, "r") as handle:
+      images, depths = handle["images"], handle[depth_key]
+      for index in indices:
+        def load(index=index):
+          return images[index].transpose(2, 1, 0), depths[index].T
+        yield f"{mat_path} frame {index + 1}", load
+
+  return frames_from_generator(frames, f"nyu_labeled[{split}]")

@@ -1,0 +1,92 @@
+"""Source name + gin bindings -> the batched, prefetched tf.data pipeline of training and eval."""
+
+import gin
+import tensorflow as tf
+
+from attn_depth.data import densedepth
+from attn_depth.data import nyu_labeled
+from attn_depth.data import nyu_tfds
+from attn_depth.data import synthetic_rooms
+from attn_depth.data.frames import DataError
+from attn_depth.data.preprocessing import preprocess_example
+
+SPLITS = ("train", "test")
+
+
+@gin.configurable
+def nyu_tfds_source(split, num_train_examples=nyu_tfds.PAPER_TRAIN_EXAMPLES, data_dir=None,
+                    download=False):
+  return nyu_tfds.nyu_tfds_dataset(split, num_train_examples, data_dir, download)
+
+
+@gin.configurable
+def nyu_labeled_source(split, mat_path=None, splits_path=None, depth_key="depths"):
+  return nyu_labeled.nyu_labeled_dataset(mat_path, splits_path, split, depth_key)
+
+
+@gin.configurable
+def densedepth_source(split, path=None):
+  return densedepth.densedepth_dataset(path, split)
+
+
+@gin.configurable
+def synthetic_rooms_source(split, num_train_examples=1000, num_test_examples=100, seed=0,
+                           data_dir=None):
+  """Train and test scenes come from different seeds, so test scenes are unseen."""
+  if split == "train":
+    return synthetic_rooms.synthetic_rooms_dataset(num_train_examples, seed, data_dir)
+  return synthetic_rooms.synthetic_rooms_dataset(num_test_examples, seed + 1, data_dir)
+
+
+SOURCES = {
+    "nyu_tfds": nyu_tfds_source,
+    "nyu_labeled": nyu_labeled_source,
+    "densedepth": densedepth_source,
+    "synthetic_rooms": synthetic_rooms_source,
+}
+
+
+def load_source(source, split):
+  """The unprocessed frames of `source` ("nyu_tfds", "nyu_labeled", "densedepth",
+  "synthetic_rooms"), split "train" or "test"; paths and sizes come from gin."""
+  if source not in SOURCES:
+    raise DataError(f"unknown data source {source!r}; choose one of {sorted(SOURCES)}")
+  if split not in SPLITS:
+    raise DataError(f"unknown split {split!r}; choose one of {SPLITS}")
+  return SOURCES[source](split)
+
+
+@gin.configurable
+def build_pipeline(source="synthetic_rooms", split="train", training=None, batch_size=3,
+                   seed=0, shuffle_buffer=512, repeat=None, cache=False):
+  """Batched (image, depth) pairs: [B, 240, 320, 3] in [0, 1] and [B, 240, 320, 1] metres.
+
+  Args:
+    source, split: see `load_source`.
+    training: shuffle, augment, repeat and drop the last partial batch; default: split == "train".
+    batch_size: per pipeline (the global batch under tf.distribute; paper 3.4: 3).
+    seed: shuffling and augmentation; the same seed replays the same batches.
+    shuffle_buffer: examples in the shuffle buffer.
+    repeat: loop forever; default: `training`.
+    cache: keep decoded, preprocessed eval examples in memory (not used for training, whose
+      augmentation differs per epoch).
+  """
+  training = split == "train" if training is None else training
+  repeat = training if repeat is None else repeat
+  dataset = load_source(source, split)
+  if training:
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+  if repeat:
+    dataset = dataset.repeat()
+  # A per-example counter makes each augmentation a pure function of (seed, position).
+  dataset = dataset.enumerate()
+
+  def preprocess(index, example):
+    return preprocess_example(example, training,
+                              seed=tf.stack([tf.cast(seed, tf.int64), index]) if training else None)
+
+  dataset = dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if cache and not training:
+    dataset = dataset.cache()
+  dataset = dataset.batch(batch_size, drop_remainder=training)
+  return dataset.prefetch(tf.data.AUTOTUNE)
