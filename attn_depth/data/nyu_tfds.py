@@ -33,15 +33,17 @@ def nyu_tfds_dataset(split="train", num_examples=PAPER_TRAIN_EXAMPLES, data_dir=
   tfds_split = SPLITS[split]
   if split == "train" and num_examples:
     tfds_split = f"train[:{int(num_examples)}]"
-  builder = tfds.builder(NAME, data_dir=data_dir)
-  if not builder.is_prepared():
-    if not download:
-      raise DataError(
-          f"{builder.data_dir}: nyu_depth_v2 is not prepared there; run "
-          f"`tfds build nyu_depth_v2 --data_dir=DIR` on a machine with internet (32 GB download), "
-          f"or allow the download (nyu_tfds_dataset.download = True)")
-    builder.download_and_prepare()
-  dataset = builder.as_dataset(split=tfds_split, shuffle_files=False)
+  try:
+    dataset = tfds.load(NAME, split=tfds_split, data_dir=data_dir, download=download,
+                        shuffle_files=False)
+  except AssertionError as error:  # tfds' way of saying "not prepared"
+    if "could not find data" not in str(error):
+      raise
+    where = data_dir or tfds.core.constants.DATA_DIR
+    raise DataError(
+        f"{where}: nyu_depth_v2 is not prepared there; run `tfds build nyu_depth_v2 "
+        f"--data_dir=DIR` on a machine with internet (32 GB download), or allow the download "
+        f"(nyu_tfds_source.download = True)") from None
   dataset = dataset.map(
       lambda example: {"image": example["image"], "depth": tf.cast(example["depth"], tf.float32)},
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

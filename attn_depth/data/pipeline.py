@@ -68,12 +68,19 @@ def build_pipeline(source="synthetic_rooms", split="train", training=None, batch
     seed: shuffling and augmentation; the same seed replays the same batches.
     shuffle_buffer: examples in the shuffle buffer.
     repeat: loop forever; default: `training`.
-    cache: keep decoded, preprocessed eval examples in memory (not used for training, whose
+    cache: keep decoded, preprocessed eval examples in memory (never for training, whose
       augmentation differs per epoch).
   """
   training = split == "train" if training is None else training
+  return batches_from_frames(load_source(source, split), training, batch_size, seed,
+                             shuffle_buffer, repeat, cache)
+
+
+def batches_from_frames(frames, training, batch_size, seed=0, shuffle_buffer=512, repeat=None,
+                        cache=False):
+  """The pipeline after the source: shuffle, repeat, preprocess (+ augment), batch, prefetch."""
   repeat = training if repeat is None else repeat
-  dataset = load_source(source, split)
+  dataset = frames
   if training:
     dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   if repeat:

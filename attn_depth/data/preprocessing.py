@@ -24,8 +24,9 @@ def clean_depth(depth):
 def resize_and_crop_image(image, resize_shape, crop_shape):
   """uint8 or float image [..., H, W, 3] -> float32 in [0, 1], resized and centre-cropped."""
   image = tf.image.convert_image_dtype(image, tf.float32)
-  image = tf.image.resize(image, resize_shape, method="bilinear", antialias=True)
-  image = tf.clip_by_value(image, 0.0, 1.0)  # antialiasing kernels overshoot slightly
+  # Plain bilinear, as TF 1's resize_images did for the paper; antialiasing triples the cost of
+  # the resize for a 0.65x step that aliases little.
+  image = tf.image.resize(image, resize_shape, method="bilinear")
   return _centre_crop(image, crop_shape)
 
 
