@@ -23,6 +23,7 @@ setup(
         "scipy",  # MATLAB v5 files (NYU's splits.mat)
         "pillow",  # image files in and out
         "importlib_resources",  # tensorflow-datasets imports it without declaring it
+        "tensorboard",  # tf.summary writers
     ],
     extras_require={"test": ["pytest>=7"]},
 )

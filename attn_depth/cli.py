@@ -5,13 +5,26 @@ import sys
 
 
 
+def quiet_logs():
+  """Library chatter (tfds' notes on its own configs and deprecations) off. The package's own
+  warnings, such as skipped frames, go through Python's root logger and stay."""
+  from absl import logging  # pylint: disable=import-outside-toplevel
+  if logging.get_verbosity() > logging.ERROR:
+    logging.set_verbosity(logging.ERROR)
+
+
 class UserError(Exception):
   """A mistake in the user's input (a file, a flag): reported in one line, never a traceback."""
 
 
 def _user_error_types():
-  from attn_depth.models import ImageNetWeightsUnavailable  # pylint: disable=import-outside-toplevel
-  return (UserError, ImageNetWeightsUnavailable, FileNotFoundError)
+  # pylint: disable=import-outside-toplevel
+  from attn_depth.data import DataError
+  from attn_depth.models import ImageNetWeightsUnavailable
+  from attn_depth.training import NonFiniteLossError
+  from attn_depth.training import TrainingSetupError
+  return (UserError, ImageNetWeightsUnavailable, FileNotFoundError, DataError,
+          NonFiniteLossError, TrainingSetupError)
 
 
 @contextlib.contextmanager

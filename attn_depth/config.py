@@ -5,7 +5,9 @@ import os
 import gin
 
 # Registers every configurable before a gin file names it.
+import attn_depth.data  # noqa: F401
 import attn_depth.models  # noqa: F401
+import attn_depth.training  # noqa: F401
 
 _search_paths_added = set()
 GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin")

@@ -36,6 +36,7 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None,
 
 def main(argv):
   del argv
+  cli.quiet_logs()
   with cli.user_errors("benchmark"):
     unknown = set(_SECTIONS.value) - set(SECTIONS)
     if unknown:

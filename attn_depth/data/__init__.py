@@ -6,6 +6,7 @@ from attn_depth.data.nyu_labeled import nyu_labeled_dataset
 from attn_depth.data.nyu_tfds import nyu_tfds_dataset
 from attn_depth.data.pipeline import SOURCES
 from attn_depth.data.pipeline import build_pipeline
+from attn_depth.data.pipeline import count_frames
 from attn_depth.data.pipeline import load_source
 from attn_depth.data.preprocessing import augment
 from attn_depth.data.preprocessing import preprocess_example

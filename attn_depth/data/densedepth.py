@@ -74,8 +74,7 @@ def _read_pairs(archive, csv_name):
   return pairs
 
 
-def densedepth_dataset(path, split="train"):
-  """Frames of DenseDepth's nyu_data.zip (train: ~50K frames; test: the 654 test frames)."""
+def _open_pairs(path, split):
   if split not in CSV_NAMES:
     raise DataError(f"{path}: unknown split {split!r}, expected one of {sorted(CSV_NAMES)}")
   if not os.path.exists(path):
@@ -84,7 +83,17 @@ def densedepth_dataset(path, split="train"):
   csv_name = CSV_NAMES[split]
   if not archive.has(csv_name):
     raise DataError(f"{path}: no {csv_name}; expected DenseDepth's nyu_data.zip layout")
-  pairs = _read_pairs(archive, csv_name)
+  return archive, _read_pairs(archive, csv_name)
+
+
+def count_frames(path, split="train"):
+  """Rows of the split's CSV."""
+  return len(_open_pairs(path, split)[1])
+
+
+def densedepth_dataset(path, split="train"):
+  """Frames of DenseDepth's nyu_data.zip (train: ~50K frames; test: the 654 test frames)."""
+  archive, pairs = _open_pairs(path, split)
 
   def frames():
     for rgb_name, depth_name in pairs:

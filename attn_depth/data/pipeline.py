@@ -13,29 +13,40 @@ from attn_depth.data.preprocessing import preprocess_example
 SPLITS = ("train", "test")
 
 
+# Each source takes the split and, with `count_only`, returns the number of frames instead of
+# the frames (steps per epoch are derived from it); paths and sizes are gin bindings.
+
 @gin.configurable
 def nyu_tfds_source(split, num_train_examples=nyu_tfds.PAPER_TRAIN_EXAMPLES, data_dir=None,
-                    download=False):
-  return nyu_tfds.nyu_tfds_dataset(split, num_train_examples, data_dir, download)
+                    download=False, count_only=False):
+  frames = nyu_tfds.nyu_tfds_dataset(split, num_train_examples, data_dir, download)
+  return int(frames.cardinality()) if count_only else frames
 
 
 @gin.configurable
-def nyu_labeled_source(split, mat_path=None, splits_path=None, depth_key="depths"):
+def nyu_labeled_source(split, mat_path=None, splits_path=None, depth_key="depths",
+                       count_only=False):
+  if count_only:
+    return len(nyu_labeled.read_split_indices(splits_path, split))
   return nyu_labeled.nyu_labeled_dataset(mat_path, splits_path, split, depth_key)
 
 
 @gin.configurable
-def densedepth_source(split, path=None):
+def densedepth_source(split, path=None, count_only=False):
+  if count_only:
+    return densedepth.count_frames(path, split)
   return densedepth.densedepth_dataset(path, split)
 
 
 @gin.configurable
 def synthetic_rooms_source(split, num_train_examples=1000, num_test_examples=100, seed=0,
-                           data_dir=None):
+                           data_dir=None, count_only=False):
   """Train and test scenes come from different seeds, so test scenes are unseen."""
-  if split == "train":
-    return synthetic_rooms.synthetic_rooms_dataset(num_train_examples, seed, data_dir)
-  return synthetic_rooms.synthetic_rooms_dataset(num_test_examples, seed + 1, data_dir)
+  count, scene_set = ((num_train_examples, seed) if split == "train" else
+                      (num_test_examples, seed + 1))
+  if count_only:
+    return count
+  return synthetic_rooms.synthetic_rooms_dataset(count, scene_set, data_dir)
 
 
 SOURCES = {
@@ -46,19 +57,31 @@ SOURCES = {
 }
 
 
-def load_source(source, split):
-  """The unprocessed frames of `source` ("nyu_tfds", "nyu_labeled", "densedepth",
-  "synthetic_rooms"), split "train" or "test"; paths and sizes come from gin."""
+def _check(source, split):
   if source not in SOURCES:
     raise DataError(f"unknown data source {source!r}; choose one of {sorted(SOURCES)}")
   if split not in SPLITS:
     raise DataError(f"unknown split {split!r}; choose one of {SPLITS}")
+
+
+def count_frames(source, split="train"):
+  """Frames in a split of `source`, as configured by gin (before any bad frame is skipped);
+  None where the source cannot tell without reading it all."""
+  _check(source, split)
+  count = SOURCES[source](split, count_only=True)
+  return count if count >= 0 else None
+
+
+def load_source(source, split):
+  """The unprocessed frames of `source` ("nyu_tfds", "nyu_labeled", "densedepth",
+  "synthetic_rooms"), split "train" or "test"; paths and sizes come from gin."""
+  _check(source, split)
   return SOURCES[source](split)
 
 
 @gin.configurable
 def build_pipeline(source="synthetic_rooms", split="train", training=None, batch_size=3,
-                   seed=0, shuffle_buffer=512, repeat=None, cache=False):
+                   seed=0, shuffle_buffer=512, repeat=None, cache=False, shard=None):
   """Batched (image, depth) pairs: [B, 240, 320, 3] in [0, 1] and [B, 240, 320, 1] metres.
 
   Args:
@@ -70,19 +93,20 @@ def build_pipeline(source="synthetic_rooms", split="train", training=None, batch
     repeat: loop forever; default: `training`.
     cache: keep decoded, preprocessed eval examples in memory (never for training, whose
       augmentation differs per epoch).
+    shard: (number of input pipelines, this pipeline's index) under multi-worker training.
   """
   training = split == "train" if training is None else training
   return batches_from_frames(load_source(source, split), training, batch_size, seed,
-                             shuffle_buffer, repeat, cache)
+                             shuffle_buffer, repeat, cache, shard)
 
 
 def batches_from_frames(frames, training, batch_size, seed=0, shuffle_buffer=512, repeat=None,
-                        cache=False):
-  """The pipeline after the source: shuffle, repeat, preprocess (+ augment), batch, prefetch."""
+                        cache=False, shard=None):
+  """The pipeline after the source: shard, repeat, preprocess (+ augment), shuffle, batch."""
   repeat = training if repeat is None else repeat
   dataset = frames
-  if training:
-    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+  if shard is not None and shard[0] > 1:
+    dataset = dataset.shard(*shard)
   if repeat:
     dataset = dataset.repeat()
   # A per-example counter makes each augmentation a pure function of (seed, position).
@@ -93,6 +117,9 @@ def batches_from_frames(frames, training, batch_size, seed=0, shuffle_buffer=512
                               seed=tf.stack([tf.cast(seed, tf.int64), index]) if training else None)
 
   dataset = dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if training:
+    # Shuffled after cropping: the buffer holds 240x320 examples, not 480x640 frames.
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   if cache and not training:
     dataset = dataset.cache()
   dataset = dataset.batch(batch_size, drop_remainder=training)

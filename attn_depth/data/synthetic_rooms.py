@@ -224,8 +224,9 @@ def render(seed, height=HEIGHT, width=WIDTH):
   # NYU's depth semantics.
   cam_x, cam_y = _camera_rays(height, width)
   rays = [rotation[a, 0] * cam_x + rotation[a, 1] * cam_y + rotation[a, 2] for a in range(3)]
-  with np.errstate(divide="ignore"):  # rays parallel to a face: +-inf, which the slabs handle
-    inv = [np.float32(1) / r for r in rays]
+  for r in rays:  # a ray exactly parallel to a face never reaches it: nudge 0 to +tiny
+    r[r == 0] = np.float32(1e-30)
+  inv = [np.float32(1) / r for r in rays]
   origin = scene.camera.astype(np.float32)
   room = scene.size.astype(np.float32)
 

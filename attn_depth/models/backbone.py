@@ -49,7 +49,8 @@ def _bottleneck(x, filters, stride, dilation, conv_shortcut, name):
   return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def build_backbone(depth=101, dilated=True, input_shape=(None, None, 3), name=None):
+def build_backbone(depth=101, dilated=True, input_shape=(None, None, 3), name=None, blocks=None,
+                   width=1.0):
   """ResNet v1 without global pool and classifier.
 
   Args:
@@ -60,29 +61,39 @@ def build_backbone(depth=101, dilated=True, input_shape=(None, None, 3), name=No
     input_shape: shape of one image, preprocessed as `keras.applications.resnet.preprocess_input`
       does it (BGR, ImageNet mean subtracted, no scaling). The backbone does no preprocessing.
     name: model name; defaults to "dfe_resnet<depth>" or "resnet<depth>".
+    blocks: bottleneck blocks per Res-Block, overriding `depth` (small networks for tests and
+      the offline quickstart; no ImageNet weights exist for them).
+    width: multiplier of every layer's channels (1.0: the standard network).
 
   Returns:
     A `keras.Model`. Dilated: outputs of Res-Block 1..4 (256/512/1024/2048 channels, all at 1/4
     of the input). Strided: conv1 (1/2) followed by Res-Block 1..4 (1/4, 1/8, 1/16, 1/32).
   """
-  if depth not in _BLOCKS:
-    raise ValueError(f"ResNet depth must be one of {sorted(_BLOCKS)}, got {depth}")
+  if blocks is None:
+    if depth not in _BLOCKS:
+      raise ValueError(f"ResNet depth must be one of {sorted(_BLOCKS)}, got {depth}")
+    blocks = _BLOCKS[depth]
+  else:
+    blocks = tuple(int(b) for b in blocks)
+    depth = 2 + 3 * sum(blocks)
+  def channels(n):
+    return max(int(round(n * width)), 1)
   inputs = keras.Input(shape=input_shape, name="image")
   x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(inputs)
-  x = layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)
+  x = layers.Conv2D(channels(64), 7, strides=2, name="conv1_conv")(x)
   x = layers.BatchNormalization(epsilon=_BN_EPSILON, name="conv1_bn")(x)
   conv1 = layers.Activation("relu", name="conv1_relu")(x)
   x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(conv1)
   x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
   stage_outputs = []
-  for stage, (stage_name, filters, blocks) in enumerate(zip(STAGE_NAMES, _FILTERS, _BLOCKS[depth])):
+  for stage, (stage_name, filters, count) in enumerate(zip(STAGE_NAMES, _FILTERS, blocks)):
     # Res-Block 1 never strides; in the DFE no Res-Block does.
     stride = 1 if (dilated or stage == 0) else 2
     dilation = DFE_DILATION_RATES[stage] if dilated else 1
-    for block in range(1, blocks + 1):
+    for block in range(1, count + 1):
       x = _bottleneck(
-          x, filters, stride=stride if block == 1 else 1, dilation=dilation,
+          x, channels(filters), stride=stride if block == 1 else 1, dilation=dilation,
           conv_shortcut=block == 1, name=f"{stage_name}_block{block}")
     stage_outputs.append(x)
 
@@ -98,13 +109,15 @@ def build_dfe(depth=101, input_shape=(None, None, 3)):
 
 
 def backbone_depth(backbone):
-  """Depth of a backbone built here, counted from its Res-Block 3 (conv4) blocks."""
-  blocks = sum(1 for layer in backbone.layers if layer.name.startswith("conv4_") and
-               layer.name.endswith("_out"))
-  for depth, counts in _BLOCKS.items():
-    if counts[2] == blocks:
+  """Depth of a standard (ImageNet-shaped) backbone built here, or None for a custom one."""
+  counts = tuple(
+      sum(1 for layer in backbone.layers if layer.name.startswith(f"{stage}_block") and
+          layer.name.endswith("_out")) for stage in STAGE_NAMES)
+  full_width = backbone.get_layer("conv1_conv").filters == 64
+  for depth, standard in _BLOCKS.items():
+    if counts == standard and full_width:
       return depth
-  raise ValueError(f"{backbone.name} is not a ResNet v1 backbone built by attn_depth")
+  return None
 
 
 def imagenet_weights_file_name(depth):
@@ -136,6 +149,10 @@ def load_imagenet_weights(backbone, weights="imagenet"):
       the file and where to put it.
   """
   depth = backbone_depth(backbone)
+  if depth is None:
+    raise ImageNetWeightsUnavailable(
+        f"{backbone.name}: ImageNet weights exist only for the standard ResNet-50/101/152; "
+        f"this backbone has custom blocks or width (train it from scratch: weights None)")
   file_name = imagenet_weights_file_name(depth)
   if weights != "imagenet":
     if not os.path.isfile(weights):

@@ -139,7 +139,7 @@ def freeze_backbone(backbone, frozen_stages=2, freeze_batch_norm=True):
 @gin.configurable
 def build_model(variant="full", depth=None, input_shape=(240, 320, 3), backbone_weights=None,
                 dmg_widths=(64, 128, 256, 512), afb_reduction=1, frozen_stages=2,
-                freeze_batch_norm=True):
+                freeze_batch_norm=True, backbone_blocks=None, backbone_width=1.0):
   """Builds one of Table 1's networks.
 
   Args:
@@ -151,6 +151,8 @@ def build_model(variant="full", depth=None, input_shape=(240, 320, 3), backbone_
     afb_reduction: channel reduction inside the AFB.
     frozen_stages: how many of (conv1, Res-Block 1) get no updates; the paper freezes both.
     freeze_batch_norm: run every backbone BN in inference mode, statistics fixed.
+    backbone_blocks, backbone_width: a smaller custom ResNet (blocks per Res-Block, channel
+      multiplier) for tests and the offline quickstart; no ImageNet weights exist for it.
 
   Returns:
     `keras.Model`: RGB float32 in [0, 1], [B, H, W, 3] -> depth in metres, [B, H/2, W/2, 1].
@@ -159,7 +161,10 @@ def build_model(variant="full", depth=None, input_shape=(240, 320, 3), backbone_
     raise ValueError(f"Unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
   spec = VARIANTS[variant]
   depth = depth or spec["depth"]
-  backbone = backbone_lib.build_backbone(depth=depth, dilated=spec["dfe"], name=BACKBONE_NAME)
+  backbone = backbone_lib.build_backbone(depth=depth, dilated=spec["dfe"], name=BACKBONE_NAME,
+                                         blocks=backbone_blocks, width=backbone_width)
+  if backbone_blocks is not None:
+    depth = 2 + 3 * sum(backbone_blocks)
   if backbone_weights is not None:
     backbone_lib.load_imagenet_weights(backbone, backbone_weights)
   freeze_backbone(backbone, frozen_stages, freeze_batch_norm)

@@ -82,3 +82,9 @@ def test_on_the_fly_equals_prepared(tmp_path):
   live = next(iter(rooms.synthetic_rooms_dataset(1, seed=9)))
   stored = next(iter(rooms.synthetic_rooms_dataset(1, seed=9, data_dir=str(tmp_path))))
   np.testing.assert_array_equal(live["image"], stored["image"])
+
+
+def test_ray_exactly_parallel_to_a_face():
+  """Scene (0, 256) has a pixel whose ray has an exactly zero y component."""
+  image, depth = rooms.render(rooms.scene_seed(0, 256))
+  assert np.isfinite(depth).all() and depth.min() >= rooms.MIN_DEPTH

@@ -1,0 +1,108 @@
+"""tf.distribute: MirroredStrategy on two logical CPUs, MultiWorkerMirroredStrategy on loopback."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from attn_depth.data import synthetic_rooms
+from tests.conftest import REPO_ROOT
+from tests.training import tiny
+
+_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO_ROOT}
+
+
+def _bindings(data_dir, steps=2):
+  return tiny.TINY_MODEL + tiny.tiny_rooms(data_dir) + tiny.tiny_training(total_steps=steps)
+
+
+_MIRRORED_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import gin
+from attn_depth import config, training
+bindings, out = json.loads(sys.argv[1]), sys.argv[2]
+results = {}
+for name, strategy in (("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])),
+                       ("single", tf.distribute.OneDeviceStrategy("/cpu:0"))):
+  gin.clear_config()
+  config.parse_gin(["gin/base.gin"], bindings)
+  result = training.train(f"{out}/{name}", strategy)
+  results[name] = {"replicas": strategy.num_replicas_in_sync, "losses": result["loss_history"],
+                   "checkpoint": result["checkpoint"]}
+print("RESULT " + json.dumps(results))
+"""
+
+
+def _variables(checkpoint):
+  reader = tf.train.load_checkpoint(checkpoint)
+  return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+          if name.startswith("model/")}
+
+
+def test_mirrored_two_replicas_equal_one_device_with_the_same_global_batch(tmp_path):
+  """The loss is scaled for the global batch: 2 replicas x 1 example == 1 device x 2."""
+  synthetic_rooms.synthetic_rooms_dataset(8, 0, str(tmp_path / "data"))
+  result = subprocess.run(
+      [sys.executable, "-c", _MIRRORED_SCRIPT, json.dumps(_bindings(tmp_path / "data")),
+       str(tmp_path)], cwd=REPO_ROOT, env=_ENV, capture_output=True, text=True, timeout=600,
+      check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  results = json.loads(result.stdout.split("RESULT ", 1)[1])
+  assert results["mirrored"]["replicas"] == 2 and results["single"]["replicas"] == 1
+  np.testing.assert_allclose(results["mirrored"]["losses"], results["single"]["losses"],
+                             rtol=1e-4)
+  mirrored = _variables(results["mirrored"]["checkpoint"])
+  single = _variables(results["single"]["checkpoint"])
+  assert mirrored.keys() == single.keys() and len(mirrored) > 20
+  for name in mirrored:
+    np.testing.assert_allclose(mirrored[name], single[name], rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+def _free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def test_two_workers_on_loopback_end_with_equal_weights(tmp_path):
+  data_dir = tmp_path / "data"
+  synthetic_rooms.synthetic_rooms_dataset(8, 0, str(data_dir))  # prepared once, not raced
+  workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+  model_dir = str(tmp_path / "run")
+  processes = []
+  for index in range(2):
+    tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+    command = [sys.executable, "tools/train.py", f"--model_dir={model_dir}",
+               "--strategy=multi_worker"] + [f"--gin_bindings={b}"
+                                             for b in _bindings(data_dir, steps=3)]
+    processes.append(subprocess.Popen(
+        command, cwd=REPO_ROOT, env={**_ENV, "TF_CONFIG": json.dumps(tf_config)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+  outputs = []
+  try:
+    for process in processes:
+      outputs.append(process.communicate(timeout=600)[0])
+  finally:
+    for process in processes:
+      process.kill()
+  for process, output in zip(processes, outputs):
+    assert process.returncode == 0, output[-3000:]
+  assert "on 2 replica(s)" in outputs[0]
+  chief = _variables(tf.train.latest_checkpoint(model_dir))
+  other = _variables(tf.train.latest_checkpoint(os.path.join(model_dir, "workers", "worker_1")))
+  assert chief.keys() == other.keys() and len(chief) > 20
+  for name in chief:
+    np.testing.assert_array_equal(chief[name], other[name], err_msg=name)
+  assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-3")

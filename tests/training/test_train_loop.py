@@ -1,0 +1,117 @@
+"""The training loop in-process: learning rates, frozen variables, resume, NaN stop, seeds."""
+
+import os
+
+import gin
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from attn_depth import config
+from attn_depth import models
+from attn_depth import training
+from attn_depth.training import trainer as trainer_lib
+from tests.training import tiny
+
+
+def _configure(tmp_path, *extra, gin_files=("gin/base.gin",)):
+  config.parse_gin(list(gin_files), tiny.TINY_MODEL + tiny.tiny_rooms(tmp_path / "data")
+                   + tiny.tiny_training() + list(extra), finalize=False)
+
+
+def test_learning_rates_follow_eq4_per_group(tmp_path):
+  _configure(tmp_path, "train.total_steps = 3", "train.steps_per_epoch = 2",
+             "train.decay_epochs = 2")
+  result = training.train(str(tmp_path / "run"))
+  assert result["step"] == 3 and len(result["loss_history"]) == 3
+  # The step with index 2 (the third) used Eq. 4 at global_step 2 with decay_steps 4.
+  assert result["learning_rates"]["dfe"] == pytest.approx((1e-3 - 1e-5) * 0.5 + 1e-5, rel=1e-5)
+  assert result["learning_rates"]["dmg"] == pytest.approx((1e-2 - 1e-4) * 0.5 + 1e-4, rel=1e-5)
+  assert os.path.isfile(tmp_path / "run" / "operative_config.gin")
+  operative = (tmp_path / "run" / "operative_config.gin").read_text()
+  assert "train.total_steps = 3" in operative and "build_model.variant = 'full'" in operative
+
+
+def test_frozen_variables_do_not_move_in_training(tmp_path):
+  _configure(tmp_path, "build_model.frozen_stages = 2", "build_model.freeze_batch_norm = True")
+  model = models.build_model(input_shape=(None, None, 3))
+  strategy = tf.distribute.get_strategy()
+  trainer = trainer_lib.Trainer(model, strategy, 2, decay_steps=10,
+                                learning_rates={"dfe": (1e-2, 1e-4), "dmg": (1e-2, 1e-4)})
+  from attn_depth import data  # pylint: disable=import-outside-toplevel
+  iterator = iter(data.build_pipeline("synthetic_rooms", "train", batch_size=2))
+  backbone = models.get_backbone(model)
+  frozen = [w for l in backbone.layers
+            if l.name.startswith(("conv1_", "conv2_")) or "_bn" in l.name for w in l.weights]
+  moving = [model.get_layer("crb4_reduce").kernel, backbone.get_layer("conv3_block1_2_conv").kernel]
+  before = [np.array(w) for w in frozen + moving]
+  for _ in range(2):
+    trainer.train_step(iterator)
+  after = [np.array(w) for w in frozen + moving]
+  for w, b, a in zip(frozen, before, after):
+    np.testing.assert_array_equal(a, b, err_msg=w.path)
+  for b, a in zip(before[len(frozen):], after[len(frozen):]):
+    assert not np.array_equal(a, b)
+  assert int(trainer.global_step) == 2
+
+
+def test_resume_continues_step_count_and_schedule(tmp_path):
+  _configure(tmp_path, "train.steps_per_epoch = 2", "train.decay_epochs = 2")
+  run = str(tmp_path / "run")
+  first = training.train(run, total_steps=2)
+  assert first["step"] == 2 and tf.train.latest_checkpoint(run).endswith("ckpt-2")
+  second = training.train(run, total_steps=4)
+  assert second["step"] == 4 and len(second["loss_history"]) == 2  # only steps 3 and 4 ran
+  assert second["learning_rates"]["dmg"] == pytest.approx((1e-2 - 1e-4) * 0.25 + 1e-4, rel=1e-5)
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(run))
+  assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == 4
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+  _configure(tmp_path)
+  run = str(tmp_path / "run")
+  training.train(run, total_steps=2)
+  gin.clear_config()
+  _configure(tmp_path)
+  real = trainer_lib.log_l1_per_example
+  monkeypatch.setattr(trainer_lib, "log_l1_per_example",
+                      lambda gt, pred: real(gt, pred) * float("nan"))
+  with pytest.raises(training.NonFiniteLossError, match="at step 3.*ckpt-2"):
+    training.train(run, total_steps=4)
+  assert tf.train.latest_checkpoint(run).endswith("ckpt-2")
+  tf.train.load_checkpoint(tf.train.latest_checkpoint(run))  # still readable
+
+
+def test_same_seed_same_first_losses(tmp_path):
+  _configure(tmp_path, "train.total_steps = 3")
+  first = training.train(str(tmp_path / "a"))["loss_history"]
+  gin.clear_config()
+  _configure(tmp_path, "train.total_steps = 3")
+  again = training.train(str(tmp_path / "b"))["loss_history"]
+  gin.clear_config()
+  _configure(tmp_path, "train.total_steps = 3", "train.seed = 7")
+  other = training.train(str(tmp_path / "c"))["loss_history"]
+  np.testing.assert_allclose(first, again, rtol=1e-6)
+  assert not np.allclose(first, other)
+
+
+def test_warm_start_takes_model_weights_only(tmp_path):
+  _configure(tmp_path)
+  source_run = str(tmp_path / "source")
+  training.train(source_run, total_steps=2)
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(source_run))
+  gin.clear_config()
+  _configure(tmp_path, f"train.warm_start_from = '{source_run}'")
+  result = training.train(str(tmp_path / "warm"), total_steps=1)
+  assert result["step"] == 1  # the step counter started fresh
+  assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == 2
+
+
+def test_batch_must_split_over_replicas(tmp_path):
+  _configure(tmp_path, "train.batch_size = 3")
+
+  class TwoReplicas:
+    num_replicas_in_sync = 2
+
+  with pytest.raises(training.TrainingSetupError, match="does not split over 2 replicas"):
+    training.train(str(tmp_path / "run"), strategy=TwoReplicas())

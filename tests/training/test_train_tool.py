@@ -1,0 +1,107 @@
+"""tools/train.py as users run it: every shipped gin file, errors, SIGTERM and kill -9."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from attn_depth import config
+from attn_depth import training
+from tests.conftest import REPO_ROOT
+from tests.conftest import run_tool
+from tests.training import tiny
+
+SHIPPED = sorted(["gin/base.gin", "gin/quickstart.gin"] +
+                 [f"gin/nyu/{name}" for name in os.listdir(os.path.join(REPO_ROOT, "gin", "nyu"))])
+
+
+@pytest.mark.parametrize("gin_file", SHIPPED)
+def test_every_shipped_config_trains_two_steps_shrunk(gin_file, tmp_path):
+  """The file's own settings (variant, source, schedule...) with a tiny network and input.
+  NYU configs read tfds' nyu_depth_v2 through tfds' mock data."""
+  shrink = tiny.TINY_MODEL + [
+      "train.total_steps = 2", "train.batch_size = 2", "train.checkpoint_every = 1",
+      "train.log_every = 1", "train.image_summary_every = 2", "train.eval_every = 1",
+      "train.eval_batches = 1", "train.final_eval_batches = 1", "train.steps_per_epoch = 4",
+      f"synthetic_rooms_source.data_dir = '{tmp_path / 'data'}'",
+      "synthetic_rooms_source.num_train_examples = 6",
+      "synthetic_rooms_source.num_test_examples = 2"]
+  config.parse_gin([gin_file], shrink, finalize=False)
+  with tfds.testing.mock_data(num_examples=4):
+    result = training.train(str(tmp_path / "run"))
+  assert result["step"] == 2
+  assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith("ckpt-2")
+  assert os.path.isfile(tmp_path / "run" / "operative_config.gin")
+  assert os.path.isfile(tmp_path / "run" / "eval" / "metrics.json")
+
+
+def test_offline_imagenet_weights_is_one_line(tmp_path):
+  env_home = {"KERAS_HOME": str(tmp_path / "keras")}
+  result = _run_train(tmp_path, ["--gin_file=gin/nyu/full_r101.gin"], env_home)
+  assert result.returncode == 1
+  assert "Traceback" not in result.stderr
+  assert "train: error: ImageNet weights for ResNet-101 are not cached" in result.stderr
+  assert "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5" in result.stderr
+
+
+def test_unknown_source_is_one_line(tmp_path):
+  result = _run_train(tmp_path, ["--gin_file=gin/quickstart.gin",
+                                 "--gin_bindings=train.source = 'nyu_v3'"])
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert "train: error: unknown data source 'nyu_v3'" in result.stderr
+
+
+def _run_train(tmp_path, args, extra_env=None):
+  return subprocess.run(
+      [sys.executable, "tools/train.py", f"--model_dir={tmp_path / 'run'}", *args],
+      cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
+      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(extra_env or {})})
+
+
+def _start(tmp_path, steps):
+  bindings = (tiny.TINY_MODEL + tiny.tiny_rooms(tmp_path / "data")
+              + tiny.tiny_training(total_steps=steps))
+  return subprocess.Popen(
+      [sys.executable, "-u", "tools/train.py", f"--model_dir={tmp_path / 'run'}"]
+      + [f"--gin_bindings={b}" for b in bindings],
+      cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def _wait_for(process, text, timeout=300):
+  deadline, seen = time.time() + timeout, []
+  while time.time() < deadline:
+    line = process.stdout.readline()
+    if not line:
+      break
+    seen.append(line)
+    if text in line:
+      return "".join(seen)
+  process.kill()
+  raise AssertionError(f"never saw {text!r}:\n{''.join(seen)[-3000:]}")
+
+
+def test_sigterm_saves_and_kill_9_loses_only_unsaved_steps(tmp_path):
+  process = _start(tmp_path, steps=10_000)
+  _wait_for(process, "step 3/")
+  process.send_signal(signal.SIGTERM)
+  output = process.communicate(timeout=120)[0]
+  assert process.returncode == 0, output[-2000:]
+  assert "SIGTERM: saved a checkpoint at step" in output
+  stopped_at = int(tf.train.latest_checkpoint(str(tmp_path / "run")).rsplit("-", 1)[1])
+  assert stopped_at >= 3
+
+  process = _start(tmp_path, steps=10_000)
+  log = _wait_for(process, f"step {stopped_at + 2}/")
+  assert f"resumed from" in log and f"at step {stopped_at}" in log
+  process.send_signal(signal.SIGKILL)  # no handler runs
+  process.communicate(timeout=60)
+  latest = tf.train.latest_checkpoint(str(tmp_path / "run"))
+  killed_at = int(latest.rsplit("-", 1)[1])
+  assert killed_at >= stopped_at + 1  # checkpoint_every = 1: at most the running step is lost
+  tf.train.load_checkpoint(latest)  # readable

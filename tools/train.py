@@ -1,0 +1,43 @@
+"""Trains a Table-1 network (or the offline quickstart) as configured by gin.
+
+  python tools/train.py --gin_file=gin/quickstart.gin --model_dir=runs/quickstart
+  python tools/train.py --gin_file=gin/nyu/full_r101.gin --model_dir=runs/full_r101 \
+      --gin_bindings="nyu_tfds_source.data_dir = '/data/tensorflow_datasets'"
+
+Restarting with the same --model_dir resumes from its latest checkpoint. With TF_CONFIG naming
+several workers, every worker runs this same command (MultiWorkerMirroredStrategy).
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from attn_depth import cli  # noqa: E402
+from attn_depth import config  # noqa: E402
+from attn_depth import training  # noqa: E402
+
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Checkpoints, logs and results.",
+                                 required=True)
+_GIN_FILES = flags.DEFINE_multi_string("gin_file", ["gin/base.gin"], "gin files, in order.")
+_GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [],
+                                          "gin bindings, applied after the files.")
+_STRATEGY = flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored", "multi_worker"],
+                              "auto: TF_CONFIG with several workers -> multi_worker; several "
+                              "GPUs -> mirrored; else one device.")
+
+
+def main(argv):
+  del argv
+  cli.quiet_logs()
+  with cli.user_errors("train"):
+    config.parse_gin(_GIN_FILES.value, _GIN_BINDINGS.value)
+    os.makedirs(_MODEL_DIR.value, exist_ok=True)
+    strategy = training.build_strategy(_STRATEGY.value)
+    training.train(_MODEL_DIR.value, strategy)
+
+
+if __name__ == "__main__":
+  app.run(main)
