@@ -33,5 +33,15 @@ def user_errors(program):
   try:
     yield
   except _user_error_types() as error:
-    print(f"{program}: error: {error}", file=sys.stderr)
+    # gin appends "In call to configurable ..." lines; the message itself is one line.
+    message = str(error).split("\n  In call to configurable", 1)[0].strip()
+    print(f"{program}: error: {message}", file=sys.stderr)
     sys.exit(1)
+
+
+@contextlib.contextmanager
+def tool(program):
+  """The body of a tool's main(): quiet library logs, user errors as one line."""
+  quiet_logs()
+  with user_errors(program):
+    yield

@@ -25,8 +25,7 @@ _JSON = flags.DEFINE_string("json", None, "Also write the counts to this JSON fi
 
 def main(argv):
   del argv
-  cli.quiet_logs()
-  with cli.user_errors("summary"):
+  with cli.tool("summary"):
     config.parse_gin(_GIN_FILES.value, _GIN_BINDINGS.value)
     rows = {}
     print(f"{'variant':<10} {'model':<28} {'total':>12} {'trainable':>12} {'frozen':>11} "

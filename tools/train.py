@@ -31,8 +31,7 @@ _STRATEGY = flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored"
 
 def main(argv):
   del argv
-  cli.quiet_logs()
-  with cli.user_errors("train"):
+  with cli.tool("train"):
     config.parse_gin(_GIN_FILES.value, _GIN_BINDINGS.value)
     os.makedirs(_MODEL_DIR.value, exist_ok=True)
     strategy = training.build_strategy(_STRATEGY.value)

@@ -152,7 +152,7 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
   if manager.latest_checkpoint:
     trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     if chief:
-      _log(f"resumed from {manager.latest_checkpoint} at step {int(trainer.global_step)}")
+      _log(f"resumed from {manager.latest_checkpoint} at step {trainer.step}")
   elif warm_start_from:
     path = (tf.train.latest_checkpoint(warm_start_from) if os.path.isdir(warm_start_from)
             else warm_start_from)
@@ -172,14 +172,14 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
             else tf.summary.create_noop_writer())
   eval_writer = (tf.summary.create_file_writer(os.path.join(model_dir, "eval")) if chief
                  else tf.summary.create_noop_writer())
-  step = int(trainer.global_step)
+  step = trainer.step
   start_step, loss, loss_history = step, float("nan"), []
   interval_start, interval_step = time.perf_counter(), step
   saved_config = False
   with _SigtermFlag() as sigterm:
     while step < total_steps:
       loss_t, norms = trainer.train_step(iterator)
-      step = int(trainer.global_step)
+      step = trainer.step
       loss = float(loss_t)
       loss_history.append(loss)
       if not math.isfinite(loss):

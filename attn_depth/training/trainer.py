@@ -54,6 +54,11 @@ class Trainer:
     self._gradients = tf.function(self._gradients_fn, jit_compile=jit_compile)
     self._step = tf.function(self._step_fn)
 
+  @property
+  def step(self):
+    """The global step as a Python int (also for mirrored variables)."""
+    return int(self.global_step.numpy())
+
   def learning_rate(self, group, step=None):
     """Eq. 4 at `step` (default: the current global step)."""
     initial, end = self.learning_rates[group]

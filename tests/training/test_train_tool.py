@@ -42,9 +42,10 @@ def test_every_shipped_config_trains_two_steps_shrunk(gin_file, tmp_path):
 
 def test_offline_imagenet_weights_is_one_line(tmp_path):
   env_home = {"KERAS_HOME": str(tmp_path / "keras")}
-  result = _run_train(tmp_path, ["--gin_file=gin/nyu/full_r101.gin"], env_home)
+  data = [f"--gin_bindings={b}" for b in tiny.tiny_rooms(tmp_path / "data")]
+  result = _run_train(tmp_path, ["--gin_file=gin/nyu/full_r101.gin", *data], env_home)
   assert result.returncode == 1
-  assert "Traceback" not in result.stderr
+  assert "Traceback" not in result.stderr and "In call to configurable" not in result.stderr
   assert "train: error: ImageNet weights for ResNet-101 are not cached" in result.stderr
   assert "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5" in result.stderr
 
@@ -54,6 +55,14 @@ def test_unknown_source_is_one_line(tmp_path):
                                  "--gin_bindings=train.source = 'nyu_v3'"])
   assert result.returncode == 1 and "Traceback" not in result.stderr
   assert "train: error: unknown data source 'nyu_v3'" in result.stderr
+
+
+def test_nyu_not_prepared_is_one_line(tmp_path):
+  result = _run_train(tmp_path, ["--gin_file=gin/nyu/dfe_r101.gin",
+                                 f"--gin_bindings=nyu_tfds_source.data_dir = '{tmp_path}'"])
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  lines = [l for l in result.stderr.splitlines() if l.startswith("train: error:")]
+  assert len(lines) == 1 and "nyu_depth_v2 is not prepared there" in lines[0]
 
 
 def _run_train(tmp_path, args, extra_env=None):
