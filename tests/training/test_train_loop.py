@@ -115,3 +115,13 @@ def test_batch_must_split_over_replicas(tmp_path):
 
   with pytest.raises(training.TrainingSetupError, match="does not split over 2 replicas"):
     training.train(str(tmp_path / "run"), strategy=TwoReplicas())
+
+
+@pytest.mark.parametrize("precision, jit", [("bfloat16", False), ("float16", True)])
+def test_mixed_precision_and_xla_switches_train_on_cpu(tmp_path, precision, jit):
+  """The GPU switches run on CPU too: float16 with dynamic loss scaling under XLA, bfloat16."""
+  _configure(tmp_path, f"train.mixed_precision = '{precision}'", f"train.jit_compile = {jit}")
+  result = training.train(str(tmp_path / "run"))
+  assert result["step"] == 2 and all(np.isfinite(result["loss_history"]))
+  import keras  # pylint: disable=import-outside-toplevel
+  assert keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
