@@ -130,7 +130,7 @@ def freeze_backbone(backbone, frozen_stages=2, freeze_batch_norm=True):
   """
   frozen_prefixes = ("conv1_", "conv2_")[:frozen_stages]
   for layer in backbone.layers:
-    if layer.name.startswith(frozen_prefixes) if frozen_prefixes else False:
+    if frozen_prefixes and layer.name.startswith(frozen_prefixes):
       layer.trainable = False
     if freeze_batch_norm and isinstance(layer, layers.BatchNormalization):
       layer.trainable = False

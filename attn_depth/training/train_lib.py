@@ -175,7 +175,7 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
   step = trainer.step
   start_step, loss, loss_history = step, float("nan"), []
   interval_start, interval_step = time.perf_counter(), step
-  saved_config = False
+  saved_config, summary_batch = False, None
   with _SigtermFlag() as sigterm:
     while step < total_steps:
       loss_t, norms = trainer.train_step(iterator)
@@ -210,7 +210,9 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
           for group, norm in norms.items():
             tf.summary.scalar(f"gradient_norm/{group}", float(norm))
       if chief and image_summary_every and step % image_summary_every == 0:
-        images, depths = next(iter(data.build_pipeline(source, "test", batch_size=3)))
+        if summary_batch is None:  # the same test images every time, read once
+          summary_batch = next(iter(data.build_pipeline(source, "test", batch_size=3)))
+        images, depths = summary_batch
         _write_strip(writer, step, images.numpy(), depths.numpy(),
                      model(images, training=False).numpy())
       if chief and eval_every and step % eval_every == 0 and step < total_steps:
