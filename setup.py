@@ -20,7 +20,9 @@ setup(
         "absl-py",
         "gin-config>=0.5",
         "h5py",  # keras.applications' .h5 weights and MATLAB v7.3 files
-        "scipy",  # MATLAB v5 files (NYU's splits.mat)
+        "scipy",  # MATLAB v5 files (NYU's splits.mat), distance transforms, Sobel
+        "scikit-image",  # Canny edges of the iBims boundary metrics
+        "ai-edge-litert",  # the TFLite runtime that replaces the deprecated tf.lite.Interpreter
         "pillow",  # image files in and out
         "importlib_resources",  # tensorflow-datasets imports it without declaring it
         "tensorboard",  # tf.summary writers

@@ -12,5 +12,6 @@ from attn_depth.models.depth_net import build_model
 from attn_depth.models.depth_net import freeze_backbone
 from attn_depth.models.depth_net import get_backbone
 from attn_depth.models.depth_net import variable_groups
+from attn_depth.models.layers import BilinearUpsample2x
 from attn_depth.models.layers import CropToMatch
 from attn_depth.models.layers import ResNetPreprocess

@@ -16,6 +16,7 @@ import keras
 from keras import layers
 
 from attn_depth.models import backbone as backbone_lib
+from attn_depth.models.layers import BilinearUpsample2x
 from attn_depth.models.layers import CropToMatch
 from attn_depth.models.layers import ResNetPreprocess
 
@@ -99,7 +100,7 @@ def depth_map_generator(features, widths, use_afb, dilated_crb, afb_reduction=1)
     top = channel_reduce_block(fused, widths[stage], rates[stage], name=f"crb{number}_out")
   depth = depth_head(top)
   # Paper 3.3: the only upsampling, one 2x bilinear step from 1/4 to 1/2 resolution.
-  return layers.UpSampling2D(2, interpolation="bilinear", dtype="float32", name="upsample")(depth)
+  return BilinearUpsample2x(dtype="float32", name="upsample")(depth)
 
 
 def deconvolution_decoder(features, widths):

@@ -1,10 +1,11 @@
-"""The two custom layers of the model family; everything else is stock Keras.
+"""The custom layers of the model family; everything else is stock Keras.
 
-Both are registered under the package name "attn_depth", so `keras.saving.load_model` reads
+All are registered under the package name "attn_depth", so `keras.saving.load_model` reads
 a saved `.keras` file once `attn_depth` has been imported -- the one registration users need.
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 # keras.applications.resnet.preprocess_input ("caffe" mode): BGR order, ImageNet channel means
@@ -37,3 +38,22 @@ class CropToMatch(keras.layers.Layer):
   def compute_output_shape(self, input_shapes):
     x_shape, reference_shape = input_shapes
     return (x_shape[0], reference_shape[1], reference_shape[2], x_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="attn_depth")
+class BilinearUpsample2x(keras.layers.Layer):
+  """2x bilinear upsampling (half-pixel centres, as tf.image.resize).
+
+  keras.layers.UpSampling2D("bilinear") checks its target size with a Python comparison that
+  fails when height and width are unknown while tracing, which a SavedModel serving any image
+  size needs; this layer computes the size as a tensor instead.
+  """
+
+  def call(self, x):
+    shape = ops.shape(x)
+    return tf.image.resize(x, tf.stack([shape[1] * 2, shape[2] * 2]), method="bilinear")
+
+  def compute_output_shape(self, input_shape):
+    batch, height, width, channels = input_shape
+    return (batch, None if height is None else 2 * height,
+            None if width is None else 2 * width, channels)

@@ -1,0 +1,102 @@
+"""SavedModel and TFLite export: depth for any image size, servable by plain TensorFlow.
+
+Signatures of the SavedModel:
+  serving_default: images uint8 [B, H, W, 3], any H and W -> depth float32 [B, H, W] metres
+    (resized bilinearly to the network's input, predicted, resized back).
+  network: images float32 [B, h, w, 3] in [0, 1], h and w multiples of 8 -> depth float32
+    [B, h/2, w/2] metres: the fully convolutional network itself, which evaluation protocols
+    need to place the prediction in the frame themselves.
+`assets.extra/attn_depth.json` records the input size, the training step and the variant.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from attn_depth import inference
+
+
+def _ensure_float32_output(model):
+  def network_fn(images):
+    return tf.cast(model(images, training=False), tf.float32)[..., 0]
+  return network_fn
+
+
+def export_saved_model(model, export_dir, input_size=(240, 320), step=None, config=None):
+  """Writes `model` as a SavedModel to `export_dir` (see the module docstring). Returns it."""
+  network_fn = _ensure_float32_output(model)
+  input_size = tuple(int(v) for v in input_size)
+  archive = keras.export.ExportArchive()
+  archive.track(model)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+  def serve(images):
+    return {"depth": inference.resize_predict_resize(network_fn, images, input_size)}
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32,
+                                              name="images")])
+  def network(images):
+    return {"depth": network_fn(images)}
+
+  archive.add_endpoint(name=inference.SERVING_SIGNATURE, fn=serve)
+  archive.add_endpoint(name=inference.NETWORK_SIGNATURE, fn=network)
+  archive.write_out(export_dir, verbose=False)
+  metadata = {"input_size": list(input_size), "step": step, "config": config or {},
+              "model": model.name}
+  os.makedirs(os.path.join(export_dir, "assets.extra"), exist_ok=True)
+  with open(os.path.join(export_dir, inference.METADATA_FILE), "w", encoding="utf-8") as f:
+    json.dump(metadata, f, indent=2)
+  return export_dir
+
+
+TFLITE_PRECISIONS = ("float32", "float16")
+
+
+def convert_to_tflite(saved_model_dir, precision="float32"):
+  """The SavedModel's serving_default as a TFLite flatbuffer (bytes).
+
+  float16 stores the weights in half precision (half the file); kernels still compute in
+  float32 on CPUs.
+  """
+  if precision not in TFLITE_PRECISIONS:
+    raise ValueError(f"precision must be one of {TFLITE_PRECISIONS}, got {precision!r}")
+  converter = tf.lite.TFLiteConverter.from_saved_model(
+      saved_model_dir, signature_keys=[inference.SERVING_SIGNATURE])
+  if precision == "float16":
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+  return converter.convert()
+
+
+def _tflite_interpreter(tflite_model):
+  # LiteRT is TFLite's runtime now; tf.lite.Interpreter is deprecated and due to leave TF.
+  try:
+    from ai_edge_litert.interpreter import Interpreter  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    Interpreter = tf.lite.Interpreter  # pylint: disable=invalid-name
+  return Interpreter(model_content=tflite_model)
+
+
+def run_tflite(tflite_model, images):
+  """Runs a converted model's serving signature on uint8 [B, H, W, 3]; returns [B, H, W]."""
+  interpreter = _tflite_interpreter(tflite_model)
+  runner = interpreter.get_signature_runner(inference.SERVING_SIGNATURE)
+  return runner(images=np.asarray(images, np.uint8))["depth"]
+
+
+def run_saved_model(saved_model_dir, images):
+  loaded = tf.saved_model.load(saved_model_dir)
+  serve = loaded.signatures[inference.SERVING_SIGNATURE]
+  return serve(images=tf.constant(images, tf.uint8))["depth"].numpy()
+
+
+def compare_depths(reference, other):
+  """{max_abs_m, mean_rel}: how far `other` is from `reference` (metres, relative)."""
+  reference = np.asarray(reference, np.float64)
+  other = np.asarray(other, np.float64)
+  diff = np.abs(reference - other)
+  return {"max_abs_m": float(diff.max()),
+          "mean_rel": float(np.mean(diff / np.maximum(np.abs(reference), 1e-6)))}

@@ -1,0 +1,165 @@
+"""Depth out of any trained model: a training directory, a checkpoint or an exported SavedModel.
+
+Everything downstream (evaluation protocols, tools/predict.py, the SavedModel's serving
+signature) goes through two functions of a `DepthNetwork`:
+
+* `network(images)`: float32 [B, h, w, 3] in [0, 1] -> depth [B, h/2, w/2] in metres, the raw
+  fully convolutional network at whatever (multiple of 8) size it is given;
+* `depth_at_image_size(images)`: any [B, H, W, 3] -> [B, H, W]: the image resized bilinearly to
+  the network's input size (240x320 by default), predicted, the depth resized back.
+"""
+
+import json
+import os
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from attn_depth import models
+
+NETWORK_SIGNATURE = "network"
+SERVING_SIGNATURE = "serving_default"
+METADATA_FILE = os.path.join("assets.extra", "attn_depth.json")
+OPERATIVE_CONFIG = "operative_config.gin"
+
+
+class ModelLoadError(ValueError):
+  """The path given as a model is none of the kinds attn_depth can read."""
+
+
+def resize_predict_resize(network_fn, images, input_size):
+  """TF ops: uint8 or float [B, H, W, 3] -> resize to `input_size` -> network -> [B, H, W]."""
+  images = tf.image.convert_image_dtype(images, tf.float32)
+  size = tf.shape(images)[1:3]
+  resized = tf.image.resize(images, input_size, method="bilinear")
+  depth = tf.cast(network_fn(resized), tf.float32)
+  if depth.shape.rank == 3:
+    depth = depth[..., None]
+  return tf.image.resize(depth, size, method="bilinear")[..., 0]
+
+
+class DepthNetwork:
+  """A loaded model: `network`, `depth_at_image_size`, its input size and where it came from."""
+
+  def __init__(self, network_fn, input_size, source, step=None, config=None):
+    self._network_fn = network_fn
+    self.input_size = tuple(int(v) for v in input_size)
+    self.source, self.step, self.config = source, step, config or {}
+    self._at_image_size = tf.function(
+        lambda images: resize_predict_resize(self._network_fn, images, self.input_size),
+        reduce_retracing=True)
+
+  def network(self, images):
+    """float32 [B, h, w, 3] in [0, 1] -> numpy depth [B, h/2, w/2] metres."""
+    depth = self._network_fn(tf.convert_to_tensor(images, tf.float32))
+    depth = np.asarray(depth, np.float32)
+    return depth[..., 0] if depth.ndim == 4 else depth
+
+  def depth_at_image_size(self, images):
+    """uint8 / float [B, H, W, 3] -> numpy depth [B, H, W] metres."""
+    return np.asarray(self._at_image_size(tf.convert_to_tensor(images)))
+
+
+def keras_network(model, input_size, source="in-memory model", step=None, config=None):
+  """A DepthNetwork of a Keras model of attn_depth (inference mode)."""
+  call = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
+  return DepthNetwork(call, input_size, source, step, config)
+
+
+def _is_saved_model(path):
+  return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
+
+
+def _checkpoint_and_config(path):
+  """(checkpoint prefix, operative_config.gin path or None) of a model dir or a prefix."""
+  if os.path.isdir(path):
+    checkpoint = tf.train.latest_checkpoint(path)
+    if not checkpoint:
+      raise ModelLoadError(f"{path}: no checkpoint in this folder; expected a model directory "
+                           f"written by tools/train.py, a checkpoint prefix or a SavedModel "
+                           f"from tools/export.py")
+    folder = path
+  elif os.path.isfile(path + ".index"):
+    checkpoint, folder = path, os.path.dirname(path) or "."
+  else:
+    raise ModelLoadError(f"{path}: not found; expected a model directory written by "
+                         f"tools/train.py, a checkpoint prefix (ckpt-N) or a SavedModel folder")
+  config_path = os.path.join(folder, OPERATIVE_CONFIG)
+  return checkpoint, config_path if os.path.isfile(config_path) else None
+
+
+def model_gin_files(path):
+  """The gin file that describes the model at `path` (a training run's operative config), to
+  parse before the user's own files; empty for SavedModels, which carry no gin."""
+  if _is_saved_model(path):
+    return []
+  _, config_path = _checkpoint_and_config(path)
+  if config_path is None:
+    raise ModelLoadError(f"{path}: no {OPERATIVE_CONFIG} beside the checkpoint; it says which "
+                         f"network to build (pass the training run's gin files instead)")
+  return [config_path]
+
+
+def configured_input_size():
+  """The network's input size as gin configures it (preprocess_example.crop_shape)."""
+  from attn_depth.data import preprocessing  # pylint: disable=import-outside-toplevel
+  try:
+    value = gin.query_parameter("preprocess_example.crop_shape")
+  except ValueError:  # not bound: the function's default
+    return preprocessing.PAPER_CROP
+  if isinstance(value, gin.config.ConfigurableReference):  # a macro such as %INPUT_SIZE
+    value = value.scoped_configurable_fn()
+  return tuple(value)
+
+
+def load_checkpoint_network(path):
+  """Builds the gin-configured network and restores its weights from `path`."""
+  checkpoint, _ = _checkpoint_and_config(path)
+  model = models.build_model(input_shape=(None, None, 3), backbone_weights=None)
+  step = tf.Variable(0, dtype=tf.int64, name="global_step")
+  status = tf.train.Checkpoint(model=model, global_step=step).read(checkpoint)
+  try:
+    status.assert_existing_objects_matched()
+  except AssertionError as error:
+    raise ModelLoadError(f"{checkpoint}: its variables do not fit the configured network "
+                         f"({str(error).splitlines()[0]}); was it trained with other gin "
+                         f"settings?") from None
+  status.expect_partial()  # optimizer slots are not needed for inference
+  try:
+    config = {"variant": gin.query_parameter("build_model.variant")}
+  except ValueError:
+    config = {}
+  return keras_network(model, configured_input_size(), checkpoint, int(step.numpy()), config)
+
+
+def load_saved_model_network(path):
+  loaded = tf.saved_model.load(path)
+  metadata_path = os.path.join(path, METADATA_FILE)
+  metadata = {}
+  if os.path.isfile(metadata_path):
+    with open(metadata_path, encoding="utf-8") as f:
+      metadata = json.load(f)
+  if NETWORK_SIGNATURE not in loaded.signatures or "input_size" not in metadata:
+    raise ModelLoadError(f"{path}: a SavedModel without attn_depth's '{NETWORK_SIGNATURE}' "
+                         f"signature and {METADATA_FILE}; export it with tools/export.py")
+  signature = loaded.signatures[NETWORK_SIGNATURE]
+
+  def network_fn(images):
+    return signature(images=images)["depth"]
+
+  network = DepthNetwork(network_fn, metadata["input_size"], path, metadata.get("step"),
+                         metadata.get("config"))
+  network.saved_model = loaded  # keeps the loaded variables alive
+  return network
+
+
+def load_network(path):
+  """A DepthNetwork from a model directory, a checkpoint prefix or a SavedModel.
+
+  For checkpoints the network is built from gin, so parse `model_gin_files(path)` (and any
+  overrides) first; tools/evaluate.py and tools/predict.py do.
+  """
+  if _is_saved_model(path):
+    return load_saved_model_network(path)
+  return load_checkpoint_network(path)
