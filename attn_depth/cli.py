@@ -3,8 +3,6 @@
 import contextlib
 import sys
 
-
-
 def quiet_logs():
   """Library chatter (tfds' notes on its own configs and deprecations) off. The package's own
   warnings, such as skipped frames, go through Python's root logger and stay."""
@@ -20,11 +18,13 @@ class UserError(Exception):
 def _user_error_types():
   # pylint: disable=import-outside-toplevel
   from attn_depth.data import DataError
+  from attn_depth.export import ExportCheckError
+  from attn_depth.inference import ModelLoadError
   from attn_depth.models import ImageNetWeightsUnavailable
   from attn_depth.training import NonFiniteLossError
   from attn_depth.training import TrainingSetupError
   return (UserError, ImageNetWeightsUnavailable, FileNotFoundError, DataError,
-          NonFiniteLossError, TrainingSetupError)
+          NonFiniteLossError, TrainingSetupError, ModelLoadError, ExportCheckError)
 
 
 @contextlib.contextmanager
@@ -45,3 +45,7 @@ def tool(program):
   quiet_logs()
   with user_errors(program):
     yield
+
+
+def print_flush(message):
+  print(message, flush=True)

@@ -25,8 +25,14 @@ def _ensure_float32_output(model):
   return network_fn
 
 
-def export_saved_model(model, export_dir, input_size=(240, 320), step=None, config=None):
-  """Writes `model` as a SavedModel to `export_dir` (see the module docstring). Returns it."""
+def export_saved_model(model, export_dir, input_size=(240, 320), step=None, config=None,
+                       resize_size=None):
+  """Writes `model` as a SavedModel to `export_dir` (see the module docstring). Returns it.
+
+  input_size: what serving_default resizes images to (the training crop, paper: 240x320).
+  resize_size: the frame size that crop came from in training (paper: 312x416), recorded for
+    evaluation protocols that run the network on whole frames.
+  """
   network_fn = _ensure_float32_output(model)
   input_size = tuple(int(v) for v in input_size)
   archive = keras.export.ExportArchive()
@@ -44,8 +50,9 @@ def export_saved_model(model, export_dir, input_size=(240, 320), step=None, conf
   archive.add_endpoint(name=inference.SERVING_SIGNATURE, fn=serve)
   archive.add_endpoint(name=inference.NETWORK_SIGNATURE, fn=network)
   archive.write_out(export_dir, verbose=False)
-  metadata = {"input_size": list(input_size), "step": step, "config": config or {},
-              "model": model.name}
+  metadata = {"input_size": list(input_size),
+              "resize_size": list(resize_size or input_size), "step": step,
+              "config": config or {}, "model": model.name}
   os.makedirs(os.path.join(export_dir, "assets.extra"), exist_ok=True)
   with open(os.path.join(export_dir, inference.METADATA_FILE), "w", encoding="utf-8") as f:
     json.dump(metadata, f, indent=2)
@@ -100,3 +107,50 @@ def compare_depths(reference, other):
   diff = np.abs(reference - other)
   return {"max_abs_m": float(diff.max()),
           "mean_rel": float(np.mean(diff / np.maximum(np.abs(reference), 1e-6)))}
+
+
+# How far a TFLite model may be from the SavedModel on the check image.
+TFLITE_TOLERANCE = {"float32": {"max_abs_m": 1e-3}, "float16": {"mean_rel": 0.02}}
+
+
+class ExportCheckError(RuntimeError):
+  """A TFLite model disagrees with the SavedModel beyond TFLITE_TOLERANCE."""
+
+
+def _sample_image(path):
+  if path:
+    from attn_depth.apps import images  # pylint: disable=import-outside-toplevel
+    return images.read_rgb(path)
+  from attn_depth.data import synthetic_rooms  # pylint: disable=import-outside-toplevel
+  return synthetic_rooms.render(0)[0]
+
+
+def export_network(network, export_dir, tflite_precisions=TFLITE_PRECISIONS, sample_image=None,
+                   print_fn=print):
+  """SavedModel of a checkpoint-loaded `network`, plus checked TFLite files. Returns the
+  TFLite check: {precision: {"file", "max_abs_m", "mean_rel"}}."""
+  export_saved_model(network.model, export_dir, network.input_size, network.step,
+                     network.config, network.resize_size)
+  print_fn(f"wrote SavedModel {export_dir} (step {network.step}, input "
+           f"{network.input_size[0]}x{network.input_size[1]})")
+  sample = _sample_image(sample_image)[None]
+  reference = run_saved_model(export_dir, sample)
+  checks = {}
+  for precision in tflite_precisions:
+    path = os.path.join(export_dir, f"model_{precision}.tflite")
+    with open(path, "wb") as f:
+      f.write(convert_to_tflite(export_dir, precision))
+    difference = compare_depths(reference, run_tflite(open(path, "rb").read(), sample))
+    checks[precision] = {"file": path, **difference}
+    print_fn(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB): vs SavedModel on a "
+             f"{sample.shape[2]}x{sample.shape[1]} image, max |diff| "
+             f"{difference['max_abs_m'] * 1000:.3f} mm, mean relative "
+             f"{difference['mean_rel']:.2e}")
+    for name, limit in TFLITE_TOLERANCE[precision].items():
+      if difference[name] > limit:
+        raise ExportCheckError(f"{path}: {name} {difference[name]:.3g} exceeds {limit} against "
+                               f"the SavedModel")
+  with open(os.path.join(export_dir, "assets.extra", "tflite_check.json"), "w",
+            encoding="utf-8") as f:
+    json.dump(checks, f, indent=2)
+  return checks

@@ -42,9 +42,11 @@ def resize_predict_resize(network_fn, images, input_size):
 class DepthNetwork:
   """A loaded model: `network`, `depth_at_image_size`, its input size and where it came from."""
 
-  def __init__(self, network_fn, input_size, source, step=None, config=None):
+  def __init__(self, network_fn, input_size, source, step=None, config=None, resize_size=None):
     self._network_fn = network_fn
     self.input_size = tuple(int(v) for v in input_size)
+    # The frame size training cropped `input_size` from (paper: 312x416 around 240x320).
+    self.resize_size = tuple(int(v) for v in resize_size or input_size)
     self.source, self.step, self.config = source, step, config or {}
     self._at_image_size = tf.function(
         lambda images: resize_predict_resize(self._network_fn, images, self.input_size),
@@ -61,10 +63,14 @@ class DepthNetwork:
     return np.asarray(self._at_image_size(tf.convert_to_tensor(images)))
 
 
-def keras_network(model, input_size, source="in-memory model", step=None, config=None):
-  """A DepthNetwork of a Keras model of attn_depth (inference mode)."""
+def keras_network(model, input_size=None, source="in-memory model", step=None, config=None,
+                  resize_size=None):
+  """A DepthNetwork of a Keras model of attn_depth (inference mode); sizes default to gin's."""
   call = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
-  return DepthNetwork(call, input_size, source, step, config)
+  network = DepthNetwork(call, input_size or configured_size("crop_shape"), source, step, config,
+                         resize_size or configured_size("resize_shape"))
+  network.model = model
+  return network
 
 
 def _is_saved_model(path):
@@ -101,13 +107,14 @@ def model_gin_files(path):
   return [config_path]
 
 
-def configured_input_size():
-  """The network's input size as gin configures it (preprocess_example.crop_shape)."""
+def configured_size(parameter):
+  """preprocess_example's `crop_shape` (the network's input) or `resize_shape` under gin."""
   from attn_depth.data import preprocessing  # pylint: disable=import-outside-toplevel
   try:
-    value = gin.query_parameter("preprocess_example.crop_shape")
+    value = gin.query_parameter(f"preprocess_example.{parameter}")
   except ValueError:  # not bound: the function's default
-    return preprocessing.PAPER_CROP
+    return {"crop_shape": preprocessing.PAPER_CROP,
+            "resize_shape": preprocessing.PAPER_RESIZE}[parameter]
   if isinstance(value, gin.config.ConfigurableReference):  # a macro such as %INPUT_SIZE
     value = value.scoped_configurable_fn()
   return tuple(value)
@@ -130,7 +137,7 @@ def load_checkpoint_network(path):
     config = {"variant": gin.query_parameter("build_model.variant")}
   except ValueError:
     config = {}
-  return keras_network(model, configured_input_size(), checkpoint, int(step.numpy()), config)
+  return keras_network(model, source=checkpoint, step=int(step.numpy()), config=config)
 
 
 def load_saved_model_network(path):
@@ -149,7 +156,7 @@ def load_saved_model_network(path):
     return signature(images=images)["depth"]
 
   network = DepthNetwork(network_fn, metadata["input_size"], path, metadata.get("step"),
-                         metadata.get("config"))
+                         metadata.get("config"), metadata.get("resize_size"))
   network.saved_model = loaded  # keeps the loaded variables alive
   return network
 

@@ -10,6 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 FRAME_HEIGHT, FRAME_WIDTH = 480, 640
+# NYU Depth V2's colour camera at 640x480 (toolbox camera_params.m), in pixels.
+NYU_FX, NYU_FY, NYU_CX, NYU_CY = 518.857901, 519.469611, 325.582449, 253.736166
 
 EXAMPLE_SIGNATURE = {
     "image": tf.TensorSpec((FRAME_HEIGHT, FRAME_WIDTH, 3), tf.uint8),

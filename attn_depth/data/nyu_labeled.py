@@ -22,7 +22,10 @@ DEPTH_KEYS = ("depths", "rawDepths")
 
 
 def _require_file(path, what):
-  if not path or not os.path.isfile(path):
+  if not path:
+    raise DataError(f"no file given; expected {what} (gin: nyu_labeled_source.mat_path and "
+                    f".splits_path; tools take --nyu_mat and --nyu_splits)")
+  if not os.path.isfile(path):
     raise DataError(f"{path}: no such file; expected {what}")
 
 

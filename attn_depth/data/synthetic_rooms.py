@@ -22,10 +22,12 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from attn_depth.data.frames import EXAMPLE_SIGNATURE
+from attn_depth.data.frames import NYU_CX
+from attn_depth.data.frames import NYU_CY
+from attn_depth.data.frames import NYU_FX
+from attn_depth.data.frames import NYU_FY
 
 HEIGHT, WIDTH = 480, 640
-# NYU Depth V2 colour camera (toolbox camera_params.m).
-NYU_FX, NYU_FY, NYU_CX, NYU_CY = 518.857901, 519.469611, 325.582449, 253.736166
 MIN_DEPTH, MAX_DEPTH = 0.5, 10.0
 
 def _rotation(yaw, pitch, roll):

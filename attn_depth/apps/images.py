@@ -1,0 +1,115 @@
+"""Reading the user's photos and writing depth images (16-bit millimetres, colour with legend)."""
+
+import glob
+import os
+
+import numpy as np
+from PIL import Image
+from PIL import ImageDraw
+from PIL import ImageFont
+from PIL import ImageOps
+from PIL import UnidentifiedImageError
+
+from attn_depth import visualization
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class ImageReadError(ValueError):
+  """One input that is not a readable image; the batch goes on without it."""
+
+
+def expand_inputs(patterns):
+  """Files, globs and folders (their images, sorted; not recursive) -> (paths, problems).
+
+  A pattern that matches nothing is a problem, reported by the caller; it stops nothing.
+  """
+  paths, problems, seen = [], [], set()
+  for pattern in patterns:
+    if os.path.isdir(pattern):
+      matches = sorted(os.path.join(pattern, name) for name in os.listdir(pattern)
+                       if name.lower().endswith(IMAGE_EXTENSIONS))
+      if not matches:
+        problems.append(f"{pattern}: a folder with no image ({', '.join(IMAGE_EXTENSIONS)})")
+    elif glob.has_magic(pattern):
+      matches = sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
+      if not matches:
+        problems.append(f"{pattern}: matches no file")
+    elif os.path.isfile(pattern):
+      matches = [pattern]
+    else:
+      matches = []
+      problems.append(f"{pattern}: no such file or folder")
+    for path in matches:
+      if os.path.abspath(path) not in seen:
+        seen.add(os.path.abspath(path))
+        paths.append(path)
+  return paths, problems
+
+
+def read_rgb(path):
+  """Any image file -> uint8 RGB [H, W, 3], upright by its EXIF orientation.
+
+  Grayscale is repeated to 3 channels, alpha dropped (composited on white), palettes expanded,
+  16-bit and float images scaled to 8 bits by their full range.
+  """
+  try:
+    with Image.open(path) as image:
+      image = ImageOps.exif_transpose(image)
+      image.load()
+  except (UnidentifiedImageError, OSError, SyntaxError) as error:
+    reason = str(error) if str(path) not in str(error) else error.__class__.__name__
+    raise ImageReadError(f"{path}: not a readable image ({reason}); expected JPEG, PNG, BMP, "
+                         f"TIFF or WebP") from None
+  if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    values = np.asarray(image, np.float64)
+    maximum = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+    gray = np.clip(values / maximum * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+  else:
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and
+                                             "transparency" in image.info):
+      image = image.convert("RGBA")
+      background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+      image = Image.alpha_composite(background, image)
+    rgb = np.asarray(image.convert("RGB"), np.uint8)
+  if rgb.shape[0] < 8 or rgb.shape[1] < 8:
+    raise ImageReadError(f"{path}: {rgb.shape[1]}x{rgb.shape[0]} pixels; expected at least 8x8")
+  return rgb
+
+
+def save_depth_png16(path, depth):
+  """Depth in millimetres as a 16-bit grayscale PNG (0 = no depth; saturates at 65.535 m)."""
+  millimetres = np.clip(np.round(np.nan_to_num(np.asarray(depth, np.float64)) * 1000.0), 0,
+                        65535).astype(np.uint16)
+  Image.fromarray(millimetres).save(path)
+
+
+def load_depth_png16(path):
+  """The inverse of save_depth_png16: metres as float32."""
+  with Image.open(path) as image:
+    return np.asarray(image, np.float32) / 1000.0
+
+
+def colour_depth_with_legend(depth, min_depth=None, max_depth=None, bar_height=None):
+  """The colour-mapped depth above a colour bar labelled in metres. uint8 [H + bar, W, 3]."""
+  depth = np.asarray(depth, np.float32)
+  valid = depth[np.isfinite(depth) & (depth > 0)]
+  low = float(min_depth if min_depth is not None else (valid.min() if valid.size else 0.0))
+  high = float(max_depth if max_depth is not None else (valid.max() if valid.size else 1.0))
+  height, width = depth.shape
+  coloured = visualization.colorize(depth, low, high)
+  font = ImageFont.load_default(size=max(10, width // 40))
+  text_height = font.getbbox("0.00 m")[3] + 4
+  bar_height = bar_height or max(8, height // 30)
+  ramp = np.linspace(low, high, width, dtype=np.float32)[None].repeat(bar_height, axis=0)
+  bar = visualization.colorize(np.maximum(ramp, 1e-6), low, high)
+  legend = Image.new("RGB", (width, bar_height + text_height + 4), (255, 255, 255))
+  legend.paste(Image.fromarray(bar), (0, 2))
+  draw = ImageDraw.Draw(legend)
+  for fraction in (0.0, 0.25, 0.5, 0.75, 1.0):
+    label = f"{low + fraction * (high - low):.2f} m"
+    text_width = draw.textlength(label, font=font)
+    x = min(max(fraction * width - text_width / 2, 0), width - text_width)
+    draw.text((x, bar_height + 4), label, fill=(0, 0, 0), font=font)
+  return np.concatenate([coloured, np.asarray(legend)], axis=0)

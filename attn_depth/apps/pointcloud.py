@@ -1,0 +1,90 @@
+"""Depth + colour -> a coloured point cloud in metres, written as binary PLY.
+
+Pinhole model, camera at the origin looking down +z, x right, y down (OpenCV / NYU toolbox):
+x = (u - cx) z / fx, y = (v - cy) z / fy for the pixel at column u, row v (0-based centres).
+"""
+
+import dataclasses
+
+import numpy as np
+
+from attn_depth.data.frames import FRAME_HEIGHT
+from attn_depth.data.frames import FRAME_WIDTH
+from attn_depth.data.frames import NYU_CX
+from attn_depth.data.frames import NYU_CY
+from attn_depth.data.frames import NYU_FX
+from attn_depth.data.frames import NYU_FY
+
+
+@dataclasses.dataclass(frozen=True)
+class Intrinsics:
+  fx: float
+  fy: float
+  cx: float
+  cy: float
+
+  @classmethod
+  def nyu_scaled(cls, height, width):
+    """NYU's Kinect colour camera scaled to an image of height x width: what the network
+    learned depth for. An image of another camera or aspect ratio is only approximated."""
+    sx, sy = width / FRAME_WIDTH, height / FRAME_HEIGHT
+    return cls(NYU_FX * sx, NYU_FY * sy, NYU_CX * sx, NYU_CY * sy)
+
+
+def depth_to_points(depth, intrinsics, image=None):
+  """(points float32 [N, 3] metres, colours uint8 [N, 3] or None) of the valid pixels
+  (finite depth > 0), in row-major pixel order."""
+  depth = np.asarray(depth, np.float32)
+  rows, cols = np.nonzero(np.isfinite(depth) & (depth > 0))
+  z = depth[rows, cols]
+  x = (cols - intrinsics.cx) * z / intrinsics.fx
+  y = (rows - intrinsics.cy) * z / intrinsics.fy
+  points = np.stack([x, y, z], axis=1).astype(np.float32)
+  colours = None if image is None else np.asarray(image, np.uint8)[rows, cols]
+  return points, colours
+
+
+_PLY_VERTEX = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
+_PLY_COLOUR = [("red", "u1"), ("green", "u1"), ("blue", "u1")]
+_PLY_TYPES = {"<f4": "float", "u1": "uchar"}
+
+
+def write_ply(path, points, colours=None):
+  """Binary little-endian PLY: float x, y, z (+ uchar red, green, blue)."""
+  fields = _PLY_VERTEX + (_PLY_COLOUR if colours is not None else [])
+  vertices = np.empty(len(points), dtype=fields)
+  for axis, name in enumerate("xyz"):
+    vertices[name] = points[:, axis]
+  if colours is not None:
+    for channel, name in enumerate(("red", "green", "blue")):
+      vertices[name] = colours[:, channel]
+  header = ["ply", "format binary_little_endian 1.0", "comment attn_depth: metres, camera frame",
+            f"element vertex {len(points)}"]
+  header += [f"property {_PLY_TYPES[kind]} {name}" for name, kind in fields]
+  header.append("end_header")
+  with open(path, "wb") as f:
+    f.write(("\n".join(header) + "\n").encode("ascii"))
+    f.write(vertices.tobytes())
+
+
+def read_ply(path):
+  """(points [N, 3], colours [N, 3] or None) of a PLY written by `write_ply`."""
+  with open(path, "rb") as f:
+    header = []
+    while True:
+      line = f.readline().decode("ascii").strip()
+      header.append(line)
+      if line == "end_header":
+        break
+    if "format binary_little_endian 1.0" not in header:
+      raise ValueError(f"{path}: not a binary little-endian PLY")
+    count = next(int(line.split()[-1]) for line in header if line.startswith("element vertex"))
+    names = [line.split()[-1] for line in header if line.startswith("property")]
+    kinds = {"float": "<f4", "uchar": "u1"}
+    fields = [(line.split()[-1], kinds[line.split()[1]]) for line in header
+              if line.startswith("property")]
+    vertices = np.frombuffer(f.read(), dtype=fields, count=count)
+  points = np.stack([vertices[name] for name in "xyz"], axis=1)
+  colours = (np.stack([vertices[name] for name in ("red", "green", "blue")], axis=1)
+             if "red" in names else None)
+  return points, colours

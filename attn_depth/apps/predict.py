@@ -1,0 +1,96 @@
+"""Depth for the user's own photos: the batch job behind tools/predict.py.
+
+For every input image `<name>` it writes to the output folder:
+  <name>_depth.npy        float32 [H, W], metres, at the photo's own size
+  <name>_depth_mm.png     16-bit PNG, millimetres
+  <name>_depth_color.png  colour-mapped depth with a legend in metres
+  <name>.ply              binary coloured point cloud, metres, camera frame
+  <name>_bokeh.png        on request: synthetic depth of field
+"""
+
+import os
+import time
+
+import numpy as np
+from PIL import Image
+
+from attn_depth.apps import bokeh as bokeh_lib
+from attn_depth.apps import images as images_lib
+from attn_depth.apps import pointcloud
+from attn_depth.evaluation.evaluate import format_duration
+
+OUTPUTS = ("npy", "png16", "color", "ply", "bokeh")
+DEFAULT_OUTPUTS = ("npy", "png16", "color", "ply")
+
+
+def _unique_stem(path, used):
+  stem = os.path.splitext(os.path.basename(path))[0]
+  candidate, number = stem, 2
+  while candidate in used:
+    candidate, number = f"{stem}_{number}", number + 1
+  used.add(candidate)
+  return candidate
+
+
+def write_outputs(rgb, depth, stem, output_dir, outputs=DEFAULT_OUTPUTS, intrinsics=None,
+                  focus_depth=None, aperture=None):
+  """Writes the requested files for one image; returns their paths."""
+  written = []
+
+  def path_of(suffix):
+    written.append(os.path.join(output_dir, stem + suffix))
+    return written[-1]
+
+  if "npy" in outputs:
+    np.save(path_of("_depth.npy"), depth.astype(np.float32))
+  if "png16" in outputs:
+    images_lib.save_depth_png16(path_of("_depth_mm.png"), depth)
+  if "color" in outputs:
+    Image.fromarray(images_lib.colour_depth_with_legend(depth)).save(path_of("_depth_color.png"))
+  if "ply" in outputs:
+    camera = intrinsics or pointcloud.Intrinsics.nyu_scaled(*depth.shape)
+    points, colours = pointcloud.depth_to_points(depth, camera, rgb)
+    pointcloud.write_ply(path_of(".ply"), points, colours)
+  if "bokeh" in outputs:
+    focus = focus_depth or bokeh_lib.focus_depth_at_centre(depth)
+    radius = aperture if aperture is not None else 0.015 * max(depth.shape)
+    Image.fromarray(bokeh_lib.render_bokeh(rgb, depth, focus, radius)).save(
+        path_of("_bokeh.png"))
+  return written
+
+
+def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrinsics=None,
+                  focus_depth=None, aperture=None, print_fn=print):
+  """Runs `network` (an inference.DepthNetwork) over files, globs and folders.
+
+  A bad input is reported in one line and skipped; the rest are processed. Returns
+  {"written": {input: [files]}, "failed": {input or pattern: message}}.
+  """
+  unknown = set(outputs) - set(OUTPUTS)
+  if unknown:
+    raise ValueError(f"unknown outputs {sorted(unknown)}; choose from {OUTPUTS}")
+  paths, problems = images_lib.expand_inputs(patterns)
+  failed = {}
+  for problem in problems:
+    print_fn(f"skipped {problem}")
+    failed[problem.split(": ", 1)[0]] = problem
+  os.makedirs(output_dir, exist_ok=True)
+  written, used_stems = {}, set()
+  start = time.perf_counter()
+  for index, path in enumerate(paths, 1):
+    try:
+      rgb = images_lib.read_rgb(path)
+    except images_lib.ImageReadError as error:
+      print_fn(f"skipped {error}")
+      failed[path] = str(error)
+      continue
+    depth = network.depth_at_image_size(rgb[None])[0]
+    written[path] = write_outputs(rgb, depth, _unique_stem(path, used_stems), output_dir,
+                                  outputs, intrinsics, focus_depth, aperture)
+    elapsed = time.perf_counter() - start
+    eta = format_duration(elapsed / index * (len(paths) - index))
+    valid = depth[np.isfinite(depth) & (depth > 0)]
+    print_fn(f"[{index}/{len(paths)}] {path}: {rgb.shape[1]}x{rgb.shape[0]}, depth "
+             f"{valid.min():.2f}-{valid.max():.2f} m, median {np.median(valid):.2f} m  "
+             f"ETA {eta}")
+  return {"written": written, "failed": failed}

@@ -1,0 +1,78 @@
+"""Evaluation protocols: where the prediction is placed in the frame and which pixels count.
+
+Both start from NYU's 480x640 frames and differ in geometry:
+
+* `paper` (default; the paper's section 4.1 and Table 1): the frame is resized to 312x416 and
+  centre-cropped to 240x320, the network's output (120x160) is upsampled 2x bilinearly, and the
+  metrics cover the crop (rows 55-425, cols 74-566 of the frame), against the ground truth
+  resized (nearest) and cropped the same way.
+* `eigen` (Eigen et al. 2014, for comparing with papers that use it): the whole frame is resized
+  to 312x416 -- the scale the network was trained at -- and run through the fully convolutional
+  network; the prediction is resized bilinearly to 480x640 and scored against the untouched
+  ground truth inside Eigen's crop, rows 45:471, cols 41:601.
+
+Sizes follow the network (its training crop and resize), so reduced models keep the geometry.
+Optional flip test-time augmentation averages the prediction with the mirrored prediction of the
+mirrored image.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from attn_depth.data.preprocessing import clean_depth
+from attn_depth.data.preprocessing import resize_and_crop_depth
+from attn_depth.data.preprocessing import resize_and_crop_image
+
+EIGEN_CROP = (45, 471, 41, 601)  # top, bottom, left, right in the 480x640 frame
+PROTOCOLS = ("paper", "eigen")
+
+
+def describe(protocol, network, flip=False):
+  """The protocol in words, printed and stored with every result."""
+  crop, resize = network.input_size, network.resize_size
+  if protocol == "paper":
+    text = (f"paper: frame -> {resize[0]}x{resize[1]} -> centre crop {crop[0]}x{crop[1]}; "
+            f"prediction upsampled 2x bilinearly; ground truth resized (nearest) and cropped "
+            f"alike")
+  elif protocol == "eigen":
+    top, bottom, left, right = EIGEN_CROP
+    text = (f"eigen: whole frame -> {resize[0]}x{resize[1]}; prediction resized bilinearly to "
+            f"the frame; Eigen crop rows {top}:{bottom}, cols {left}:{right} of the raw "
+            f"ground truth")
+  else:
+    raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+  return text + ("; flip test-time averaging" if flip else "")
+
+
+def predict(network, images, flip=False):
+  """network.network(images), optionally averaged with its flipped twin. [B, h, w]."""
+  depth = network.network(images)
+  if flip:
+    mirrored = network.network(np.ascontiguousarray(np.asarray(images)[:, :, ::-1]))
+    depth = 0.5 * (depth + mirrored[:, :, ::-1])
+  return depth
+
+
+def _resize(depth, size):
+  return tf.image.resize(np.asarray(depth)[..., None], size, method="bilinear").numpy()[..., 0]
+
+
+def apply(protocol, network, images, depths, flip=False):
+  """Frames uint8 [B, 480, 640, 3] and depth [B, 480, 640] -> (ground truth, prediction), both
+  [B, h, w] over the pixels the protocol scores (invalid ground truth is 0)."""
+  images = tf.convert_to_tensor(images)
+  depths = tf.convert_to_tensor(depths, tf.float32)
+  if protocol == "paper":
+    inputs = resize_and_crop_image(images, network.resize_size, network.input_size)
+    gt = resize_and_crop_depth(depths, network.resize_size, network.input_size)[..., 0]
+    pred = _resize(predict(network, inputs.numpy(), flip), network.input_size)
+    return gt.numpy(), pred
+  if protocol == "eigen":
+    frame_size = tuple(depths.shape[1:3])
+    inputs = tf.image.resize(tf.image.convert_image_dtype(images, tf.float32),
+                             network.resize_size, method="bilinear")
+    pred = _resize(predict(network, inputs.numpy(), flip), frame_size)
+    top, bottom, left, right = EIGEN_CROP
+    gt = clean_depth(depths).numpy()
+    return gt[:, top:bottom, left:right], pred[:, top:bottom, left:right]
+  raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")

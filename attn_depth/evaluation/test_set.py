@@ -1,0 +1,108 @@
+"""Evaluating a loaded network on a test set under a named protocol: metrics, JSON, Table-1 row."""
+
+import datetime
+import json
+import math
+import os
+
+import numpy as np
+
+from attn_depth.evaluation import protocols
+from attn_depth.evaluation.boundary import BoundaryMetricsAccumulator
+from attn_depth.evaluation.metrics import DepthMetricsAccumulator
+
+# Table 1's "Ours" rows (rel, rms, log10): the numbers a reproduction is compared with.
+PAPER_TABLE1 = {
+    "baseline": {"rel": 0.153, "rms": 0.663, "log10": 0.070},
+    "dfe": {"rel": 0.134, "rms": 0.583, "log10": 0.056},
+    "dfe_afb": {"rel": 0.129, "rms": 0.568, "log10": 0.054},
+    "full": {"rel": 0.127, "rms": 0.555, "log10": 0.053},
+}
+TABLE1_COLUMNS = ("rel", "rms", "log10", "delta1", "delta2", "delta3")
+TABLE1_HEADERS = ("rel", "rms", "log10", "δ<1.25", "δ<1.25²", "δ<1.25³")
+DETAIL_COLUMNS = ("dbe_acc", "dbe_comp", "edge_f1@0.25", "edge_f1@0.5", "edge_f1@1")
+DETAIL_HEADERS = ("ε_acc px", "ε_comp px", "F1@0.25", "F1@0.5", "F1@1")
+
+
+def evaluate_network(network, frames, protocol="paper", mode="image", flip=False,
+                     boundary=True, batch_size=4, max_images=None, progress=None):
+  """Metrics of `network` on unprocessed frames ({"image", "depth"} at 480x640).
+
+  Returns {"images", "metrics", "boundary", "boundary_images"}; boundary metrics are per-image
+  means over the images where each is defined (see evaluation.boundary).
+  """
+  if protocol not in protocols.PROTOCOLS:
+    raise ValueError(f"unknown protocol {protocol!r}; choose one of {protocols.PROTOCOLS}")
+  depth_accumulator = DepthMetricsAccumulator(mode=mode)
+  boundary_accumulator = BoundaryMetricsAccumulator() if boundary else None
+  if max_images is not None:
+    frames = frames.take(max_images)
+  images_seen = 0
+  for batch in frames.batch(batch_size):
+    gt, pred = protocols.apply(protocol, network, batch["image"], batch["depth"], flip)
+    depth_accumulator.add(gt, pred)
+    if boundary_accumulator:
+      boundary_accumulator.add(gt, pred)
+    images_seen += gt.shape[0]
+    if progress:
+      progress(images_seen)
+  result = {"images": images_seen, "metrics": depth_accumulator.result()}
+  if boundary_accumulator:
+    result["boundary"] = boundary_accumulator.result()
+    result["boundary_images"] = boundary_accumulator.counts
+  return result
+
+
+def _cells(values, names):
+  return [("–" if values.get(name) is None or math.isnan(values[name]) else
+           f"{values[name]:.3f}") for name in names]
+
+
+def markdown_rows(report):
+  """Table-1-style markdown: this run's row, the paper's row for the variant, detail metrics."""
+  variant = report.get("config", {}).get("variant")
+  label = f"{variant or 'model'} (step {report.get('step')})"
+  lines = ["| | " + " | ".join(TABLE1_HEADERS) + " |",
+           "|---" * (len(TABLE1_COLUMNS) + 1) + "|",
+           f"| {label} | " + " | ".join(_cells(report["metrics"], TABLE1_COLUMNS)) + " |"]
+  if variant in PAPER_TABLE1:
+    lines.append(f"| paper, Table 1 ({variant}) | "
+                 + " | ".join(_cells(PAPER_TABLE1[variant], TABLE1_COLUMNS)) + " |")
+  if "boundary" in report:
+    lines += ["", "| | " + " | ".join(DETAIL_HEADERS) + " |",
+              "|---" * (len(DETAIL_COLUMNS) + 1) + "|",
+              f"| {label} | " + " | ".join(_cells(report["boundary"], DETAIL_COLUMNS)) + " |"]
+  return "\n".join(lines)
+
+
+def build_report(network, result, source, protocol, mode, flip):
+  """Everything a result needs to be reproduced: model, step, data, protocol, metrics."""
+  return {
+      "model": network.source, "step": network.step, "config": network.config,
+      "source": source, "split": "test", "protocol": protocol,
+      "protocol_description": protocols.describe(protocol, network, flip),
+      "mode": "per-image mean" if mode == "image" else "pixel-pooled", "flip": flip,
+      "input_size": list(network.input_size), "resize_size": list(network.resize_size),
+      "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+      **result,
+  }
+
+
+def write_report(report, json_path):
+  """JSON beside a .md with the markdown rows; folders created as needed."""
+  folder = os.path.dirname(json_path)
+  if folder:
+    os.makedirs(folder, exist_ok=True)
+  with open(json_path, "w", encoding="utf-8") as f:
+    json.dump(report, f, indent=2, default=_json_default)
+  markdown_path = os.path.splitext(json_path)[0] + ".md"
+  with open(markdown_path, "w", encoding="utf-8") as f:
+    f.write(f"{report['protocol_description']}; {report['mode']}; {report['images']} images of "
+            f"{report['source']}\n\n{markdown_rows(report)}\n")
+  return markdown_path
+
+
+def _json_default(value):
+  if isinstance(value, (np.floating, np.integer)):
+    return value.item()
+  return str(value)

@@ -1,0 +1,93 @@
+"""Evaluates a trained model on a test set under a named protocol (Table 1 + detail metrics).
+
+  python tools/evaluate.py --model=runs/full_r101 \
+      --nyu_mat=/data/nyu_depth_v2_labeled.mat --nyu_splits=/data/splits.mat
+  python tools/evaluate.py --model=runs/quickstart --source=synthetic_rooms --protocol=eigen
+
+--model takes a training run's folder (latest checkpoint + operative_config.gin), one checkpoint
+(runs/x/ckpt-1000) or a SavedModel written by tools/export.py. Prints a Table-1 row and writes
+it as JSON (metrics, protocol, step, config) and markdown.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from attn_depth import cli  # noqa: E402
+from attn_depth import config  # noqa: E402
+from attn_depth import data  # noqa: E402
+from attn_depth import inference  # noqa: E402
+from attn_depth.evaluation import evaluate as progress_lib  # noqa: E402
+from attn_depth.evaluation import protocols  # noqa: E402
+from attn_depth.evaluation import test_set  # noqa: E402
+
+_MODEL = flags.DEFINE_string("model", None, "Training run folder, checkpoint prefix or "
+                             "SavedModel folder.", required=True)
+_SOURCE = flags.DEFINE_enum("source", "nyu_labeled", sorted(data.SOURCES),
+                            "Test data: nyu_labeled (654 frames of the labeled .mat), nyu_tfds "
+                            "(tfds' validation split, the same 654), synthetic_rooms, "
+                            "densedepth.")
+_NYU_MAT = flags.DEFINE_string("nyu_mat", None, "nyu_depth_v2_labeled.mat (--source="
+                               "nyu_labeled).")
+_NYU_SPLITS = flags.DEFINE_string("nyu_splits", None, "NYU's splits.mat (--source=nyu_labeled).")
+_DEPTH_KEY = flags.DEFINE_enum("depth_key", "depths", ["depths", "rawDepths"],
+                               "Ground truth of the labeled .mat: in-painted or raw Kinect.")
+_PROTOCOL = flags.DEFINE_enum("protocol", "paper", list(protocols.PROTOCOLS),
+                              "paper: 312x416 -> 240x320 centre crop, 2x bilinear upsampling; "
+                              "eigen: whole frame, Eigen crop of the 480x640 ground truth.")
+_MODE = flags.DEFINE_enum("mode", "image", ["image", "pixel"],
+                          "Mean of per-image metrics, or all pixels pooled.")
+_FLIP = flags.DEFINE_bool("flip", False, "Average with the flipped image's prediction.")
+_BOUNDARY = flags.DEFINE_bool("boundary", True, "Also compute the detail (boundary) metrics.")
+_MAX_IMAGES = flags.DEFINE_integer("max_images", None, "Evaluate only the first N test frames.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 4, "Frames per forward pass.")
+_OUTPUT = flags.DEFINE_string("output", None, "JSON path (a .md goes beside it); default "
+                              "<model folder>/eval/<source>_<protocol>[_flip].json.")
+_GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files (data paths, ...).")
+_GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
+
+
+def _data_bindings():
+  bindings = [f"nyu_labeled_source.depth_key = '{_DEPTH_KEY.value}'"]
+  if _NYU_MAT.value:
+    bindings.append(f"nyu_labeled_source.mat_path = '{_NYU_MAT.value}'")
+  if _NYU_SPLITS.value:
+    bindings.append(f"nyu_labeled_source.splits_path = '{_NYU_SPLITS.value}'")
+  return bindings
+
+
+def _default_output(model_path):
+  folder = model_path if os.path.isdir(model_path) else os.path.dirname(model_path)
+  suffix = "_flip" if _FLIP.value else ""
+  return os.path.join(folder or ".", "eval", f"{_SOURCE.value}_{_PROTOCOL.value}{suffix}.json")
+
+
+def main(argv):
+  del argv
+  with cli.tool("evaluate"):
+    config.parse_gin(inference.model_gin_files(_MODEL.value) + _GIN_FILES.value,
+                     _data_bindings() + _GIN_BINDINGS.value)
+    network = inference.load_network(_MODEL.value)
+    frames = data.load_source(_SOURCE.value, "test")
+    total = data.count_frames(_SOURCE.value, "test")
+    if _MAX_IMAGES.value:
+      total = min(total or _MAX_IMAGES.value, _MAX_IMAGES.value)
+    print(f"model {network.source} (step {network.step}); {_SOURCE.value} test set; "
+          f"{protocols.describe(_PROTOCOL.value, network, _FLIP.value)}", flush=True)
+    result = test_set.evaluate_network(
+        network, frames, _PROTOCOL.value, _MODE.value, _FLIP.value, _BOUNDARY.value,
+        _BATCH_SIZE.value, _MAX_IMAGES.value,
+        progress=progress_lib.Progress(total, "evaluating", print_fn=cli.print_flush))
+    report = test_set.build_report(network, result, _SOURCE.value, _PROTOCOL.value,
+                                   _MODE.value, _FLIP.value)
+    output = _OUTPUT.value or _default_output(_MODEL.value)
+    markdown = test_set.write_report(report, output)
+    print(f"\n{result['images']} images, {report['mode']}\n\n{test_set.markdown_rows(report)}\n")
+    print(f"wrote {output} and {markdown}")
+
+
+if __name__ == "__main__":
+  app.run(main)

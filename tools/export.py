@@ -1,0 +1,56 @@
+"""Exports a trained model as a SavedModel (any image size in, metres out) and TFLite.
+
+  python tools/export.py --model=runs/full_r101 --export_dir=runs/full_r101/export
+
+Writes <export_dir>/ (SavedModel: serving_default takes uint8 images [B, H, W, 3] of any size
+and returns depth float32 [B, H, W] in metres; loads with plain TensorFlow), and
+<export_dir>/model_float32.tflite and model_float16.tflite, each checked against the
+SavedModel on a sample image (the check's numbers are printed and saved in
+<export_dir>/assets.extra/tflite_check.json).
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from attn_depth import cli  # noqa: E402
+from attn_depth import config  # noqa: E402
+from attn_depth import export  # noqa: E402
+from attn_depth import inference  # noqa: E402
+
+_MODEL = flags.DEFINE_string("model", None, "Training run folder or checkpoint prefix.",
+                             required=True)
+_EXPORT_DIR = flags.DEFINE_string("export_dir", None, "SavedModel folder; default "
+                                  "<model folder>/export.")
+_TFLITE = flags.DEFINE_list("tflite", list(export.TFLITE_PRECISIONS),
+                            "TFLite precisions to write (empty: none).")
+_SAMPLE = flags.DEFINE_string("sample_image", None, "Image for the TFLite check; default a "
+                              "synthetic room.")
+_GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files.")
+_GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
+
+
+def main(argv):
+  del argv
+  with cli.tool("export"):
+    unknown = sorted(set(_TFLITE.value) - set(export.TFLITE_PRECISIONS))
+    if unknown:
+      raise cli.UserError(f"--tflite: unknown {unknown}; choose from "
+                          f"{list(export.TFLITE_PRECISIONS)}")
+    config.parse_gin(inference.model_gin_files(_MODEL.value) + _GIN_FILES.value,
+                     _GIN_BINDINGS.value)
+    network = inference.load_network(_MODEL.value)
+    if not hasattr(network, "model"):
+      raise cli.UserError(f"{_MODEL.value}: already a SavedModel; export takes a training run "
+                          f"or checkpoint")
+    folder = _MODEL.value if os.path.isdir(_MODEL.value) else os.path.dirname(_MODEL.value)
+    export_dir = _EXPORT_DIR.value or os.path.join(folder, "export")
+    export.export_network(network, export_dir, _TFLITE.value, _SAMPLE.value,
+                          print_fn=cli.print_flush)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,80 @@
+"""Depth, point clouds and bokeh for your own photos.
+
+  python tools/predict.py --model=runs/quickstart/export photos/*.jpg my_folder/ \
+      --output_dir=predictions
+  python tools/predict.py --model=runs/full_r101 room.png --outputs=npy,ply,bokeh \
+      --focus_depth=1.5 --aperture=12
+
+--model takes a SavedModel from tools/export.py, a training run's folder or a checkpoint.
+Images of any size are resized to the network's input (240x320 by default: 4:3, the NYU
+camera's view) and the depth is resized back, so outputs match each photo's pixels. Depth is
+in metres as learned from the training data (NYU: a Kinect indoors, up to 10 m).
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from attn_depth import cli  # noqa: E402
+from attn_depth import config  # noqa: E402
+from attn_depth import inference  # noqa: E402
+from attn_depth.apps import pointcloud  # noqa: E402
+from attn_depth.apps import predict  # noqa: E402
+
+_MODEL = flags.DEFINE_string("model", None, "SavedModel folder, training run folder or "
+                             "checkpoint prefix.", required=True)
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", "predictions", "Where the outputs go.")
+_OUTPUTS = flags.DEFINE_list("outputs", list(predict.DEFAULT_OUTPUTS),
+                             f"Any of {list(predict.OUTPUTS)}.")
+_BOKEH = flags.DEFINE_bool("bokeh", False, "Also render bokeh (same as adding it to --outputs).")
+_FOCUS_DEPTH = flags.DEFINE_float("focus_depth", None, "Bokeh: metres in focus; default the "
+                                  "median depth at the image centre.")
+_APERTURE = flags.DEFINE_float("aperture", None, "Bokeh: blur radius in pixels of the far "
+                               "background; default 1.5% of the longer image side.")
+_FX = flags.DEFINE_float("fx", None, "Point cloud: focal length in pixels (x) of the photo.")
+_FY = flags.DEFINE_float("fy", None, "Point cloud: focal length in pixels (y); default fx.")
+_CX = flags.DEFINE_float("cx", None, "Point cloud: principal point x; default image centre.")
+_CY = flags.DEFINE_float("cy", None, "Point cloud: principal point y; default image centre.")
+_GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files.")
+_GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
+
+
+def _intrinsics():
+  """None (NYU's camera scaled to each image) unless the user gave --fx."""
+  if _FX.value is None:
+    if any(flag.value is not None for flag in (_FY, _CX, _CY)):
+      raise cli.UserError("--fy, --cx and --cy need --fx (otherwise NYU's camera is scaled "
+                          "to each image)")
+    return None
+  if _CX.value is None or _CY.value is None:
+    raise cli.UserError("--fx needs --cx and --cy (the principal point, in pixels)")
+  return pointcloud.Intrinsics(_FX.value, _FY.value or _FX.value, _CX.value, _CY.value)
+
+
+def main(argv):
+  inputs = argv[1:]
+  with cli.tool("predict"):
+    if not inputs:
+      raise cli.UserError("no input images; pass files, globs or folders after the flags")
+    outputs = list(_OUTPUTS.value) + (["bokeh"] if _BOKEH.value else [])
+    unknown = sorted(set(outputs) - set(predict.OUTPUTS))
+    if unknown:
+      raise cli.UserError(f"--outputs: unknown {unknown}; choose from {list(predict.OUTPUTS)}")
+    intrinsics = _intrinsics()
+    config.parse_gin(inference.model_gin_files(_MODEL.value) + _GIN_FILES.value,
+                     _GIN_BINDINGS.value)
+    network = inference.load_network(_MODEL.value)
+    result = predict.predict_files(network, inputs, _OUTPUT_DIR.value, outputs, intrinsics,
+                                   _FOCUS_DEPTH.value, _APERTURE.value,
+                                   print_fn=cli.print_flush)
+    print(f"{len(result['written'])} image(s) -> {_OUTPUT_DIR.value}"
+          + (f"; {len(result['failed'])} skipped" if result["failed"] else ""))
+    if not result["written"]:
+      raise cli.UserError("no image could be processed")
+
+
+if __name__ == "__main__":
+  app.run(main)
