@@ -19,6 +19,7 @@ from attn_depth.models import backbone as backbone_lib
 from attn_depth.models.layers import BilinearUpsample2x
 from attn_depth.models.layers import CropToMatch
 from attn_depth.models.layers import ResNetPreprocess
+from attn_depth.models.layers import stable_softplus
 
 # Table 1, the four "Ours" rows: (dilated DFE, AFB, dilated CRB, default ResNet depth).
 VARIANTS = {
@@ -70,7 +71,7 @@ def depth_head(x, name="depth_head"):
   float32 so that mixed-precision models still emit float32 metres.
   """
   x = layers.Conv2D(1, 3, padding="same", kernel_initializer=_INIT, name=f"{name}_conv")(x)
-  return layers.Activation("softplus", dtype="float32", name=f"{name}_softplus")(x)
+  return layers.Activation(stable_softplus, dtype="float32", name=f"{name}_softplus")(x)
 
 
 def depth_map_generator(features, widths, use_afb, dilated_crb, afb_reduction=1):

@@ -57,3 +57,11 @@ class BilinearUpsample2x(keras.layers.Layer):
     batch, height, width, channels = input_shape
     return (batch, None if height is None else 2 * height,
             None if width is None else 2 * width, channels)
+
+
+@keras.saving.register_keras_serializable(package="attn_depth")
+def stable_softplus(x):
+  """softplus(x) = max(x, 0) + log(1 + exp(-|x|)): equal to keras' softplus, but without an
+  exp of large inputs. TFLite's own SOFTPLUS kernel saturates near 88.7, so this spelled-out
+  form keeps exported models exact for any output."""
+  return ops.relu(x) + ops.log1p(ops.exp(-ops.abs(x)))

@@ -1,0 +1,45 @@
+"""Bokeh: the in-focus subject untouched, the background blurred without a halo."""
+
+import numpy as np
+
+from attn_depth.apps import bokeh
+
+
+def subject_and_background(seed=0):
+  """Left half: a red subject at 1 m. Right half: a noisy green/blue background at 4 m."""
+  rng = np.random.default_rng(seed)
+  image = rng.integers(0, 256, (60, 80, 3)).astype(np.uint8)
+  image[:, :40, 1:] = 0
+  image[:, 40:, 0] = 0
+  depth = np.full((60, 80), 4.0)
+  depth[:, :40] = 1.0
+  return image, depth
+
+
+def test_in_focus_region_is_unchanged_and_background_is_blurred_without_halo():
+  image, depth = subject_and_background()
+  out = bokeh.render_bokeh(image, depth, focus_depth=1.0, aperture=6.0)
+  np.testing.assert_array_equal(out[:, :40], image[:, :40])
+  # r = 6 * (1 - 1/4) = 4.5 px: pixel noise averaged away...
+  assert out[:, 50:, 1:].std() < 0.3 * image[:, 50:, 1:].std()
+  # ...and no red of the subject bleeds into the background beside it.
+  assert out[:, 40:, 0].max() == 0
+
+
+def test_zero_aperture_is_the_identity():
+  image, depth = subject_and_background()
+  np.testing.assert_array_equal(bokeh.render_bokeh(image, depth, 2.0, 0.0), image)
+
+
+def test_out_of_focus_foreground_spreads_over_the_background():
+  image, depth = subject_and_background()
+  out = bokeh.render_bokeh(image, depth, focus_depth=4.0, aperture=2.0)
+  # The subject at 1 m is 6 px out of focus: far from it, the background is untouched...
+  np.testing.assert_array_equal(out[:, 50:], image[:, 50:])
+  # ...next to it, the subject's red spreads over the sharp background, as through a lens.
+  assert out[:, 40:44, 0].mean() > 20
+
+
+def test_circle_of_confusion_by_hand():
+  np.testing.assert_allclose(bokeh.circle_of_confusion([1.0, 2.0, 4.0], 2.0, 8.0),
+                             [-8.0, 0.0, 4.0])

@@ -1,0 +1,65 @@
+"""Reading users' photos in every common form; depth PNGs in millimetres."""
+
+import numpy as np
+from PIL import Image
+
+from attn_depth.apps import images
+
+
+def test_grayscale_rgba_16bit_and_exif_orientation_become_upright_rgb(tmp_path):
+  rgb = np.zeros((20, 30, 3), np.uint8)
+  rgb[:, :15] = (200, 100, 50)
+  Image.fromarray(rgb[..., 0]).save(tmp_path / "gray.png")
+  rgba = np.dstack([rgb, np.full((20, 30), 255, np.uint8)])
+  rgba[:, 15:, 3] = 0  # transparent: composited on white
+  Image.fromarray(rgba).save(tmp_path / "rgba.png")
+  Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(tmp_path / "deep.png")
+  rotated = Image.fromarray(rgb)
+  exif = rotated.getexif()
+  exif[0x0112] = 6  # "rotate 90 CW to display"
+  rotated.save(tmp_path / "phone.jpg", exif=exif, quality=100)
+
+  np.testing.assert_array_equal(images.read_rgb(tmp_path / "gray.png")[0, 0], [200] * 3)
+  read = images.read_rgb(tmp_path / "rgba.png")
+  np.testing.assert_array_equal(read[0, 0], [200, 100, 50])
+  np.testing.assert_array_equal(read[0, -1], [255, 255, 255])
+  np.testing.assert_array_equal(images.read_rgb(tmp_path / "deep.png")[0, 0], [200] * 3)
+  assert images.read_rgb(tmp_path / "phone.jpg").shape == (30, 20, 3)
+
+
+def test_bad_files_raise_one_clear_error(tmp_path):
+  (tmp_path / "notes.jpg").write_text("not an image")
+  for path, expected in [(tmp_path / "notes.jpg", "not a readable image"),
+                         (tmp_path / "missing.png", "not a readable image")]:
+    try:
+      images.read_rgb(path)
+    except images.ImageReadError as error:
+      assert str(error).startswith(str(path)) and expected in str(error)
+      assert "\n" not in str(error)
+    else:
+      raise AssertionError(f"{path} was read")
+
+
+def test_inputs_expand_files_globs_and_folders(tmp_path):
+  for name in ("b.png", "a.jpg", "c.txt"):
+    (tmp_path / name).write_bytes(b"")
+  paths, problems = images.expand_inputs([str(tmp_path), str(tmp_path / "*.png"),
+                                          str(tmp_path / "none*.png"), "missing.jpg"])
+  assert [p.rsplit("/", 1)[-1] for p in paths] == ["a.jpg", "b.png"]  # no duplicates
+  assert len(problems) == 2 and "matches no file" in problems[0]
+
+
+def test_depth_png16_holds_millimetres(tmp_path):
+  depth = np.array([[0.0, 1.2344], [9.9996, 70.0]], np.float32)
+  images.save_depth_png16(tmp_path / "d.png", depth)
+  with Image.open(tmp_path / "d.png") as png:
+    assert png.mode.startswith("I")
+    raw = np.asarray(png)
+  np.testing.assert_array_equal(raw, [[0, 1234], [10000, 65535]])  # 70 m saturates
+  np.testing.assert_allclose(images.load_depth_png16(tmp_path / "d.png")[0, 1], 1.234)
+
+
+def test_colour_legend_adds_a_labelled_bar():
+  depth = np.linspace(1.0, 5.0, 48 * 64).reshape(48, 64)
+  picture = images.colour_depth_with_legend(depth)
+  assert picture.shape[1] == 64 and picture.shape[0] > 48 and picture.dtype == np.uint8

@@ -1,0 +1,80 @@
+"""The geometry of the evaluation protocols, checked with networks whose output is known."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from attn_depth import inference
+from attn_depth.evaluation import protocols
+from attn_depth.evaluation import test_set
+
+
+def red_channel_network(scale=10.0):
+  """A stand-in network: depth = `scale` * red channel, at half resolution (2x2 mean)."""
+  def network_fn(images):
+    red = images[..., :1] * scale
+    return tf.nn.avg_pool2d(red, 2, 2, "VALID")
+  return inference.DepthNetwork(network_fn, (240, 320), "stand-in", resize_size=(312, 416))
+
+
+def ramp_frames(count=2):
+  """480x640 frames whose depth (metres) is 10x their red channel: a diagonal ramp, so any
+  misplacement of the prediction in the frame shows as error."""
+  rows, cols = np.mgrid[0:480, 0:640].astype(np.float64)
+  red = (rows + cols) / (480 + 640)
+  image = np.zeros((480, 640, 3), np.uint8)
+  image[..., 0] = np.round(red * 255)
+  depth = (image[..., 0] / 255.0 * 10.0).astype(np.float32)
+  return np.stack([image] * count), np.stack([depth] * count)
+
+
+@pytest.mark.parametrize("protocol", ["paper", "eigen"])
+def test_prediction_lands_where_the_ground_truth_is(protocol):
+  images, depths = ramp_frames()
+  gt, pred = protocols.apply(protocol, red_channel_network(), images, depths)
+  valid = gt > 0.1
+  # Bilinear resizing of a linear ramp is exact away from borders; shifting the prediction by
+  # even one crop offset (tens of pixels) would give errors of tenths of a metre.
+  assert np.median(np.abs(pred[valid] - gt[valid])) < 0.03
+
+
+def test_paper_protocol_geometry():
+  images, depths = ramp_frames(1)
+  gt, pred = protocols.apply("paper", red_channel_network(), images, depths)
+  assert gt.shape == pred.shape == (1, 240, 320)
+  # The centre crop of the 312x416 resize: its centre pixel is the frame's centre.
+  assert abs(gt[0, 120, 160] - depths[0, 240, 320]) < 0.05
+
+
+def test_eigen_protocol_geometry():
+  images, depths = ramp_frames(1)
+  gt, pred = protocols.apply("eigen", red_channel_network(), images, depths)
+  assert gt.shape == pred.shape == (1, 471 - 45, 601 - 41)
+  np.testing.assert_array_equal(gt[0], depths[0, 45:471, 41:601])  # raw ground truth, no resize
+
+
+def test_flip_averaging_mirrors_the_flipped_prediction_back():
+  """A network that ignores its input and predicts a left-to-right ramp: averaged with its
+  mirrored twin, the ramp becomes flat at the mean."""
+  def ramp_fn(images):
+    width = tf.shape(images)[2] // 2
+    ramp = tf.cast(tf.range(width), tf.float32)[None, None, :, None]
+    return tf.tile(ramp, [tf.shape(images)[0], tf.shape(images)[1] // 2, 1, 1]) + 1.0
+  network = inference.DepthNetwork(ramp_fn, (240, 320), "ramp", resize_size=(312, 416))
+  images = np.zeros((1, 240, 320, 3), np.float32)
+  plain = protocols.predict(network, images)
+  flipped = protocols.predict(network, images, flip=True)
+  assert plain[0, 0, 0] == 1.0 and plain[0, 0, -1] == 160.0
+  np.testing.assert_allclose(flipped, np.full_like(flipped, (1.0 + 160.0) / 2))
+
+
+def test_evaluate_network_reports_perfect_scores_for_a_perfect_network():
+  images, depths = ramp_frames(3)
+  frames = tf.data.Dataset.from_tensor_slices({"image": images, "depth": depths})
+  result = test_set.evaluate_network(red_channel_network(), frames, "paper", boundary=False,
+                                     batch_size=2)
+  assert result["images"] == 3
+  assert result["metrics"]["delta1"] > 0.99 and result["metrics"]["rel"] < 0.02
+  report = test_set.build_report(red_channel_network(), result, "ramp", "paper", "image", False)
+  assert "312x416" in report["protocol_description"] and report["mode"] == "per-image mean"
+  assert "| rel | rms | log10 |" in test_set.markdown_rows(report)

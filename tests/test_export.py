@@ -1,0 +1,69 @@
+"""The SavedModel serves any image size with plain TensorFlow; TFLite agrees with it."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from attn_depth import export
+from attn_depth import inference
+from attn_depth import models
+
+INPUT_SIZE = (64, 96)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+  model = models.build_model("full", input_shape=(None, None, 3), backbone_blocks=(1, 1, 1, 1),
+                             backbone_width=0.125, dmg_widths=(8, 8, 16, 16))
+  export_dir = str(tmp_path_factory.mktemp("export") / "saved_model")
+  export.export_saved_model(model, export_dir, INPUT_SIZE, step=5, config={"variant": "full"},
+                            resize_size=(80, 120))
+  image = np.random.default_rng(0).integers(0, 256, (1, 50, 70, 3), dtype=np.uint8)
+  expected = inference.keras_network(model, INPUT_SIZE).depth_at_image_size(image)
+  return export_dir, image, expected
+
+
+_SERVE = """
+import sys
+import numpy as np
+import tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+serve = loaded.signatures["serving_default"]
+depth = serve(images=tf.constant(np.load(sys.argv[2])))["depth"]
+assert depth.dtype == tf.float32, depth.dtype
+assert not any(name.startswith("attn_depth") for name in sys.modules)
+np.save(sys.argv[3], depth.numpy())
+"""
+
+
+def test_saved_model_serves_any_size_in_a_fresh_process_without_attn_depth(exported, tmp_path):
+  export_dir, image, expected = exported
+  np.save(tmp_path / "image.npy", image)
+  result = subprocess.run([sys.executable, "-c", _SERVE, export_dir, str(tmp_path / "image.npy"),
+                           str(tmp_path / "depth.npy")], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  depth = np.load(tmp_path / "depth.npy")
+  assert depth.shape == (1, 50, 70)
+  np.testing.assert_allclose(depth, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_saved_model_loads_back_as_a_network_with_its_metadata(exported):
+  export_dir, image, expected = exported
+  network = inference.load_network(export_dir)
+  assert network.input_size == INPUT_SIZE and network.resize_size == (80, 120)
+  assert network.step == 5 and network.config == {"variant": "full"}
+  np.testing.assert_allclose(network.depth_at_image_size(image), expected, rtol=1e-5, atol=1e-6)
+  assert network.network(np.zeros((2, 64, 96, 3), np.float32)).shape == (2, 32, 48)
+
+
+@pytest.mark.parametrize("precision", export.TFLITE_PRECISIONS)
+def test_tflite_agrees_with_the_saved_model(exported, precision):
+  export_dir, image, _ = exported
+  reference = export.run_saved_model(export_dir, image)
+  tflite = export.convert_to_tflite(export_dir, precision)
+  difference = export.compare_depths(reference, export.run_tflite(tflite, image))
+  for name, limit in export.TFLITE_TOLERANCE[precision].items():
+    assert difference[name] <= limit, difference

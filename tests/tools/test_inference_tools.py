@@ -1,0 +1,114 @@
+"""tools/evaluate.py, tools/export.py and tools/predict.py as users run them, on a tiny run."""
+
+import json
+import os
+
+import gin
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from attn_depth import config
+from attn_depth import data
+from attn_depth import inference
+from attn_depth import training
+from attn_depth.apps import images as images_lib
+from attn_depth.apps import pointcloud
+from attn_depth.evaluation import protocols
+from tests.conftest import run_tool
+from tests.data import nyu_files
+from tests.training import tiny
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+  """One training step of a tiny network on procedural rooms: a real training-run folder."""
+  root = tmp_path_factory.mktemp("tiny_run")
+  gin.clear_config()
+  config.parse_gin([], tiny.TINY_MODEL + tiny.tiny_rooms(root / "data")
+                   + tiny.tiny_training(total_steps=1))
+  training.train(str(root / "run"))
+  gin.clear_config()
+  return str(root / "run")
+
+
+def test_evaluate_tool_on_the_labeled_mat(run_dir, tmp_path):
+  mat = nyu_files.write_labeled_mat(tmp_path / "nyu_depth_v2_labeled.mat", count=4)
+  splits = nyu_files.write_splits_mat(tmp_path / "splits.mat", train=(1, 3), test=(2, 4))
+  out = tmp_path / "result.json"
+  result = run_tool("evaluate", f"--model={run_dir}", f"--nyu_mat={mat}",
+                    f"--nyu_splits={splits}", "--protocol=eigen", "--flip", f"--output={out}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(out.read_text())
+  assert report["images"] == 2 and report["step"] == 1 and report["source"] == "nyu_labeled"
+  assert report["protocol"] == "eigen" and report["flip"] is True
+  assert "Eigen crop rows 45:471" in report["protocol_description"]
+  assert set(report["metrics"]) >= {"rel", "rms", "log10", "delta1", "delta2", "delta3"}
+  assert {"dbe_acc", "dbe_comp", "edge_f1@0.25"} <= set(report["boundary"])
+  assert "| rel | rms | log10 |" in result.stdout and "eigen:" in result.stdout
+  assert "| rel | rms | log10 |" in (tmp_path / "result.md").read_text()
+
+
+def test_evaluate_tool_reports_user_mistakes_in_one_line(run_dir, tmp_path):
+  result = run_tool("evaluate", f"--model={run_dir}", f"--nyu_mat={tmp_path / 'none.mat'}",
+                    f"--nyu_splits={tmp_path / 'none.mat'}")
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      f"evaluate: error: {tmp_path / 'none.mat'}: no such file")
+  result = run_tool("evaluate", f"--model={tmp_path / 'nothing'}", "--source=synthetic_rooms")
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      f"evaluate: error: {tmp_path / 'nothing'}: not found")
+
+
+def test_export_then_predict_with_the_saved_model(run_dir, tmp_path):
+  export_dir = tmp_path / "export"
+  result = run_tool("export", f"--model={run_dir}", f"--export_dir={export_dir}",
+                    "--tflite=float16")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert (export_dir / "saved_model.pb").is_file()
+  check = json.loads((export_dir / "assets.extra" / "tflite_check.json").read_text())
+  assert check["float16"]["mean_rel"] <= 0.02
+
+  photos = tmp_path / "photos"
+  photos.mkdir()
+  photo = np.random.default_rng(0).integers(0, 256, (45, 70, 3), dtype=np.uint8)
+  Image.fromarray(photo).save(photos / "room.png")
+  (photos / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+  out = tmp_path / "out"
+  result = run_tool("predict", f"--model={export_dir}", str(photos), f"--output_dir={out}",
+                    "--bokeh")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert f"skipped {photos / 'broken.jpg'}: not a readable image" in result.stdout
+  assert "1 image(s)" in result.stdout and "1 skipped" in result.stdout
+
+  depth = np.load(out / "room_depth.npy")
+  assert depth.shape == (45, 70) and depth.dtype == np.float32 and (depth > 0).all()
+  in_range = depth < 65.535  # a one-step network predicts anything; the PNG saturates there
+  np.testing.assert_allclose(images_lib.load_depth_png16(out / "room_depth_mm.png")[in_range],
+                             depth[in_range], atol=0.0005 + 1e-6)
+  points, colours = pointcloud.read_ply(out / "room.ply")
+  assert points.shape == (45 * 70, 3)
+  np.testing.assert_allclose(points[:, 2], depth.reshape(-1), rtol=1e-6)
+  np.testing.assert_array_equal(colours, photo.reshape(-1, 3))
+  for name in ("room_depth_color.png", "room_bokeh.png"):
+    assert (out / name).is_file()
+
+
+def test_exported_and_checkpoint_networks_give_the_same_evaluation(run_dir, tmp_path):
+  config.parse_gin(inference.model_gin_files(run_dir), [])
+  from_checkpoint = inference.load_network(run_dir)
+  export_dir = str(tmp_path / "export")
+  from attn_depth import export  # pylint: disable=import-outside-toplevel
+  export.export_saved_model(from_checkpoint.model, export_dir, from_checkpoint.input_size,
+                            from_checkpoint.step, from_checkpoint.config,
+                            from_checkpoint.resize_size)
+  from_saved_model = inference.load_network(export_dir)
+  frames = next(iter(data.load_source("synthetic_rooms", "test").batch(2)))
+  for protocol in protocols.PROTOCOLS:
+    gt_a, pred_a = protocols.apply(protocol, from_checkpoint, frames["image"], frames["depth"])
+    gt_b, pred_b = protocols.apply(protocol, from_saved_model, frames["image"], frames["depth"])
+    np.testing.assert_array_equal(gt_a, gt_b)
+    np.testing.assert_allclose(pred_a, pred_b, rtol=1e-5, atol=1e-6)
+  assert tf.io.gfile.exists(os.path.join(export_dir, "assets.extra", "attn_depth.json"))
