@@ -4,6 +4,12 @@ import os
 import tempfile
 import time
 
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework import convert_to_constants  # pylint: disable=no-name-in-module
+
+from attn_depth import models
 from attn_depth.data import pipeline
 from attn_depth.data import synthetic_rooms
 
@@ -69,3 +75,106 @@ print("RESULT " + json.dumps({{"seconds_per_step": seconds, "peak_rss_gb": peak_
   output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True).stdout
   return json.loads(output.split("RESULT ", 1)[1])
+
+
+def count_flops(fn, input_shape):
+  """Floating-point operations (a multiply-add counts 2) of one call of `fn` on float32
+  `input_shape`, as TensorFlow's profiler counts them in the frozen graph."""
+  concrete = tf.function(fn).get_concrete_function(tf.TensorSpec(input_shape, tf.float32))
+  frozen = convert_to_constants.convert_variables_to_constants_v2(concrete)
+  options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+  options["output"] = "none"
+  profile = tf.compat.v1.profiler.profile(graph=frozen.graph,
+                                          run_meta=tf.compat.v1.RunMetadata(), cmd="op",
+                                          options=options)
+  return int(profile.total_float_ops)
+
+
+def _inference_fn(model):
+  return lambda images: model(images, training=False)
+
+
+def _backbone_fn(model):
+  """The DFE alone (with the input preprocessing): the part of the forward pass before the
+  Depth Map Generator."""
+  preprocess, backbone = model.get_layer("preprocess"), models.get_backbone(model)
+  return lambda images: backbone(preprocess(images), training=False)
+
+
+def build_variant(variant, depth=None, **model_kwargs):
+  return models.build_model(variant, depth=depth, input_shape=(None, None, 3),
+                            backbone_weights=None, **model_kwargs)
+
+
+def variant_costs(variant, depth=None, size=(240, 320), **model_kwargs):
+  """Parameters and forward GFLOPs (batch 1) of a Table-1 network, split DFE / DMG."""
+  model = build_variant(variant, depth, **model_kwargs)
+  shape = (1, *size, 3)
+  total = count_flops(_inference_fn(model), shape)
+  dfe = count_flops(_backbone_fn(model), shape)
+  return {"name": model.name, "params": int(model.count_params()), "gflops": total / 1e9,
+          "dfe_gflops": dfe / 1e9, "dmg_gflops": (total - dfe) / 1e9}
+
+
+def seconds_per_call(fn, input_shape, repeats=3, warmup=1):
+  """Median wall time of `fn` on random float32 input, traced once (not XLA-compiled)."""
+  traced = tf.function(fn)
+  images = tf.random.uniform(input_shape)
+  def run():  # results copied to the host, so the time includes finishing the work on a GPU
+    return [np.asarray(t) for t in tf.nest.flatten(traced(images))]
+
+  for _ in range(warmup):
+    run()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    run()
+    times.append(time.perf_counter() - start)
+  return float(np.median(times))
+
+
+def keras_resnet101(size):
+  return keras.applications.ResNet101(weights=None, include_top=False, input_shape=(*size, 3))
+
+
+def latency_comparison(variant="full", depth=None, size=(240, 320), batches=(1, 8), repeats=3,
+                       **model_kwargs):
+  """Inference latency and images/s of the model and of keras.applications ResNet-101 at the
+  same input, in the same process; FLOP/s of each and their ratio; and the Depth Map
+  Generator's share of the forward time next to its share of the FLOPs (batch `batches[0]`).
+  """
+  model = build_variant(variant, depth, **model_kwargs)
+  reference = keras_resnet101(size)
+  flops = {"model": count_flops(_inference_fn(model), (1, *size, 3)),
+           "dfe": count_flops(_backbone_fn(model), (1, *size, 3)),
+           "resnet101": count_flops(_inference_fn(reference), (1, *size, 3))}
+  result = {"model": model.name, "size": list(size), "gflops_per_image": {
+      name: value / 1e9 for name, value in flops.items()}, "batches": {}}
+  for batch in batches:
+    shape = (batch, *size, 3)
+    row = {}
+    for name, fn in (("model", _inference_fn(model)), ("resnet101", _inference_fn(reference))):
+      seconds = seconds_per_call(fn, shape, repeats)
+      row[name] = {"seconds": seconds, "images_per_second": batch / seconds,
+                   "gflops_per_second": flops[name] * batch / seconds / 1e9}
+    row["flops_per_second_ratio"] = (row["model"]["gflops_per_second"]
+                                     / row["resnet101"]["gflops_per_second"])
+    result["batches"][str(batch)] = row
+  batch = batches[0]
+  dfe_seconds = seconds_per_call(_backbone_fn(model), (batch, *size, 3), repeats)
+  model_seconds = result["batches"][str(batch)]["model"]["seconds"]
+  time_share = max(model_seconds - dfe_seconds, 0.0) / model_seconds
+  flop_share = (flops["model"] - flops["dfe"]) / flops["model"]
+  result["dmg"] = {"batch": batch, "time_share": time_share, "flop_share": flop_share,
+                   "time_to_flop_share": time_share / flop_share}
+  return result
+
+
+def device_names():
+  """What the numbers were measured on: GPU names, else "CPU"."""
+  gpus = tf.config.list_physical_devices("GPU")
+  names = []
+  for gpu in gpus:
+    details = tf.config.experimental.get_device_details(gpu)
+    names.append(details.get("device_name", gpu.name))
+  return names or ["CPU"]

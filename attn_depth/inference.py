@@ -120,6 +120,14 @@ def configured_size(parameter):
   return tuple(value)
 
 
+def configured_model_description():
+  """{"variant": ...} as gin configures build_model (empty where it is left at its default)."""
+  try:
+    return {"variant": gin.query_parameter("build_model.variant")}
+  except ValueError:
+    return {}
+
+
 def load_checkpoint_network(path):
   """Builds the gin-configured network and restores its weights from `path`."""
   checkpoint, _ = _checkpoint_and_config(path)
@@ -133,11 +141,8 @@ def load_checkpoint_network(path):
                          f"({str(error).splitlines()[0]}); was it trained with other gin "
                          f"settings?") from None
   status.expect_partial()  # optimizer slots are not needed for inference
-  try:
-    config = {"variant": gin.query_parameter("build_model.variant")}
-  except ValueError:
-    config = {}
-  return keras_network(model, source=checkpoint, step=int(step.numpy()), config=config)
+  return keras_network(model, source=checkpoint, step=int(step.numpy()),
+                       config=configured_model_description())
 
 
 def load_saved_model_network(path):

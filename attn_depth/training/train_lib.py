@@ -19,6 +19,8 @@ import tensorflow as tf
 from PIL import Image
 
 from attn_depth import data
+from attn_depth import export
+from attn_depth import inference
 from attn_depth import models
 from attn_depth import visualization
 from attn_depth.evaluation import evaluate
@@ -72,7 +74,8 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
           dfe_learning_rate=(1e-5, 1e-7), dmg_learning_rate=(1e-4, 1e-6), power=1.0,
           seed=0, checkpoint_every=1000, keep_checkpoints=3, log_every=100,
           image_summary_every=1000, eval_every=5000, eval_batches=20, warm_start_from=None,
-          mixed_precision=None, jit_compile=False, final_eval=True, final_eval_batches=None):
+          mixed_precision=None, jit_compile=False, final_eval=True, final_eval_batches=None,
+          export_saved_model=False):
   """Trains the gin-configured model on `source`, resuming from `model_dir` if it holds a
   checkpoint. Returns a dict of what happened (steps, last loss, final metrics).
 
@@ -99,6 +102,8 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
     final_eval: evaluate on the whole test split after training; writes eval/metrics.json with
       a constant-depth predictor beside the model, and eval/preview.png.
     final_eval_batches: limit the final evaluation to this many batches.
+    export_saved_model: after the last step, write a SavedModel to `model_dir`/export (what
+      tools/export.py writes, without TFLite) for tools/predict.py and serving.
   """
   strategy = strategy or tf.distribute.get_strategy()
   learning_rates = {"dfe": tuple(dfe_learning_rate), "dmg": tuple(dmg_learning_rate)}
@@ -118,7 +123,7 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
                   steps_per_epoch, total_steps, learning_rates, power, seed, checkpoint_every,
                   keep_checkpoints, log_every, image_summary_every, eval_every, eval_batches,
                   warm_start_from, mixed_precision, jit_compile, final_eval,
-                  final_eval_batches)
+                  final_eval_batches, export_saved_model)
   finally:
     keras.mixed_precision.set_global_policy(previous_policy)
 
@@ -126,7 +131,7 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
 def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_per_epoch,
            total_steps, learning_rates, power, seed, checkpoint_every, keep_checkpoints,
            log_every, image_summary_every, eval_every, eval_batches, warm_start_from,
-           mixed_precision, jit_compile, final_eval, final_eval_batches):
+           mixed_precision, jit_compile, final_eval, final_eval_batches, export_saved_model):
   chief = distribution.is_chief(strategy)
   if steps_per_epoch is None:
     frames = data.count_frames(source, "train")
@@ -234,7 +239,18 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
             "learning_rates": {g: float(trainer.learning_rate(g, step - 1)) for g in trainer.active}}
   if chief and final_eval and step >= total_steps:
     result["eval"] = _final_evaluation(model, source, batch_size, model_dir, final_eval_batches)
+  if chief and export_saved_model and step >= total_steps:
+    result["export"] = _export(model, model_dir, step)
   return result
+
+
+def _export(model, model_dir, step):
+  network = inference.keras_network(model, step=step)
+  export_dir = os.path.join(model_dir, "export")
+  export.export_saved_model(model, export_dir, network.input_size, step,
+                            inference.configured_model_description(), network.resize_size)
+  _log(f"wrote SavedModel {export_dir} (tools/predict.py --model={export_dir} photo.jpg)")
+  return export_dir
 
 
 def _final_evaluation(model, source, batch_size, model_dir, max_batches):

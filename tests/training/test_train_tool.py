@@ -38,6 +38,9 @@ def test_every_shipped_config_trains_two_steps_shrunk(gin_file, tmp_path):
   assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith("ckpt-2")
   assert os.path.isfile(tmp_path / "run" / "operative_config.gin")
   assert os.path.isfile(tmp_path / "run" / "eval" / "metrics.json")
+  # The quickstart ends with a SavedModel for tools/predict.py.
+  assert os.path.isfile(tmp_path / "run" / "export" / "saved_model.pb") == (
+      gin_file == "gin/quickstart.gin")
 
 
 def test_offline_imagenet_weights_is_one_line(tmp_path):

@@ -1,0 +1,33 @@
+"""The cost and speed measurements behind tools/benchmark.py (their values are not timed here)."""
+
+import keras
+
+from attn_depth import benchmarks
+
+TINY = dict(backbone_blocks=(1, 1, 1, 1), backbone_width=0.125, dmg_widths=(8, 8, 16, 16))
+
+
+def test_flops_of_one_convolution_by_hand():
+  """3x3 conv, 4 -> 8 channels, 10x10 'same': 2 * 9 * 4 * 8 * 100 multiply-adds-as-2, plus one
+  add per output for the bias."""
+  model = keras.Sequential([keras.Input((10, 10, 4)), keras.layers.Conv2D(8, 3, padding="same")])
+  assert benchmarks.count_flops(lambda x: model(x), (1, 10, 10, 4)) == 2 * 9 * 4 * 8 * 100 + 800
+
+
+def test_variant_costs_split_into_dfe_and_dmg():
+  costs = benchmarks.variant_costs("full", size=(64, 96), **TINY)
+  assert costs["dfe_gflops"] > 0 and costs["dmg_gflops"] > 0
+  assert abs(costs["dfe_gflops"] + costs["dmg_gflops"] - costs["gflops"]) < 1e-9
+  # Every pixel costs the same in a fully convolutional network: 4x the pixels, 4x the FLOPs
+  # (once the 1/4-resolution maps are larger than the rate-8 kernels' reach).
+  larger = benchmarks.variant_costs("full", size=(128, 192), **TINY)
+  assert abs(larger["gflops"] / costs["gflops"] - 4.0) < 0.01
+
+
+def test_latency_comparison_reports_both_networks_and_the_dmg_shares():
+  result = benchmarks.latency_comparison("full", size=(32, 48), batches=(1,), repeats=1, **TINY)
+  row = result["batches"]["1"]
+  for name in ("model", "resnet101"):
+    assert row[name]["seconds"] > 0 and row[name]["images_per_second"] > 0
+  assert row["flops_per_second_ratio"] > 0
+  assert 0 < result["dmg"]["flop_share"] < 1 and 0 <= result["dmg"]["time_share"] <= 1
