@@ -17,6 +17,7 @@ class UserError(Exception):
 
 def _user_error_types():
   # pylint: disable=import-outside-toplevel
+  from attn_depth.config import ConfigError
   from attn_depth.data import DataError
   from attn_depth.export import ExportCheckError
   from attn_depth.inference import ModelLoadError
@@ -24,7 +25,7 @@ def _user_error_types():
   from attn_depth.training import NonFiniteLossError
   from attn_depth.training import TrainingSetupError
   return (UserError, ImageNetWeightsUnavailable, FileNotFoundError, DataError,
-          NonFiniteLossError, TrainingSetupError, ModelLoadError, ExportCheckError)
+          NonFiniteLossError, TrainingSetupError, ModelLoadError, ExportCheckError, ConfigError)
 
 
 @contextlib.contextmanager

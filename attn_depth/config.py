@@ -1,8 +1,10 @@
 """gin plumbing shared by the tools: the package never reads flags, tools hand them in here."""
 
+import logging
 import os
 
 import gin
+from gin import config_parser
 
 # Registers every configurable before a gin file names it.
 import attn_depth.data  # noqa: F401
@@ -13,12 +15,67 @@ _search_paths_added = set()
 GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin")
 
 
+class ConfigError(ValueError):
+  """A gin file or binding that cannot be parsed (typo, unknown parameter, bad value)."""
+
+
+def _one_line(error, limit=400):
+  # gin appends the location ("In file ..., line N" and the line) on indented lines, and some
+  # messages quote the whole configuration after "in config string".
+  text = str(error).split(" in config string", 1)[0]
+  text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
+  return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _add_search_path():
+  if GIN_DIR not in _search_paths_added:
+    gin.add_config_file_search_path(GIN_DIR)
+    _search_paths_added.add(GIN_DIR)
+
+
 def parse_gin(gin_files=(), gin_bindings=(), finalize=True):
   """Parses gin files then bindings (later ones win). `include 'base.gin'` and
-  `include 'nyu/...'` resolve against the repository's gin/ folder from any working directory."""
-  for path in (GIN_DIR,):
-    if path not in _search_paths_added:
-      gin.add_config_file_search_path(path)
-      _search_paths_added.add(path)
-  gin.parse_config_files_and_bindings(list(gin_files or ()), list(gin_bindings or ()),
-                                      finalize_config=finalize)
+  `include 'nyu/...'` resolve against the repository's gin/ folder from any working directory.
+  Errors become one-line ConfigErrors."""
+  _add_search_path()
+  try:
+    gin.parse_config_files_and_bindings(list(gin_files or ()), list(gin_bindings or ()),
+                                        finalize_config=finalize)
+  except (ValueError, SyntaxError, IOError) as error:
+    raise ConfigError(_one_line(error)) from None
+
+
+def parse_run_config(path):
+  """Applies a training run's operative_config.gin binding by binding, skipping the bindings
+  this version of attn_depth no longer knows (a run written by an older version still loads).
+  Returns the skipped binding names; they are also logged."""
+  _add_search_path()
+  skipped = []
+  with open(path, encoding="utf-8") as f:
+    parser = config_parser.ConfigParser(f, gin.config.ParserDelegate(skip_unknown=True))
+    for statement in parser:
+      if not isinstance(statement, config_parser.BindingStatement):
+        continue
+      scope, selector, arg_name = statement.scope, statement.selector, statement.arg_name
+      if arg_name:
+        key, name = (scope, selector, arg_name), f"{selector}.{arg_name}"
+      else:  # a macro, bound the way gin's own parser binds it
+        name = f"{scope}/{selector}" if scope else selector
+        key = (name, "gin.macro", "value")
+      try:
+        gin.bind_parameter(key, statement.value)
+      except ValueError:
+        skipped.append(name)
+  if skipped:
+    logging.warning("%s: ignored bindings this version does not know: %s", path,
+                    ", ".join(skipped))
+  return skipped
+
+
+def parse_gin_for_model(model_path, gin_files=(), gin_bindings=()):
+  """What the tools that read a trained model do: the run's own operative config first (it
+  says which network to build), then the user's files and bindings on top."""
+  from attn_depth import inference  # pylint: disable=import-outside-toplevel
+  for path in inference.model_gin_files(model_path):
+    parse_run_config(path)
+  parse_gin(gin_files, gin_bindings)

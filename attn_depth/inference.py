@@ -169,8 +169,8 @@ def load_saved_model_network(path):
 def load_network(path):
   """A DepthNetwork from a model directory, a checkpoint prefix or a SavedModel.
 
-  For checkpoints the network is built from gin, so parse `model_gin_files(path)` (and any
-  overrides) first; tools/evaluate.py and tools/predict.py do.
+  For checkpoints the network is built from gin, so parse the run's config first
+  (`attn_depth.config.parse_gin_for_model(path)`); the tools do.
   """
   if _is_saved_model(path):
     return load_saved_model_network(path)

@@ -45,7 +45,8 @@ _BOUNDARY = flags.DEFINE_bool("boundary", True, "Also compute the detail (bounda
 _MAX_IMAGES = flags.DEFINE_integer("max_images", None, "Evaluate only the first N test frames.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 4, "Frames per forward pass.")
 _OUTPUT = flags.DEFINE_string("output", None, "JSON path (a .md goes beside it); default "
-                              "<model folder>/eval/<source>_<protocol>[_flip].json.")
+                              "<run folder>/eval/<source>_<protocol>[_flip].json (for a "
+                              "SavedModel: the folder that holds it).")
 _GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files (data paths, ...).")
 _GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
 
@@ -61,6 +62,8 @@ def _data_bindings():
 
 def _default_output(model_path):
   folder = model_path if os.path.isdir(model_path) else os.path.dirname(model_path)
+  if os.path.isfile(os.path.join(folder, "saved_model.pb")):  # runs/x/export -> runs/x/eval
+    folder = os.path.dirname(os.path.normpath(folder))
   suffix = "_flip" if _FLIP.value else ""
   return os.path.join(folder or ".", "eval", f"{_SOURCE.value}_{_PROTOCOL.value}{suffix}.json")
 
@@ -68,8 +71,7 @@ def _default_output(model_path):
 def main(argv):
   del argv
   with cli.tool("evaluate"):
-    config.parse_gin(inference.model_gin_files(_MODEL.value) + _GIN_FILES.value,
-                     _data_bindings() + _GIN_BINDINGS.value)
+    config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _data_bindings() + _GIN_BINDINGS.value)
     network = inference.load_network(_MODEL.value)
     frames = data.load_source(_SOURCE.value, "test")
     total = data.count_frames(_SOURCE.value, "test")

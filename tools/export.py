@@ -40,8 +40,7 @@ def main(argv):
     if unknown:
       raise cli.UserError(f"--tflite: unknown {unknown}; choose from "
                           f"{list(export.TFLITE_PRECISIONS)}")
-    config.parse_gin(inference.model_gin_files(_MODEL.value) + _GIN_FILES.value,
-                     _GIN_BINDINGS.value)
+    config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _GIN_BINDINGS.value)
     network = inference.load_network(_MODEL.value)
     if not hasattr(network, "model"):
       raise cli.UserError(f"{_MODEL.value}: already a SavedModel; export takes a training run "

@@ -64,8 +64,7 @@ def main(argv):
     if unknown:
       raise cli.UserError(f"--outputs: unknown {unknown}; choose from {list(predict.OUTPUTS)}")
     intrinsics = _intrinsics()
-    config.parse_gin(inference.model_gin_files(_MODEL.value) + _GIN_FILES.value,
-                     _GIN_BINDINGS.value)
+    config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _GIN_BINDINGS.value)
     network = inference.load_network(_MODEL.value)
     result = predict.predict_files(network, inputs, _OUTPUT_DIR.value, outputs, intrinsics,
                                    _FOCUS_DEPTH.value, _APERTURE.value,

@@ -97,7 +97,7 @@ def test_export_then_predict_with_the_saved_model(run_dir, tmp_path):
 
 
 def test_exported_and_checkpoint_networks_give_the_same_evaluation(run_dir, tmp_path):
-  config.parse_gin(inference.model_gin_files(run_dir), [])
+  config.parse_gin_for_model(run_dir)
   from_checkpoint = inference.load_network(run_dir)
   export_dir = str(tmp_path / "export")
   from attn_depth import export  # pylint: disable=import-outside-toplevel
