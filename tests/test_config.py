@@ -1,0 +1,25 @@
+"""gin plumbing: one-line errors, and runs written by older versions still load."""
+
+import gin
+import pytest
+
+from attn_depth import config
+from attn_depth import inference
+
+
+def test_bad_bindings_are_one_line_config_errors():
+  with pytest.raises(config.ConfigError) as error:
+    config.parse_gin([], ["train.no_such_parameter = 1"])
+  assert "no_such_parameter" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_run_config_with_bindings_this_version_lacks_still_loads(tmp_path):
+  path = tmp_path / "operative_config.gin"
+  path.write_text("INPUT_SIZE = (64, 96)\n"
+                  "build_model.variant = 'dfe'\n"
+                  "preprocess_example.crop_shape = %INPUT_SIZE\n"
+                  "train.export_after_training = False  # an older version's parameter\n")
+  assert config.parse_run_config(str(path)) == ["train.export_after_training"]
+  config.parse_gin([], [])
+  assert gin.query_parameter("build_model.variant") == "dfe"
+  assert inference.configured_size("crop_shape") == (64, 96)
