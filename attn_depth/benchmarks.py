@@ -106,12 +106,16 @@ def build_variant(variant, depth=None, **model_kwargs):
                             backbone_weights=None, **model_kwargs)
 
 
+def _model_and_dfe_flops(model, size):
+  """FLOPs of one image through the whole network and through its DFE alone."""
+  shape = (1, *size, 3)
+  return count_flops(_inference_fn(model), shape), count_flops(_backbone_fn(model), shape)
+
+
 def variant_costs(variant, depth=None, size=(240, 320), **model_kwargs):
   """Parameters and forward GFLOPs (batch 1) of a Table-1 network, split DFE / DMG."""
   model = build_variant(variant, depth, **model_kwargs)
-  shape = (1, *size, 3)
-  total = count_flops(_inference_fn(model), shape)
-  dfe = count_flops(_backbone_fn(model), shape)
+  total, dfe = _model_and_dfe_flops(model, size)
   return {"name": model.name, "params": int(model.count_params()), "gflops": total / 1e9,
           "dfe_gflops": dfe / 1e9, "dmg_gflops": (total - dfe) / 1e9}
 
@@ -145,8 +149,8 @@ def latency_comparison(variant="full", depth=None, size=(240, 320), batches=(1, 
   """
   model = build_variant(variant, depth, **model_kwargs)
   reference = keras_resnet101(size)
-  flops = {"model": count_flops(_inference_fn(model), (1, *size, 3)),
-           "dfe": count_flops(_backbone_fn(model), (1, *size, 3)),
+  model_flops, dfe_flops = _model_and_dfe_flops(model, size)
+  flops = {"model": model_flops, "dfe": dfe_flops,
            "resnet101": count_flops(_inference_fn(reference), (1, *size, 3))}
   result = {"model": model.name, "size": list(size), "gflops_per_image": {
       name: value / 1e9 for name, value in flops.items()}, "batches": {}}

@@ -140,9 +140,10 @@ def export_network(network, export_dir, tflite_precisions=TFLITE_PRECISIONS, sam
   checks = {}
   for precision in tflite_precisions:
     path = os.path.join(export_dir, f"model_{precision}.tflite")
+    tflite_model = convert_to_tflite(export_dir, precision)
     with open(path, "wb") as f:
-      f.write(convert_to_tflite(export_dir, precision))
-    difference = compare_depths(reference, run_tflite(open(path, "rb").read(), sample))
+      f.write(tflite_model)
+    difference = compare_depths(reference, run_tflite(tflite_model, sample))
     checks[precision] = {"file": path, **difference}
     print_fn(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB): vs SavedModel on a "
              f"{sample.shape[2]}x{sample.shape[1]} image, max |diff| "

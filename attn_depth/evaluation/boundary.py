@@ -80,20 +80,19 @@ def sobel_magnitude(depth):
   return np.hypot(ndimage.sobel(depth, axis=0), ndimage.sobel(depth, axis=1))
 
 
-def edge_precision_recall(gt, pred, threshold, valid=None):
-  """Hu et al.'s (precision, recall, F1) of predicted depth edges at one gradient threshold.
-
-  Pixels outside `valid` (default: gt > 0, and where gt's Sobel window touches no hole) count
-  for neither. Precision is NaN when nothing is predicted as edge, recall when the truth has
-  no edge; F1 is 0 when precision + recall is 0.
-  """
+def _sobel_edges_input(gt, pred, valid=None):
+  """(|grad gt|, |grad pred|, valid): what every threshold of Hu et al.'s metric compares."""
   gt = np.asarray(gt, np.float64)
   pred = np.asarray(pred, np.float64)
   if valid is None:
     holes = ~(np.isfinite(gt) & (gt > 0))
     valid = ~ndimage.binary_dilation(holes, structure=np.ones((3, 3), bool))
-  gt_edges = (sobel_magnitude(np.where(np.isfinite(gt), gt, 0.0)) > threshold) & valid
-  pred_edges = (sobel_magnitude(pred) > threshold) & valid
+  return sobel_magnitude(np.where(np.isfinite(gt), gt, 0.0)), sobel_magnitude(pred), valid
+
+
+def _precision_recall_f1(gt_magnitude, pred_magnitude, valid, threshold):
+  gt_edges = (gt_magnitude > threshold) & valid
+  pred_edges = (pred_magnitude > threshold) & valid
   hits = np.sum(gt_edges & pred_edges)
   precision = hits / pred_edges.sum() if pred_edges.any() else float("nan")
   recall = hits / gt_edges.sum() if gt_edges.any() else float("nan")
@@ -106,6 +105,16 @@ def edge_precision_recall(gt, pred, threshold, valid=None):
   return float(precision), float(recall), float(f1)
 
 
+def edge_precision_recall(gt, pred, threshold, valid=None):
+  """Hu et al.'s (precision, recall, F1) of predicted depth edges at one gradient threshold.
+
+  Pixels outside `valid` (default: gt > 0, and where gt's Sobel window touches no hole) count
+  for neither. Precision is NaN when nothing is predicted as edge, recall when the truth has
+  no edge; F1 is 0 when either is 0 (true edges all missed, or every predicted edge false).
+  """
+  return _precision_recall_f1(*_sobel_edges_input(gt, pred, valid), threshold)
+
+
 def boundary_metrics(gt, pred, thresholds=HU_THRESHOLDS):
   """Every detail metric of one image: {"dbe_acc", "dbe_comp", "edge_precision@0.25", ...}."""
   gt = np.asarray(gt, np.float64)
@@ -114,8 +123,9 @@ def boundary_metrics(gt, pred, thresholds=HU_THRESHOLDS):
     raise ValueError(f"ground truth {gt.shape} and prediction {pred.shape} differ in shape")
   out = {}
   out["dbe_acc"], out["dbe_comp"] = depth_boundary_errors(canny_depth_edges(gt), pred)
+  sobel = _sobel_edges_input(gt, pred)  # once for all thresholds
   for threshold in thresholds:
-    values = edge_precision_recall(gt, pred, threshold)
+    values = _precision_recall_f1(*sobel, threshold)
     for kind, value in zip(("precision", "recall", "f1"), values):
       out[f"edge_{kind}@{threshold:g}"] = value
   return out

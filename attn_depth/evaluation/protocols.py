@@ -22,6 +22,7 @@ import tensorflow as tf
 from attn_depth.data.preprocessing import clean_depth
 from attn_depth.data.preprocessing import resize_and_crop_depth
 from attn_depth.data.preprocessing import resize_and_crop_image
+from attn_depth.evaluation.evaluate import upsample_to
 
 EIGEN_CROP = (45, 471, 41, 601)  # top, bottom, left, right in the 480x640 frame
 PROTOCOLS = ("paper", "eigen")
@@ -54,7 +55,7 @@ def predict(network, images, flip=False):
 
 
 def _resize(depth, size):
-  return tf.image.resize(np.asarray(depth)[..., None], size, method="bilinear").numpy()[..., 0]
+  return upsample_to(np.asarray(depth)[..., None], size).numpy()[..., 0]
 
 
 def apply(protocol, network, images, depths, flip=False):

@@ -49,6 +49,12 @@ def _bottleneck(x, filters, stride, dilation, conv_shortcut, name):
   return layers.Activation("relu", name=f"{name}_out")(x)
 
 
+def custom_depth(blocks):
+  """The layer count of a ResNet with `blocks` bottlenecks per Res-Block (conv1 + 3 convs per
+  block + classifier, the way "ResNet-50" is counted)."""
+  return 2 + 3 * sum(blocks)
+
+
 def build_backbone(depth=101, dilated=True, input_shape=(None, None, 3), name=None, blocks=None,
                    width=1.0):
   """ResNet v1 without global pool and classifier.
@@ -75,7 +81,7 @@ def build_backbone(depth=101, dilated=True, input_shape=(None, None, 3), name=No
     blocks = _BLOCKS[depth]
   else:
     blocks = tuple(int(b) for b in blocks)
-    depth = 2 + 3 * sum(blocks)
+    depth = custom_depth(blocks)
   def channels(n):
     return max(int(round(n * width)), 1)
   inputs = keras.Input(shape=input_shape, name="image")

@@ -166,7 +166,7 @@ def build_model(variant="full", depth=None, input_shape=(240, 320, 3), backbone_
   backbone = backbone_lib.build_backbone(depth=depth, dilated=spec["dfe"], name=BACKBONE_NAME,
                                          blocks=backbone_blocks, width=backbone_width)
   if backbone_blocks is not None:
-    depth = 2 + 3 * sum(backbone_blocks)
+    depth = backbone_lib.custom_depth(backbone_blocks)
   if backbone_weights is not None:
     backbone_lib.load_imagenet_weights(backbone, backbone_weights)
   freeze_backbone(backbone, frozen_stages, freeze_batch_norm)

@@ -245,10 +245,10 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
 
 
 def _export(model, model_dir, step):
-  network = inference.keras_network(model, step=step)
   export_dir = os.path.join(model_dir, "export")
-  export.export_saved_model(model, export_dir, network.input_size, step,
-                            inference.configured_model_description(), network.resize_size)
+  export.export_saved_model(model, export_dir, inference.configured_size("crop_shape"), step,
+                            inference.configured_model_description(),
+                            inference.configured_size("resize_shape"))
   _log(f"wrote SavedModel {export_dir} (tools/predict.py --model={export_dir} photo.jpg)")
   return export_dir
 
