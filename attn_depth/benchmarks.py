@@ -77,6 +77,60 @@ print("RESULT " + json.dumps({{"seconds_per_step": seconds, "peak_rss_gb": peak_
   return json.loads(output.split("RESULT ", 1)[1])
 
 
+def training_run(gin_file="gin/nyu/full_r101.gin", steps=4, eval_every=2, frames=(12, 4)):
+  """Peak resident memory (GB) and wall time of a short real run of a shipped config in a fresh
+  process: train() with its periodic evaluation, TensorBoard image strips, checkpoints and the
+  final evaluation (model vs. constant, preview), on procedural rooms at 480x640 in place of
+  NYU (the same frames, processing and batch; random backbone weights: the same memory)."""
+  import os  # pylint: disable=import-outside-toplevel
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  import tempfile  # pylint: disable=import-outside-toplevel
+  with tempfile.TemporaryDirectory() as scratch:
+    bindings = [
+        "build_model.backbone_weights = None", "train.source = 'synthetic_rooms'",
+        f"synthetic_rooms_source.data_dir = '{scratch}/data'",
+        f"synthetic_rooms_source.num_train_examples = {frames[0]}",
+        f"synthetic_rooms_source.num_test_examples = {frames[1]}",
+        f"train.total_steps = {steps}", f"train.eval_every = {eval_every}",
+        "train.eval_batches = 1", f"train.image_summary_every = {eval_every}",
+        f"train.checkpoint_every = {eval_every}"]
+    script = (f"from attn_depth import config, training\n"
+              f"config.parse_gin([{gin_file!r}], {bindings!r})\n"
+              f"training.train({os.path.join(scratch, 'run')!r})\n")
+    result = run_measured([sys.executable, "-c", script])
+  if result["returncode"]:
+    raise RuntimeError(f"training run failed: {result['stderr'][-2000:]}")
+  return {"peak_rss_gb": result["peak_rss_gb"], "seconds": result["seconds"]}
+
+
+def run_measured(command, timeout=None, **popen_kwargs):
+  """Runs `command` to its end; returns its return code, stdout, stderr, wall seconds and the
+  peak resident memory of that process alone (GB, from the kernel's rusage of the child)."""
+  import os  # pylint: disable=import-outside-toplevel
+  import signal  # pylint: disable=import-outside-toplevel
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import tempfile  # pylint: disable=import-outside-toplevel
+  with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=out, stderr=err, **popen_kwargs)
+    timer = None
+    if timeout:
+      import threading  # pylint: disable=import-outside-toplevel
+      timer = threading.Timer(timeout, os.kill, (process.pid, signal.SIGKILL))
+      timer.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    if timer:
+      timer.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - start
+    out.seek(0)
+    err.seek(0)
+    return {"returncode": process.returncode, "stdout": out.read().decode(errors="replace"),
+            "stderr": err.read().decode(errors="replace"), "seconds": seconds,
+            "peak_rss_gb": usage.ru_maxrss / 1024 ** 2}
+
+
 def count_flops(fn, input_shape):
   """Floating-point operations (a multiply-add counts 2) of one call of `fn` on float32
   `input_shape`, as TensorFlow's profiler counts them in the frozen graph."""

@@ -1,6 +1,7 @@
 """What every tool in tools/ shares: quiet TensorFlow start-up and one-line user errors."""
 
 import contextlib
+import os
 import sys
 
 def quiet_logs():
@@ -46,6 +47,34 @@ def tool(program):
   quiet_logs()
   with user_errors(program):
     yield
+
+
+@contextlib.contextmanager
+def output_folder(path):
+  """Creates `path` for a tool's results; if the tool then fails, the folders it created and
+  left empty are removed again (a failed start leaves no empty run folder behind)."""
+  created = []
+  folder = os.path.abspath(path)
+  while not os.path.isdir(folder):
+    created.append(folder)
+    folder = os.path.dirname(folder)
+  os.makedirs(path, exist_ok=True)
+  try:
+    yield path
+  except BaseException:
+    for folder in created:  # deepest first
+      for root, dirs, _ in os.walk(folder, topdown=False):
+        for name in dirs:
+          _remove_if_empty(os.path.join(root, name))
+      _remove_if_empty(folder)
+    raise
+
+
+def _remove_if_empty(folder):
+  try:
+    os.rmdir(folder)
+  except OSError:  # not empty (or already gone): keep it
+    pass
 
 
 def print_flush(message):

@@ -12,7 +12,8 @@ import attn_depth.models  # noqa: F401
 import attn_depth.training  # noqa: F401
 
 _search_paths_added = set()
-GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin")
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GIN_DIR = os.path.join(REPO_DIR, "gin")
 
 
 class ConfigError(ValueError):
@@ -28,18 +29,32 @@ def _one_line(error, limit=400):
 
 
 def _add_search_path():
-  if GIN_DIR not in _search_paths_added:
-    gin.add_config_file_search_path(GIN_DIR)
-    _search_paths_added.add(GIN_DIR)
+  # `include 'gin/base.gin'` (the shipped files) and `--gin_file=gin/nyu/x.gin` resolve against
+  # the repository, `include 'base.gin'` against gin/, from any working folder.
+  for folder in (REPO_DIR, GIN_DIR):
+    if folder not in _search_paths_added:
+      gin.add_config_file_search_path(folder)
+      _search_paths_added.add(folder)
+
+
+def _resolve(path):
+  path = os.path.expanduser(path)
+  if os.path.exists(path) or os.path.isabs(path):
+    return path
+  for folder in (REPO_DIR, GIN_DIR):
+    if os.path.exists(os.path.join(folder, path)):
+      return os.path.join(folder, path)
+  return path
 
 
 def parse_gin(gin_files=(), gin_bindings=(), finalize=True):
-  """Parses gin files then bindings (later ones win). `include 'base.gin'` and
-  `include 'nyu/...'` resolve against the repository's gin/ folder from any working directory.
+  """Parses gin files then bindings (later ones win). A relative gin file or include that is
+  not found from the working folder is looked up in the repository and its gin/ folder.
   Errors become one-line ConfigErrors."""
   _add_search_path()
+  gin_files = [_resolve(path) for path in gin_files or ()]
   try:
-    gin.parse_config_files_and_bindings(list(gin_files or ()), list(gin_bindings or ()),
+    gin.parse_config_files_and_bindings(gin_files, list(gin_bindings or ()),
                                         finalize_config=finalize)
   except (ValueError, SyntaxError, IOError) as error:
     raise ConfigError(_one_line(error)) from None

@@ -11,9 +11,8 @@ it as JSON (metrics, protocol, step, config) and markdown.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
 
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from attn_depth import cli  # noqa: E402
@@ -24,8 +23,8 @@ from attn_depth.evaluation import evaluate as progress_lib  # noqa: E402
 from attn_depth.evaluation import protocols  # noqa: E402
 from attn_depth.evaluation import test_set  # noqa: E402
 
-_MODEL = flags.DEFINE_string("model", None, "Training run folder, checkpoint prefix or "
-                             "SavedModel folder.", required=True)
+_MODEL = flags.DEFINE_string("model", None, "(required) Training run folder, checkpoint "
+                             "prefix or SavedModel folder.", required=True)
 _SOURCE = flags.DEFINE_enum("source", "nyu_labeled", sorted(data.SOURCES),
                             "Test data: nyu_labeled (654 frames of the labeled .mat), nyu_tfds "
                             "(tfds' validation split, the same 654), synthetic_rooms, "
@@ -33,6 +32,10 @@ _SOURCE = flags.DEFINE_enum("source", "nyu_labeled", sorted(data.SOURCES),
 _NYU_MAT = flags.DEFINE_string("nyu_mat", None, "nyu_depth_v2_labeled.mat (--source="
                                "nyu_labeled).")
 _NYU_SPLITS = flags.DEFINE_string("nyu_splits", None, "NYU's splits.mat (--source=nyu_labeled).")
+_TFDS_DATA_DIR = flags.DEFINE_string("tfds_data_dir", None, "tfds data folder holding a prepared "
+                                     "nyu_depth_v2 (--source=nyu_tfds); default tfds' own.")
+_DENSEDEPTH = flags.DEFINE_string("densedepth", None, "DenseDepth's nyu_data.zip or its "
+                                  "extracted folder (--source=densedepth).")
 _DEPTH_KEY = flags.DEFINE_enum("depth_key", "depths", ["depths", "rawDepths"],
                                "Ground truth of the labeled .mat: in-painted or raw Kinect.")
 _PROTOCOL = flags.DEFINE_enum("protocol", "paper", list(protocols.PROTOCOLS),
@@ -57,6 +60,10 @@ def _data_bindings():
     bindings.append(f"nyu_labeled_source.mat_path = '{_NYU_MAT.value}'")
   if _NYU_SPLITS.value:
     bindings.append(f"nyu_labeled_source.splits_path = '{_NYU_SPLITS.value}'")
+  if _TFDS_DATA_DIR.value:
+    bindings.append(f"nyu_tfds_source.data_dir = '{_TFDS_DATA_DIR.value}'")
+  if _DENSEDEPTH.value:
+    bindings.append(f"densedepth_source.path = '{_DENSEDEPTH.value}'")
   return bindings
 
 
@@ -92,4 +99,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  _startup.run(main)

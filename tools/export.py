@@ -11,9 +11,8 @@ SavedModel on a sample image (the check's numbers are printed and saved in
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
 
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from attn_depth import cli  # noqa: E402
@@ -21,7 +20,7 @@ from attn_depth import config  # noqa: E402
 from attn_depth import export  # noqa: E402
 from attn_depth import inference  # noqa: E402
 
-_MODEL = flags.DEFINE_string("model", None, "Training run folder or checkpoint prefix.",
+_MODEL = flags.DEFINE_string("model", None, "(required) Training run folder or checkpoint prefix.",
                              required=True)
 _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "SavedModel folder; default "
                                   "<model folder>/export.")
@@ -52,4 +51,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  _startup.run(main)

@@ -11,11 +11,9 @@ camera's view) and the depth is resized back, so outputs match each photo's pixe
 in metres as learned from the training data (NYU: a Kinect indoors, up to 10 m).
 """
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
 
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from attn_depth import cli  # noqa: E402
@@ -24,7 +22,7 @@ from attn_depth import inference  # noqa: E402
 from attn_depth.apps import pointcloud  # noqa: E402
 from attn_depth.apps import predict  # noqa: E402
 
-_MODEL = flags.DEFINE_string("model", None, "SavedModel folder, training run folder or "
+_MODEL = flags.DEFINE_string("model", None, "(required) SavedModel folder, training run folder or "
                              "checkpoint prefix.", required=True)
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "predictions", "Where the outputs go.")
 _OUTPUTS = flags.DEFINE_list("outputs", list(predict.DEFAULT_OUTPUTS),
@@ -76,4 +74,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  _startup.run(main)

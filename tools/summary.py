@@ -5,11 +5,9 @@
 """
 
 import json
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
 
-from absl import app
 from absl import flags
 
 from attn_depth import cli
@@ -45,4 +43,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  _startup.run(main)

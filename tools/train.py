@@ -8,18 +8,16 @@ Restarting with the same --model_dir resumes from its latest checkpoint. With TF
 several workers, every worker runs this same command (MultiWorkerMirroredStrategy).
 """
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
 
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
 from attn_depth import training  # noqa: E402
 
-_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Checkpoints, logs and results.",
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "(required) Checkpoints, logs and results.",
                                  required=True)
 _GIN_FILES = flags.DEFINE_multi_string("gin_file", ["gin/base.gin"], "gin files, in order.")
 _GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [],
@@ -33,10 +31,10 @@ def main(argv):
   del argv
   with cli.tool("train"):
     config.parse_gin(_GIN_FILES.value, _GIN_BINDINGS.value)
-    os.makedirs(_MODEL_DIR.value, exist_ok=True)
-    strategy = training.build_strategy(_STRATEGY.value)
-    training.train(_MODEL_DIR.value, strategy)
+    with cli.output_folder(_MODEL_DIR.value):
+      strategy = training.build_strategy(_STRATEGY.value)
+      training.train(_MODEL_DIR.value, strategy)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  _startup.run(main)

@@ -19,9 +19,13 @@ MAX_LAYERS = 24
 
 
 def circle_of_confusion(depth, focus_depth, aperture):
-  """Signed blur radius in pixels: positive behind the focus plane, negative in front."""
+  """Signed blur radius in pixels: positive behind the focus plane, negative in front.
+
+  Bounded by `aperture` on both sides: a real lens blurs what is nearer than half the focus
+  distance even more, without limit as depth -> 0, which a predicted depth of a few
+  centimetres would turn into a disc larger than the photo."""
   depth = np.maximum(np.asarray(depth, np.float64), 1e-6)
-  return aperture * (1.0 - focus_depth / depth)
+  return np.clip(aperture * (1.0 - focus_depth / depth), -aperture, aperture)
 
 
 def disc_kernel(radius):
@@ -35,12 +39,24 @@ def disc_kernel(radius):
   return kernel / kernel.sum()
 
 
-def _blur(array, kernel):
-  if kernel.size == 1:
-    return array.copy()
-  if array.ndim == 3:
-    return np.stack([_blur(array[..., c], kernel) for c in range(array.shape[-1])], axis=-1)
-  return signal.fftconvolve(array, kernel, mode="same")
+def _blur_layer(colour, mask, kernel):
+  """(blurred colour * mask, blurred mask), computed only around the layer's pixels."""
+  height, width = mask.shape
+  premultiplied = np.zeros(colour.shape, np.float64)
+  coverage = np.zeros(mask.shape, np.float64)
+  rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+  if rows.size == 0:
+    return premultiplied, coverage
+  margin = kernel.shape[0] // 2
+  top, bottom = max(rows[0] - margin, 0), min(rows[-1] + margin + 1, height)
+  left, right = max(cols[0] - margin, 0), min(cols[-1] + margin + 1, width)
+  window = (slice(top, bottom), slice(left, right))
+  # Colour and mask in one stack: one FFT of the kernel for all four planes.
+  stack = np.concatenate([colour[window] * mask[window][..., None], mask[window][..., None]], -1)
+  if kernel.size > 1:
+    stack = signal.fftconvolve(stack, kernel[..., None], mode="same", axes=(0, 1))
+  premultiplied[window], coverage[window] = stack[..., :-1], stack[..., -1]
+  return premultiplied, coverage
 
 
 def focus_depth_at_centre(depth, fraction=0.1):
@@ -53,13 +69,15 @@ def focus_depth_at_centre(depth, fraction=0.1):
   return float(np.median(valid)) if valid.size else float(np.median(depth[depth > 0]))
 
 
-def render_bokeh(image, depth, focus_depth, aperture, max_layers=MAX_LAYERS):
+def render_bokeh(image, depth, focus_depth, aperture, max_layers=MAX_LAYERS, progress=None):
   """uint8 image [H, W, 3] + depth [H, W] metres -> uint8 [H, W, 3] with depth of field.
 
   Args:
     focus_depth: metres in perfect focus.
-    aperture: blur radius in pixels of a point at infinity (0: the image unchanged).
+    aperture: blur radius in pixels of a point at infinity, and the largest blur anywhere
+      (0: the image unchanged).
     max_layers: at most this many blur radii per side of the focus plane.
+    progress: called as progress(layers done, layers in all) after each layer.
   """
   image = np.asarray(image)
   depth = np.asarray(depth, np.float64)
@@ -80,15 +98,16 @@ def render_bokeh(image, depth, focus_depth, aperture, max_layers=MAX_LAYERS):
   # Among equal depth order, in-focus (0) goes after every positive (behind) layer and before
   # every negative (in front) one, as the sort above gives.
   out = None
-  for value in levels:
+  for done, value in enumerate(levels, 1):
     mask = (level == value).astype(np.float64)
-    kernel = disc_kernel(abs(value) * step)
-    premultiplied = _blur(colour * mask[..., None], kernel)
-    coverage = np.clip(_blur(mask, kernel), 0.0, 1.0)
+    premultiplied, coverage = _blur_layer(colour, mask, disc_kernel(abs(value) * step))
+    coverage = np.clip(coverage, 0.0, 1.0)
     if out is None:
       filled = coverage > 1e-3
       out = np.where(filled[..., None], premultiplied / np.maximum(coverage, 1e-3)[..., None],
                      colour)
     else:
       out = premultiplied + (1.0 - coverage)[..., None] * out
+    if progress:
+      progress(done, len(levels))
   return np.clip(np.round(out), 0, 255).astype(np.uint8)

@@ -17,6 +17,7 @@ from PIL import Image
 from attn_depth.apps import bokeh as bokeh_lib
 from attn_depth.apps import images as images_lib
 from attn_depth.apps import pointcloud
+from attn_depth.evaluation.evaluate import Progress
 from attn_depth.evaluation.evaluate import format_duration
 
 OUTPUTS = ("npy", "png16", "color", "ply", "bokeh")
@@ -32,9 +33,14 @@ def _unique_stem(path, used):
   return candidate
 
 
+# Bokeh on photos above this many pixels takes long enough (tens of seconds) to show progress.
+_BOKEH_PROGRESS_PIXELS = 4_000_000
+
+
 def write_outputs(rgb, depth, stem, output_dir, outputs=DEFAULT_OUTPUTS, intrinsics=None,
-                  focus_depth=None, aperture=None):
-  """Writes the requested files for one image; returns their paths."""
+                  focus_depth=None, aperture=None, print_fn=None):
+  """Writes the requested files for one image; returns their paths. `print_fn` receives
+  progress lines for the bokeh of large photos."""
   written = []
 
   def path_of(suffix):
@@ -54,7 +60,13 @@ def write_outputs(rgb, depth, stem, output_dir, outputs=DEFAULT_OUTPUTS, intrins
   if "bokeh" in outputs:
     focus = focus_depth or bokeh_lib.focus_depth_at_centre(depth)
     radius = aperture if aperture is not None else 0.015 * max(depth.shape)
-    Image.fromarray(bokeh_lib.render_bokeh(rgb, depth, focus, radius)).save(
+    progress = None
+    if print_fn and depth.size > _BOKEH_PROGRESS_PIXELS:
+      report = Progress(None, f"  bokeh {stem}", unit="layers", print_fn=print_fn)
+      def progress(done, total):
+        report.total = total
+        report(done)
+    Image.fromarray(bokeh_lib.render_bokeh(rgb, depth, focus, radius, progress=progress)).save(
         path_of("_bokeh.png"))
   return written
 
@@ -63,7 +75,8 @@ def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrin
                   focus_depth=None, aperture=None, print_fn=print):
   """Runs `network` (an inference.DepthNetwork) over files, globs and folders.
 
-  A bad input is reported in one line and skipped; the rest are processed. Returns
+  A bad input, or one whose prediction or any output fails, is reported in one line and
+  skipped; the rest are processed (files already written for it stay). Returns
   {"written": {input: [files]}, "failed": {input or pattern: message}}.
   """
   unknown = set(outputs) - set(OUTPUTS)
@@ -84,9 +97,15 @@ def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrin
       print_fn(f"skipped {error}")
       failed[path] = str(error)
       continue
-    depth = network.depth_at_image_size(rgb[None])[0]
-    written[path] = write_outputs(rgb, depth, _unique_stem(path, used_stems), output_dir,
-                                  outputs, intrinsics, focus_depth, aperture)
+    try:
+      depth = network.depth_at_image_size(rgb[None])[0]
+      written[path] = write_outputs(rgb, depth, _unique_stem(path, used_stems), output_dir,
+                                    outputs, intrinsics, focus_depth, aperture, print_fn)
+    except Exception as error:  # pylint: disable=broad-except  (a batch job goes on)
+      message = f"{path}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+      print_fn(f"skipped {message}")
+      failed[path] = message
+      continue
     elapsed = time.perf_counter() - start
     eta = format_duration(elapsed / index * (len(paths) - index))
     valid = depth[np.isfinite(depth) & (depth > 0)]

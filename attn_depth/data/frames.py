@@ -4,10 +4,14 @@ Every source is a `tf.data.Dataset` of {"image": uint8 [480, 640, 3], "depth": f
 in metres (tfds' own keys for nyu_depth_v2); 0, NaN or inf depth means "no measurement".
 """
 
+import contextlib
+import io
 import logging
+import os
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
 FRAME_HEIGHT, FRAME_WIDTH = 480, 640
 # NYU Depth V2's colour camera at 640x480 (toolbox camera_params.m), in pixels.
@@ -17,6 +21,12 @@ EXAMPLE_SIGNATURE = {
     "image": tf.TensorSpec((FRAME_HEIGHT, FRAME_WIDTH, 3), tf.uint8),
     "depth": tf.TensorSpec((FRAME_HEIGHT, FRAME_WIDTH), tf.float32),
 }
+
+
+def expand_path(path):
+  """`~` and environment variables expanded; None stays None. Relative paths stay relative to
+  the working folder, as the user typed them."""
+  return os.path.expandvars(os.path.expanduser(path)) if path else path
 
 
 class DataError(ValueError):
@@ -58,3 +68,12 @@ def frames_from_generator(frames, name):
       logging.warning("%s: %d frame(s) skipped in this pass", name, skipped)
 
   return tf.data.Dataset.from_generator(generate, output_signature=EXAMPLE_SIGNATURE)
+
+
+def prepare_quietly(builder, message, print_fn=None, **kwargs):
+  """Prepares a tfds builder with one line of our own: tfds prints a banner and progress bars
+  to stdout, in the middle of the tools' progress lines."""
+  (print_fn or (lambda line: print(line, flush=True)))(message)
+  tfds.disable_progress_bar()
+  with contextlib.redirect_stdout(io.StringIO()):
+    builder.download_and_prepare(**kwargs)

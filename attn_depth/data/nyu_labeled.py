@@ -29,6 +29,12 @@ def _require_file(path, what):
     raise DataError(f"{path}: no such file; expected {what}")
 
 
+def check_files(mat_path, splits_path):
+  """Both files exist, the .mat named first (it is the one users most often lack)."""
+  _require_file(mat_path, "nyu_depth_v2_labeled.mat (MATLAB v7.3 / HDF5)")
+  _require_file(splits_path, "NYU Depth V2's splits.mat (MATLAB 5, trainNdxs and testNdxs)")
+
+
 def read_split_indices(splits_path, split):
   """0-based frame indices of `split` ("train" or "test") from NYU's splits.mat."""
   if split not in SPLIT_KEYS:
@@ -72,8 +78,8 @@ def nyu_labeled_dataset(mat_path, splits_path, split="test", depth_key="depths")
   """
   if depth_key not in DEPTH_KEYS:
     raise DataError(f"{mat_path}: depth_key must be one of {DEPTH_KEYS}, got {depth_key!r}")
+  check_files(mat_path, splits_path)
   indices = read_split_indices(splits_path, split)
-  _require_file(mat_path, "nyu_depth_v2_labeled.mat (MATLAB v7.3 / HDF5)")
   try:
     with h5py.File(mat_path, "r") as handle:
       count = _check_layout(handle, mat_path, depth_key)

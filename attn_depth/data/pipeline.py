@@ -8,6 +8,7 @@ from attn_depth.data import nyu_labeled
 from attn_depth.data import nyu_tfds
 from attn_depth.data import synthetic_rooms
 from attn_depth.data.frames import DataError
+from attn_depth.data.frames import expand_path
 from attn_depth.data.preprocessing import preprocess_example
 
 SPLITS = ("train", "test")
@@ -18,14 +19,19 @@ SPLITS = ("train", "test")
 
 @gin.configurable
 def nyu_tfds_source(split, num_train_examples=nyu_tfds.PAPER_TRAIN_EXAMPLES, data_dir=None,
-                    download=False, count_only=False):
-  frames = nyu_tfds.nyu_tfds_dataset(split, num_train_examples, data_dir, download)
-  return int(frames.cardinality()) if count_only else frames
+                    download=False, archive=None, count_only=False):
+  data_dir = expand_path(data_dir)
+  archive = expand_path(archive)
+  if count_only:
+    return nyu_tfds.count_frames(split, num_train_examples, data_dir, download, archive)
+  return nyu_tfds.nyu_tfds_dataset(split, num_train_examples, data_dir, download, archive)
 
 
 @gin.configurable
 def nyu_labeled_source(split, mat_path=None, splits_path=None, depth_key="depths",
                        count_only=False):
+  mat_path, splits_path = expand_path(mat_path), expand_path(splits_path)
+  nyu_labeled.check_files(mat_path, splits_path)
   if count_only:
     return len(nyu_labeled.read_split_indices(splits_path, split))
   return nyu_labeled.nyu_labeled_dataset(mat_path, splits_path, split, depth_key)
@@ -33,6 +39,11 @@ def nyu_labeled_source(split, mat_path=None, splits_path=None, depth_key="depths
 
 @gin.configurable
 def densedepth_source(split, path=None, count_only=False):
+  path = expand_path(path)
+  if not path:
+    raise DataError("densedepth: no path given; expected DenseDepth's nyu_data.zip or the "
+                    "folder it was extracted to (gin: densedepth_source.path; tools/evaluate.py "
+                    "takes --densedepth)")
   if count_only:
     return densedepth.count_frames(path, split)
   return densedepth.densedepth_dataset(path, split)
@@ -46,7 +57,7 @@ def synthetic_rooms_source(split, num_train_examples=1000, num_test_examples=100
                       (num_test_examples, seed + 1))
   if count_only:
     return count
-  return synthetic_rooms.synthetic_rooms_dataset(count, scene_set, data_dir)
+  return synthetic_rooms.synthetic_rooms_dataset(count, scene_set, expand_path(data_dir))
 
 
 SOURCES = {

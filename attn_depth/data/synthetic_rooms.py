@@ -26,6 +26,7 @@ from attn_depth.data.frames import NYU_CX
 from attn_depth.data.frames import NYU_CY
 from attn_depth.data.frames import NYU_FX
 from attn_depth.data.frames import NYU_FY
+from attn_depth.data.frames import prepare_quietly
 
 HEIGHT, WIDTH = 480, 640
 MIN_DEPTH, MAX_DEPTH = 0.5, 10.0
@@ -368,9 +369,10 @@ def synthetic_rooms_dataset(num_examples, seed, data_dir=None):
     return tf.data.Dataset.from_generator(generate, output_signature=EXAMPLE_SIGNATURE)
   builder = SyntheticRooms(num_examples=num_examples, seed=seed, data_dir=data_dir)
   if not builder.is_prepared():
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(
-            compute_stats=tfds.download.ComputeStatsMode.SKIP))
+    prepare_quietly(builder, f"rendering {num_examples} procedural rooms (set {seed}) into "
+                    f"{builder.data_dir} (once, ~40 rooms/s)",
+                    download_config=tfds.download.DownloadConfig(
+                        compute_stats=tfds.download.ComputeStatsMode.SKIP))
   dataset = builder.as_dataset(split="train", shuffle_files=False)
   return dataset.map(
       lambda example: {"image": example["image"], "depth": tf.cast(example["depth"], tf.float32)},

@@ -148,6 +148,7 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
 
   with strategy.scope():
     model = models.build_model(input_shape=(None, None, 3))
+  predict = evaluate.traced_inference(model)  # never eager: see traced_inference
   trainer = Trainer(model, strategy, batch_size, decay_steps, learning_rates, power,
                     loss_scaling=mixed_precision == "float16", jit_compile=jit_compile)
 
@@ -219,11 +220,11 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
           summary_batch = next(iter(data.build_pipeline(source, "test", batch_size=3)))
         images, depths = summary_batch
         _write_strip(writer, step, images.numpy(), depths.numpy(),
-                     model(images, training=False).numpy())
+                     predict(images).numpy())
       if chief and eval_every and step % eval_every == 0 and step < total_steps:
         metrics, _ = evaluate.evaluate_model(
             model, data.build_pipeline(source, "test", batch_size=batch_size),
-            max_batches=eval_batches)
+            max_batches=eval_batches, predict=predict)
         with eval_writer.as_default(step=step):
           for name, value in metrics.items():
             tf.summary.scalar(f"metrics/{name}", value)
@@ -238,7 +239,8 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
             "loss_history": loss_history, "checkpoint": manager.latest_checkpoint,
             "learning_rates": {g: float(trainer.learning_rate(g, step - 1)) for g in trainer.active}}
   if chief and final_eval and step >= total_steps:
-    result["eval"] = _final_evaluation(model, source, batch_size, model_dir, final_eval_batches)
+    result["eval"] = _final_evaluation(predict, source, batch_size, model_dir,
+                                       final_eval_batches)
   if chief and export_saved_model and step >= total_steps:
     result["export"] = _export(model, model_dir, step)
   return result
@@ -253,7 +255,7 @@ def _export(model, model_dir, step):
   return export_dir
 
 
-def _final_evaluation(model, source, batch_size, model_dir, max_batches):
+def _final_evaluation(predict, source, batch_size, model_dir, max_batches):
   """Model vs. the best constant-depth predictor on the test split, side by side."""
   out_dir = os.path.join(model_dir, "eval")
   os.makedirs(out_dir, exist_ok=True)
@@ -262,7 +264,7 @@ def _final_evaluation(model, source, batch_size, model_dir, max_batches):
   if max_batches:
     total = min(total or max_batches * batch_size, max_batches * batch_size)
   metrics, count = evaluate.evaluate_model(
-      model, test, max_batches=max_batches,
+      None, test, max_batches=max_batches, predict=predict,
       progress=evaluate.Progress(total, "final evaluation", print_fn=_log))
   constant_value = evaluate.median_depth(
       data.build_pipeline(source, "train", training=False, repeat=False, batch_size=batch_size))
@@ -276,7 +278,7 @@ def _final_evaluation(model, source, batch_size, model_dir, max_batches):
   for name in metrics:
     _log(f"{name:<8} {metrics[name]:>9.4f} {constant[name]:>16.4f}")
   images, depths = next(iter(test))
-  pred = model(images, training=False).numpy()
+  pred = predict(images).numpy()
   strips = [visualization.comparison_strip(images[i].numpy(), depths[i].numpy(), pred[i])
             for i in range(min(4, images.shape[0]))]
   Image.fromarray(np.concatenate(strips, axis=0)).save(os.path.join(out_dir, "preview.png"))

@@ -33,8 +33,9 @@ def test_zero_aperture_is_the_identity():
 
 def test_out_of_focus_foreground_spreads_over_the_background():
   image, depth = subject_and_background()
-  out = bokeh.render_bokeh(image, depth, focus_depth=4.0, aperture=2.0)
-  # The subject at 1 m is 6 px out of focus: far from it, the background is untouched...
+  out = bokeh.render_bokeh(image, depth, focus_depth=4.0, aperture=6.0)
+  # The subject at 1 m is 6 px out of focus (18 px by the thin lens, bounded by the aperture):
+  # far from it, the background is untouched...
   np.testing.assert_array_equal(out[:, 50:], image[:, 50:])
   # ...next to it, the subject's red spreads over the sharp background, as through a lens.
   assert out[:, 40:44, 0].mean() > 20
@@ -43,3 +44,18 @@ def test_out_of_focus_foreground_spreads_over_the_background():
 def test_circle_of_confusion_by_hand():
   np.testing.assert_allclose(bokeh.circle_of_confusion([1.0, 2.0, 4.0], 2.0, 8.0),
                              [-8.0, 0.0, 4.0])
+
+
+def test_blur_is_bounded_by_the_aperture_in_front_of_the_focus_plane():
+  # A barely trained network predicted 0.016 m: by the thin lens r = 8 (1 - 3 / 0.016) = -1492
+  # px, a kernel of 172 GiB for a large photo. Nothing blurs more than the background at infinity.
+  np.testing.assert_allclose(bokeh.circle_of_confusion([0.016, 1.0, 1e9], 3.0, 8.0),
+                             [-8.0, -8.0, 8.0 * (1 - 3e-9)])
+  image, depth = subject_and_background()
+  depth[:, :40] = 0.016
+  calls = []
+  out = bokeh.render_bokeh(image, depth, focus_depth=4.0, aperture=3.0,
+                           progress=lambda done, total: calls.append((done, total)))
+  assert out.shape == image.shape
+  assert calls and calls[-1][0] == calls[-1][1]  # progress reached the last layer
+  np.testing.assert_array_equal(out[:, 44:], image[:, 44:])  # the blur reaches 3 px, no more

@@ -23,10 +23,12 @@ def frame(index):
   return image, depth, raw
 
 
-def write_labeled_mat(path, count=4, keys=("images", "depths", "rawDepths")):
+def write_labeled_mat(path, count=4, keys=("images", "depths", "rawDepths"), frames=None):
   """nyu_depth_v2_labeled.mat as MATLAB v7.3 writes it: HDF5 behind a 512-byte header, every
-  array stored with its axes reversed (images 480x640x3xN -> [N, 3, 640, 480])."""
-  frames = [frame(i) for i in range(count)]
+  array stored with its axes reversed (images 480x640x3xN -> [N, 3, 640, 480]).
+  `frames`: (image, depth) pairs to store (raw depth = depth); default `count` test patterns."""
+  frames = ([frame(i) for i in range(count)] if frames is None else
+            [(image, depth, depth) for image, depth in frames])
   matlab = {
       "images": np.stack([f[0] for f in frames], -1),  # 480x640x3xN as MATLAB sees it
       "depths": np.stack([f[1] for f in frames], -1),

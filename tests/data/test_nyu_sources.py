@@ -10,6 +10,7 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from attn_depth import config
 from attn_depth import data
 from attn_depth.data import densedepth
 from attn_depth.data import nyu_tfds
@@ -160,14 +161,6 @@ def test_depth_png_scales():
 
 # ---- tensorflow-datasets nyu_depth_v2 ----------------------------------------------------------
 
-def test_tfds_mock_gives_float32_metres():
-  with tfds.testing.mock_data(num_examples=3):
-    frames = list(data.nyu_tfds_dataset("test").as_numpy_iterator())
-  assert len(frames) == 3
-  assert frames[0]["image"].shape == (480, 640, 3) and frames[0]["image"].dtype == np.uint8
-  assert frames[0]["depth"].shape == (480, 640) and frames[0]["depth"].dtype == np.float32
-
-
 def test_tfds_builder_reads_the_archive_layout(tmp_path, monkeypatch):
   """The real tfds builder prepares a tiny archive folder (only the download is patched), and
   the train subset is a deterministic prefix of tfds' hash-shuffled order."""
@@ -196,3 +189,43 @@ def test_tfds_builder_reads_the_archive_layout(tmp_path, monkeypatch):
   assert subset == [int(f["image"][0, 0, 2]) for f in train[:2]]
   test = list(nyu_tfds.nyu_tfds_dataset("test", data_dir=data_dir).as_numpy_iterator())
   assert len(test) == 1 and int(test[0]["image"][0, 0, 2]) == 50
+
+
+def test_tfds_prepared_from_a_local_archive_counts_without_reading(tmp_path, caplog):
+  """No download server: tfds' own builder prepares a local .tar.gz; counts come from tfds'
+  metadata (the pipeline's .ignore_errors() hides the cardinality); asking for more training
+  frames than are prepared uses all of them, with a warning."""
+  import tarfile  # pylint: disable=import-outside-toplevel
+  folder = tmp_path / "extracted"
+  nyu_files.write_fastdepth_archive(str(folder), {"train": {"bedroom_0001": [0, 1, 2]},
+                                                  "val": {"official": [5]}})
+  archive = str(tmp_path / "nyudepthv2.tar.gz")
+  with tarfile.open(archive, "w:gz") as tar:
+    tar.add(str(folder / "nyudepthv2"), arcname="nyudepthv2")
+  data_dir = str(tmp_path / "tfds")
+  bindings = [f"nyu_tfds_source.data_dir = '{data_dir}'", f"nyu_tfds_source.archive = '{archive}'",
+              "nyu_tfds_source.num_train_examples = 13000"]
+  config.parse_gin([], bindings)
+  with caplog.at_level(logging.WARNING):
+    assert data.count_frames("nyu_tfds", "train") == 3
+  assert "13000 training frames requested, only 3 prepared" in caplog.text
+  assert data.count_frames("nyu_tfds", "test") == 1
+  frames = list(data.load_source("nyu_tfds", "train").as_numpy_iterator())
+  assert sorted(int(f["image"][0, 0, 2]) for f in frames) == [0, 10, 20]
+
+
+def test_tfds_local_archive_errors_name_the_path(tmp_path):
+  with pytest.raises(data.DataError, match="nowhere.tar.gz: no such file or folder"):
+    nyu_tfds.prepare_from_archive(str(tmp_path / "nowhere.tar.gz"), str(tmp_path))
+  (tmp_path / "empty").mkdir()
+  with pytest.raises(data.DataError, match="empty: no train or val folder"):
+    nyu_tfds.prepare_from_archive(str(tmp_path / "empty"), str(tmp_path))
+
+
+def test_sources_without_paths_are_one_line(tmp_path):
+  with pytest.raises(data.DataError, match="densedepth: no path given"):
+    data.count_frames("densedepth", "test")
+  splits = nyu_files.write_splits_mat(str(tmp_path / "splits.mat"))
+  config.parse_gin([], [f"nyu_labeled_source.splits_path = '{splits}'"])
+  with pytest.raises(data.DataError, match="no file given; expected nyu_depth_v2_labeled.mat"):
+    data.count_frames("nyu_labeled", "test")

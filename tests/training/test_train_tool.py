@@ -8,32 +8,45 @@ import time
 
 import pytest
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 from attn_depth import config
 from attn_depth import training
+from attn_depth.data import nyu_tfds
 from tests.conftest import REPO_ROOT
 from tests.conftest import run_tool
+from tests.data import nyu_files
 from tests.training import tiny
 
 SHIPPED = sorted(["gin/base.gin", "gin/quickstart.gin"] +
                  [f"gin/nyu/{name}" for name in os.listdir(os.path.join(REPO_ROOT, "gin", "nyu"))])
 
 
+@pytest.fixture(scope="module")
+def tiny_nyu(tmp_path_factory):
+  """A real tfds nyu_depth_v2, prepared by tfds' builder from a tiny extracted archive."""
+  root = tmp_path_factory.mktemp("tiny_nyu")
+  nyu_files.write_fastdepth_archive(str(root / "extracted"), {
+      "train": {"bedroom_0001": [0, 1, 2], "office_0003": [3, 4, 5]}, "val": {"official": [7, 8]}})
+  data_dir = str(root / "tfds")
+  nyu_tfds.prepare_from_archive(str(root / "extracted"), data_dir, print_fn=lambda line: None)
+  return data_dir
+
+
 @pytest.mark.parametrize("gin_file", SHIPPED)
-def test_every_shipped_config_trains_two_steps_shrunk(gin_file, tmp_path):
+def test_every_shipped_config_trains_two_steps_shrunk(gin_file, tmp_path, tiny_nyu):
   """The file's own settings (variant, source, schedule...) with a tiny network and input.
-  NYU configs read tfds' nyu_depth_v2 through tfds' mock data."""
+  NYU configs read a tiny nyu_depth_v2 prepared by tfds' own builder (tests/test_rehearsal.py
+  runs them unshrunk at full size)."""
   shrink = tiny.TINY_MODEL + [
       "train.total_steps = 2", "train.batch_size = 2", "train.checkpoint_every = 1",
       "train.log_every = 1", "train.image_summary_every = 2", "train.eval_every = 1",
       "train.eval_batches = 1", "train.final_eval_batches = 1", "train.steps_per_epoch = 4",
       f"synthetic_rooms_source.data_dir = '{tmp_path / 'data'}'",
       "synthetic_rooms_source.num_train_examples = 6",
-      "synthetic_rooms_source.num_test_examples = 2"]
+      "synthetic_rooms_source.num_test_examples = 2",
+      f"nyu_tfds_source.data_dir = '{tiny_nyu}'"]
   config.parse_gin([gin_file], shrink, finalize=False)
-  with tfds.testing.mock_data(num_examples=4):
-    result = training.train(str(tmp_path / "run"))
+  result = training.train(str(tmp_path / "run"))
   assert result["step"] == 2
   assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith("ckpt-2")
   assert os.path.isfile(tmp_path / "run" / "operative_config.gin")
@@ -66,6 +79,18 @@ def test_nyu_not_prepared_is_one_line(tmp_path):
   assert result.returncode == 1 and "Traceback" not in result.stderr
   lines = [l for l in result.stderr.splitlines() if l.startswith("train: error:")]
   assert len(lines) == 1 and "nyu_depth_v2 is not prepared there" in lines[0]
+  assert "tools/prepare_nyu.py" in lines[0]
+  assert not os.path.exists(tmp_path / "run")  # a failed start leaves no empty run folder
+
+
+def test_help_exits_0_from_any_folder(tmp_path):
+  for tool in ("train", "evaluate", "predict", "export", "prepare_nyu"):
+    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tools", f"{tool}.py"),
+                             "--help"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, (tool, result.stderr[-1000:])
+    assert "(required)" in result.stdout
+    assert result.stderr.strip() == "", (tool, result.stderr[-1000:])  # no TensorFlow noise
 
 
 def _run_train(tmp_path, args, extra_env=None):
