@@ -9,14 +9,17 @@ from attn_depth.evaluation.boundary import BOUNDARY_METRIC_NAMES
 from attn_depth.evaluation.boundary import BoundaryMetricsAccumulator
 from attn_depth.evaluation.boundary import boundary_metrics
 from attn_depth.evaluation.boundary import canny_depth_edges
+from attn_depth.evaluation.boundary import chamfer_errors
 from attn_depth.evaluation.boundary import depth_boundary_errors
 from attn_depth.evaluation.boundary import edge_precision_recall
+from attn_depth.evaluation.boundary import sobel_magnitude
 from attn_depth.evaluation.metrics import METRIC_NAMES
 from attn_depth.evaluation.metrics import DepthMetricsAccumulator
 from attn_depth.evaluation.metrics import depth_metrics
 
 __all__ = [
     "BOUNDARY_METRIC_NAMES", "BoundaryMetricsAccumulator", "boundary_metrics",
-    "canny_depth_edges", "depth_boundary_errors", "edge_precision_recall", "METRIC_NAMES",
+    "canny_depth_edges", "chamfer_errors", "depth_boundary_errors", "edge_precision_recall",
+    "sobel_magnitude", "METRIC_NAMES",
     "DepthMetricsAccumulator", "depth_metrics",
 ]

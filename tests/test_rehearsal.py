@@ -9,7 +9,7 @@ written in each real distribution format at 480x640 (procedural rooms as content
 
 Every shipped gin/nyu config trains, unmodified, at 240x320 (bound: data paths, subset size,
 step counts); one run is killed with kill -9 mid-run and resumed; evaluation runs with every
-source, both protocols and --flip; export writes a SavedModel and TFLite; predict writes every
+source, every protocol and --flip; export writes a SavedModel and TFLite; predict writes every
 output, bokeh and PLY included. Each command runs from a folder other than the repository, must
 exit 0, print no TensorFlow start-up noise and write what the README promises.
 """
@@ -185,10 +185,11 @@ def _kill_mid_run(world, args, run_dir):
   process.wait()
 
 
-EVALUATIONS = [  # (source, flags) for every source, both protocols and flip
+EVALUATIONS = [  # (source, flags) for every source, every protocol and flip
     ("nyu_labeled", ["--protocol=paper"]), ("nyu_labeled", ["--protocol=eigen", "--flip"]),
     ("nyu_tfds", ["--protocol=paper", "--flip"]), ("nyu_tfds", ["--protocol=eigen"]),
-    ("densedepth", ["--protocol=paper"]), ("densedepth", ["--protocol=eigen", "--flip"]),
+    ("densedepth", ["--protocol=paper"]), ("densedepth", ["--protocol=densedepth"]),
+    ("nyu_labeled", ["--protocol=densedepth"]),
     ("synthetic_rooms", ["--protocol=paper", "--max_images=2"]),
     ("synthetic_rooms", ["--protocol=eigen", "--max_images=2"]),
 ]

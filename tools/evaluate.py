@@ -36,13 +36,18 @@ _TFDS_DATA_DIR = flags.DEFINE_string("tfds_data_dir", None, "tfds data folder ho
                                      "nyu_depth_v2 (--source=nyu_tfds); default tfds' own.")
 _DENSEDEPTH = flags.DEFINE_string("densedepth", None, "DenseDepth's nyu_data.zip or its "
                                   "extracted folder (--source=densedepth).")
-_DEPTH_KEY = flags.DEFINE_enum("depth_key", "depths", ["depths", "rawDepths"],
-                               "Ground truth of the labeled .mat: in-painted or raw Kinect.")
+_DEPTH_KEY = flags.DEFINE_enum("depth_key", None, ["depths", "rawDepths"],
+                               "Ground truth of the labeled .mat: in-painted or raw Kinect; "
+                               "default the protocol's (paper, densedepth: depths; eigen: "
+                               "rawDepths, as BTS).")
 _PROTOCOL = flags.DEFINE_enum("protocol", "paper", list(protocols.PROTOCOLS),
                               "paper: 312x416 -> 240x320 centre crop, 2x bilinear upsampling; "
-                              "eigen: whole frame, Eigen crop of the 480x640 ground truth.")
-_MODE = flags.DEFINE_enum("mode", "image", ["image", "pixel"],
-                          "Mean of per-image metrics, or all pixels pooled.")
+                              "eigen: whole frame, Eigen crop of the 480x640 raw ground truth "
+                              "(BTS); densedepth: whole frame, flip, DenseDepth's crop, pixels "
+                              "pooled, DenseDepth's rel.")
+_MODE = flags.DEFINE_enum("mode", None, ["image", "pixel"],
+                          "Mean of per-image metrics, or all pixels pooled; default the "
+                          "protocol's (pixel for densedepth, image otherwise).")
 _FLIP = flags.DEFINE_bool("flip", False, "Average with the flipped image's prediction.")
 _BOUNDARY = flags.DEFINE_bool("boundary", True, "Also compute the detail (boundary) metrics.")
 _MAX_IMAGES = flags.DEFINE_integer("max_images", None, "Evaluate only the first N test frames.")
@@ -54,8 +59,12 @@ _GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files (data pa
 _GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
 
 
+def _depth_key():
+  return _DEPTH_KEY.value or protocols.PROTOCOL_DEFAULTS[_PROTOCOL.value]["depth_key"]
+
+
 def _data_bindings():
-  bindings = [f"nyu_labeled_source.depth_key = '{_DEPTH_KEY.value}'"]
+  bindings = [f"nyu_labeled_source.depth_key = '{_depth_key()}'"]
   if _NYU_MAT.value:
     bindings.append(f"nyu_labeled_source.mat_path = '{_NYU_MAT.value}'")
   if _NYU_SPLITS.value:
@@ -91,10 +100,11 @@ def main(argv):
         _BATCH_SIZE.value, _MAX_IMAGES.value,
         progress=progress_lib.Progress(total, "evaluating", print_fn=cli.print_flush))
     report = test_set.build_report(network, result, _SOURCE.value, _PROTOCOL.value,
-                                   _MODE.value, _FLIP.value)
+                                   _MODE.value, _FLIP.value, _depth_key())
     output = _OUTPUT.value or _default_output(_MODEL.value)
     markdown = test_set.write_report(report, output)
-    print(f"\n{result['images']} images, {report['mode']}\n\n{test_set.markdown_rows(report)}\n")
+    print(f"\n{result['images']} images, {report['mode']}; ground truth: "
+          f"{report['ground_truth']}\n\n{test_set.markdown_rows(report)}\n")
     print(f"wrote {output} and {markdown}")
 
 

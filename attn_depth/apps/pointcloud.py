@@ -1,7 +1,14 @@
 """Depth + colour -> a coloured point cloud in metres, written as binary PLY.
 
 Pinhole model, camera at the origin looking down +z, x right, y down (OpenCV / NYU toolbox):
-x = (u - cx) z / fx, y = (v - cy) z / fy for the pixel at column u, row v (0-based centres).
+x = (u - cx) z / fx, y = (v - cy) z / fy for the pixel at column u, row v, counted from 0 (the
+centre of the top-left pixel is (0, 0), OpenCV's convention).
+
+NYU's toolbox (camera_params.m, depth_plane2depth_world.m) back-projects MATLAB's 1-based pixel
+coordinates with cx_rgb = 325.58, cy_rgb = 253.74, and NYU's depth maps were projected with
+that same model; in 0-based coordinates its principal point is therefore (324.58, 252.74). To
+another image size the principal point scales about the image's outer corner (pixel centres at
+k + 0.5 in continuous coordinates): c' = (c + 0.5) s - 0.5.
 """
 
 import dataclasses
@@ -25,10 +32,18 @@ class Intrinsics:
 
   @classmethod
   def nyu_scaled(cls, height, width):
-    """NYU's Kinect colour camera scaled to an image of height x width: what the network
-    learned depth for. An image of another camera or aspect ratio is only approximated."""
+    """NYU's Kinect colour camera (0-based principal point, module docstring) scaled to an
+    image of height x width: what the network learned depth for. An image of another camera or
+    aspect ratio is only approximated."""
     sx, sy = width / FRAME_WIDTH, height / FRAME_HEIGHT
-    return cls(NYU_FX * sx, NYU_FY * sy, NYU_CX * sx, NYU_CY * sy)
+    return cls(NYU_FX * sx, NYU_FY * sy, scale_principal_point(NYU_CX - 1.0, sx),
+               scale_principal_point(NYU_CY - 1.0, sy))
+
+
+def scale_principal_point(centre, scale):
+  """A 0-based principal point coordinate of an image resized by `scale`: pixel centres, not
+  pixel indices, scale (a 640 px row's centre 319.5 becomes 159.5 at 320 px)."""
+  return (centre + 0.5) * scale - 0.5
 
 
 def depth_to_points(depth, intrinsics, image=None):

@@ -3,16 +3,21 @@
 The paper's thesis is "detail preserving" depth, which Table 1's global metrics barely see. Two
 published measures quantify it:
 
-* iBims-1 depth boundary errors (Koch et al., ECCV-W 2018): Canny edges (sigma sqrt(2),
-  hysteresis 0.1 / 0.2) of the prediction normalised to [0, 1];
-  eps_acc = mean distance (pixels) of predicted edges to the nearest true edge, counting only
-  predicted edges within 10 px of one; eps_comp = mean distance of true edges to the nearest
-  predicted edge. Lower is better; 10 px (the truncation) when nothing is detected.
+* iBims-1 depth boundary errors (Koch et al., ECCV-W 2018), as the official evaluation script
+  computes them: Canny edges (sigma sqrt(2), hysteresis 0.15 / 0.3) of the prediction
+  normalised to [0, 1] in float32; D_gt, D_pred = distance transforms of the two edge maps;
+  eps_acc = mean D_gt over the predicted edges with D_gt < 10 px; eps_comp = the symmetric
+  chamfer distance truncated at 10 px, (sum over predicted edges of min(D_gt, 10) + sum over
+  true edges of min(D_pred, 10)) / (number of predicted + number of true edge pixels).
+  Lower is better; both are 10 px when no predicted edge lies within 10 px of a true one.
   iBims annotates its true edges by hand; NYU has no such annotation, so true edges are the same
   Canny detector run on the ground truth (docs/paper_to_code.md).
 * Edge precision / recall / F1 (Hu et al., WACV 2019): a pixel is an edge where the Sobel
   gradient magnitude of depth in metres exceeds a threshold (0.25, 0.5 and 1.0); precision and
-  recall of the predicted edge pixels against the ground truth's, pixel for pixel.
+  recall of the predicted edge pixels against the ground truth's, pixel for pixel. Hu et al.'s
+  code zero-pads its Sobel convolution, so the image border is an edge in both maps; that is the
+  default (`padding="zeros"`), comparable with their tables; `padding="reflect"` leaves the
+  border out of it.
 
 Canny, Sobel and the distance transform come from scikit-image and scipy.
 """
@@ -22,8 +27,9 @@ from scipy import ndimage
 from skimage import feature
 
 IBIMS_MAX_DISTANCE = 10.0
-IBIMS_CANNY = dict(sigma=np.sqrt(2.0), low_threshold=0.1, high_threshold=0.2)
+IBIMS_CANNY = dict(sigma=np.sqrt(2.0), low_threshold=0.15, high_threshold=0.3)
 HU_THRESHOLDS = (0.25, 0.5, 1.0)
+HU_PADDING = "zeros"  # Hu et al.'s nn.Conv2d(padding=1); "reflect" is the alternative
 
 
 def _edge_names(thresholds):
@@ -50,8 +56,11 @@ def canny_depth_edges(depth, valid=None):
   if not valid.all():
     nearest = ndimage.distance_transform_edt(~valid, return_distances=False, return_indices=True)
     depth = depth[tuple(nearest)]
-  low, high = depth[valid].min(), depth[valid].max()
-  normalised = (depth - low) / (high - low) if high > low else np.zeros_like(depth)
+  # float32 as in the official script: a float64 Canny also keeps the second pixel flanking an
+  # exact step (2 px wide edges).
+  normalised = depth.astype(np.float32) - np.float32(depth[valid].min())
+  top = normalised[valid].max()
+  normalised = normalised / top if top > 0 else np.zeros_like(normalised)
   return feature.canny(normalised, **IBIMS_CANNY) & valid
 
 
@@ -63,31 +72,46 @@ def depth_boundary_errors(gt_edges, pred, max_distance=IBIMS_MAX_DISTANCE):
   gt_edges = np.asarray(gt_edges, bool)
   if not gt_edges.any():
     return float("nan"), float("nan")
-  pred_edges = canny_depth_edges(pred, valid=np.isfinite(pred))
+  return chamfer_errors(gt_edges, canny_depth_edges(pred, valid=np.isfinite(pred)), max_distance)
+
+
+def chamfer_errors(gt_edges, pred_edges, max_distance=IBIMS_MAX_DISTANCE):
+  """(eps_acc, eps_comp) of two boolean edge maps, by iBims-1's formulas (module docstring)."""
+  gt_edges, pred_edges = np.asarray(gt_edges, bool), np.asarray(pred_edges, bool)
+  if not gt_edges.any():
+    return float("nan"), float("nan")
   distance_to_gt = ndimage.distance_transform_edt(~gt_edges)
   near = pred_edges & (distance_to_gt < max_distance)
   if not near.any():
     return float(max_distance), float(max_distance)
   accuracy = distance_to_gt[near].mean()
   distance_to_pred = ndimage.distance_transform_edt(~pred_edges)
-  completeness = distance_to_pred[gt_edges].mean()
+  completeness = ((np.minimum(distance_to_gt[pred_edges], max_distance).sum()
+                   + np.minimum(distance_to_pred[gt_edges], max_distance).sum())
+                  / (pred_edges.sum() + gt_edges.sum()))
   return float(accuracy), float(completeness)
 
 
-def sobel_magnitude(depth):
-  """|grad depth| with the unnormalised 3x3 Sobel kernels, as Hu et al. compute it."""
+def sobel_magnitude(depth, padding=HU_PADDING):
+  """|grad depth| with the unnormalised 3x3 Sobel kernels, as Hu et al. compute it; `padding`
+  "zeros" (theirs) or "reflect"."""
+  if padding not in ("zeros", "reflect"):
+    raise ValueError(f"padding must be 'zeros' or 'reflect', got {padding!r}")
   depth = np.asarray(depth, np.float64)
-  return np.hypot(ndimage.sobel(depth, axis=0), ndimage.sobel(depth, axis=1))
+  mode = {"zeros": "constant", "reflect": "reflect"}[padding]
+  return np.hypot(ndimage.sobel(depth, axis=0, mode=mode, cval=0.0),
+                  ndimage.sobel(depth, axis=1, mode=mode, cval=0.0))
 
 
-def _sobel_edges_input(gt, pred, valid=None):
+def _sobel_edges_input(gt, pred, valid=None, padding=HU_PADDING):
   """(|grad gt|, |grad pred|, valid): what every threshold of Hu et al.'s metric compares."""
   gt = np.asarray(gt, np.float64)
   pred = np.asarray(pred, np.float64)
   if valid is None:
     holes = ~(np.isfinite(gt) & (gt > 0))
     valid = ~ndimage.binary_dilation(holes, structure=np.ones((3, 3), bool))
-  return sobel_magnitude(np.where(np.isfinite(gt), gt, 0.0)), sobel_magnitude(pred), valid
+  return (sobel_magnitude(np.where(np.isfinite(gt), gt, 0.0), padding),
+          sobel_magnitude(pred, padding), valid)
 
 
 def _precision_recall_f1(gt_magnitude, pred_magnitude, valid, threshold):
@@ -105,17 +129,17 @@ def _precision_recall_f1(gt_magnitude, pred_magnitude, valid, threshold):
   return float(precision), float(recall), float(f1)
 
 
-def edge_precision_recall(gt, pred, threshold, valid=None):
+def edge_precision_recall(gt, pred, threshold, valid=None, padding=HU_PADDING):
   """Hu et al.'s (precision, recall, F1) of predicted depth edges at one gradient threshold.
 
   Pixels outside `valid` (default: gt > 0, and where gt's Sobel window touches no hole) count
   for neither. Precision is NaN when nothing is predicted as edge, recall when the truth has
   no edge; F1 is 0 when either is 0 (true edges all missed, or every predicted edge false).
   """
-  return _precision_recall_f1(*_sobel_edges_input(gt, pred, valid), threshold)
+  return _precision_recall_f1(*_sobel_edges_input(gt, pred, valid, padding), threshold)
 
 
-def boundary_metrics(gt, pred, thresholds=HU_THRESHOLDS):
+def boundary_metrics(gt, pred, thresholds=HU_THRESHOLDS, padding=HU_PADDING):
   """Every detail metric of one image: {"dbe_acc", "dbe_comp", "edge_precision@0.25", ...}."""
   gt = np.asarray(gt, np.float64)
   pred = np.asarray(pred, np.float64)
@@ -123,7 +147,7 @@ def boundary_metrics(gt, pred, thresholds=HU_THRESHOLDS):
     raise ValueError(f"ground truth {gt.shape} and prediction {pred.shape} differ in shape")
   out = {}
   out["dbe_acc"], out["dbe_comp"] = depth_boundary_errors(canny_depth_edges(gt), pred)
-  sobel = _sobel_edges_input(gt, pred)  # once for all thresholds
+  sobel = _sobel_edges_input(gt, pred, padding=padding)  # once for all thresholds
   for threshold in thresholds:
     values = _precision_recall_f1(*sobel, threshold)
     for kind, value in zip(("precision", "recall", "f1"), values):

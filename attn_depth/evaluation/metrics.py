@@ -27,10 +27,11 @@ def depth_metrics(gt, pred, min_depth=1e-3, max_depth=10.0):
   return _metrics_of_valid(gt[valid], np.clip(pred[valid], min_depth, max_depth))
 
 
-def _sums(g, d):
+def _sums(g, d, rel_denominator="ground_truth"):
   ratio = np.maximum(d / g, g / d)
   return {
-      "rel": np.sum(np.abs(d - g) / g), "sq_rel": np.sum((d - g) ** 2 / g),
+      "rel": np.sum(np.abs(d - g) / (g if rel_denominator == "ground_truth" else d)),
+      "sq_rel": np.sum((d - g) ** 2 / g),
       "rms": np.sum((d - g) ** 2), "rms_log": np.sum((np.log(d) - np.log(g)) ** 2),
       "log10": np.sum(np.abs(np.log10(d) - np.log10(g))),
       "delta1": np.sum(ratio < 1.25), "delta2": np.sum(ratio < 1.25 ** 2),
@@ -47,8 +48,8 @@ def _finish(sums, count):
   return out
 
 
-def _metrics_of_valid(g, d):
-  return _finish(_sums(g, d), g.size)
+def _metrics_of_valid(g, d, rel_denominator="ground_truth"):
+  return _finish(_sums(g, d, rel_denominator), g.size)
 
 
 def _as_batch(depth):
@@ -64,11 +65,18 @@ class DepthMetricsAccumulator:
   mode "image" (default): each metric per image, then the mean over images (rms is the mean of
   per-image rms, as most NYU evaluations compute it). mode "pixel": every valid pixel of the test
   set pooled, then each metric once.
+  rel_denominator "ground_truth" (Eigen et al.) or "prediction" (DenseDepth's evaluation code,
+  whose rel is |d - g| / d).
   """
 
-  def __init__(self, mode="image", min_depth=1e-3, max_depth=10.0):
+  def __init__(self, mode="image", min_depth=1e-3, max_depth=10.0,
+               rel_denominator="ground_truth"):
     if mode not in ("image", "pixel"):
       raise ValueError(f"mode must be 'image' or 'pixel', got {mode!r}")
+    if rel_denominator not in ("ground_truth", "prediction"):
+      raise ValueError(f"rel_denominator must be 'ground_truth' or 'prediction', got "
+                       f"{rel_denominator!r}")
+    self.rel_denominator = rel_denominator
     self.mode, self.min_depth, self.max_depth = mode, min_depth, max_depth
     self._per_image = []
     self._sums = {name: 0.0 for name in METRIC_NAMES}
@@ -87,9 +95,9 @@ class DepthMetricsAccumulator:
         continue
       gv, dv = g64[valid], np.clip(d64[valid], self.min_depth, self.max_depth)
       if self.mode == "image":
-        self._per_image.append(_metrics_of_valid(gv, dv))
+        self._per_image.append(_metrics_of_valid(gv, dv, self.rel_denominator))
       else:
-        for name, value in _sums(gv, dv).items():
+        for name, value in _sums(gv, dv, self.rel_denominator).items():
           self._sums[name] += value
         self._pixels += gv.size
 

@@ -1,6 +1,6 @@
 """Evaluation protocols: where the prediction is placed in the frame and which pixels count.
 
-Both start from NYU's 480x640 frames and differ in geometry:
+All start from NYU's 480x640 frames and differ in geometry, ground truth and averaging:
 
 * `paper` (default; the paper's section 4.1 and Table 1): the frame is resized to 312x416 and
   centre-cropped to 240x320, the network's output (120x160) is upsampled 2x bilinearly, and the
@@ -9,7 +9,13 @@ Both start from NYU's 480x640 frames and differ in geometry:
 * `eigen` (Eigen et al. 2014, for comparing with papers that use it): the whole frame is resized
   to 312x416 -- the scale the network was trained at -- and run through the fully convolutional
   network; the prediction is resized bilinearly to 480x640 and scored against the untouched
-  ground truth inside Eigen's crop, rows 45:471, cols 41:601.
+  ground truth inside Eigen's crop, rows 45:471, cols 41:601 -- BTS's evaluation: per-image
+  means, predictions clipped to [1 mm, 10 m]; with the labeled .mat, `rawDepths` by default.
+* `densedepth` (Alhashim & Wonka 2018, their `evaluate()`): the same whole-frame prediction,
+  always averaged with the mirrored image's, scored inside rows 20-459, cols 24-615 (inclusive)
+  with every pixel of the test set pooled, on the filled depth (`depths`); DenseDepth's `rel`
+  divides by the prediction (its compute_errors receives the prediction as ground truth; the
+  other metrics are symmetric), which this protocol reproduces so numbers compare with theirs.
 
 Sizes follow the network (its training crop and resize), so reduced models keep the geometry.
 Optional flip test-time augmentation averages the prediction with the mirrored prediction of the
@@ -25,7 +31,14 @@ from attn_depth.data.preprocessing import resize_and_crop_image
 from attn_depth.evaluation.evaluate import upsample_to
 
 EIGEN_CROP = (45, 471, 41, 601)  # top, bottom, left, right in the 480x640 frame
-PROTOCOLS = ("paper", "eigen")
+DENSEDEPTH_CROP = (20, 460, 24, 616)  # DenseDepth's [20, 459, 24, 615], inclusive
+PROTOCOLS = ("paper", "eigen", "densedepth")
+# What each protocol averages over and how, and which labeled-.mat depth it scores against.
+PROTOCOL_DEFAULTS = {
+    "paper": {"mode": "image", "depth_key": "depths", "rel_denominator": "ground_truth"},
+    "eigen": {"mode": "image", "depth_key": "rawDepths", "rel_denominator": "ground_truth"},
+    "densedepth": {"mode": "pixel", "depth_key": "depths", "rel_denominator": "prediction"},
+}
 
 
 def describe(protocol, network, flip=False):
@@ -40,6 +53,13 @@ def describe(protocol, network, flip=False):
     text = (f"eigen: whole frame -> {resize[0]}x{resize[1]}; prediction resized bilinearly to "
             f"the frame; Eigen crop rows {top}:{bottom}, cols {left}:{right} of the raw "
             f"ground truth")
+  elif protocol == "densedepth":
+    top, bottom, left, right = DENSEDEPTH_CROP
+    text = (f"densedepth: whole frame -> {resize[0]}x{resize[1]}; prediction resized bilinearly "
+            f"to the frame and averaged with the mirrored image's; rows {top}-{bottom - 1}, "
+            f"cols {left}-{right - 1} of the ground truth; rel relative to the prediction, as "
+            f"DenseDepth computes it")
+    flip = False  # part of the protocol, said above
   else:
     raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
   return text + ("; flip test-time averaging" if flip else "")
@@ -68,12 +88,13 @@ def apply(protocol, network, images, depths, flip=False):
     gt = resize_and_crop_depth(depths, network.resize_size, network.input_size)[..., 0]
     pred = _resize(predict(network, inputs.numpy(), flip), network.input_size)
     return gt.numpy(), pred
-  if protocol == "eigen":
+  if protocol in ("eigen", "densedepth"):
     frame_size = tuple(depths.shape[1:3])
     inputs = tf.image.resize(tf.image.convert_image_dtype(images, tf.float32),
                              network.resize_size, method="bilinear")
+    flip = flip or protocol == "densedepth"
     pred = _resize(predict(network, inputs.numpy(), flip), frame_size)
-    top, bottom, left, right = EIGEN_CROP
+    top, bottom, left, right = EIGEN_CROP if protocol == "eigen" else DENSEDEPTH_CROP
     gt = clean_depth(depths).numpy()
     return gt[:, top:bottom, left:right], pred[:, top:bottom, left:right]
   raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")

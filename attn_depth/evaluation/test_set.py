@@ -24,21 +24,28 @@ DETAIL_COLUMNS = ("dbe_acc", "dbe_comp", "edge_f1@0.25", "edge_f1@0.5", "edge_f1
 DETAIL_HEADERS = ("ε_acc px", "ε_comp px", "F1@0.25", "F1@0.5", "F1@1")
 
 
-def evaluate_network(network, frames, protocol="paper", mode="image", flip=False,
+def evaluate_network(network, frames, protocol="paper", mode=None, flip=False,
                      boundary=True, batch_size=4, max_images=None, progress=None):
   """Metrics of `network` on unprocessed frames ({"image", "depth"} at 480x640).
 
-  Returns {"images", "metrics", "boundary", "boundary_images"}; boundary metrics are per-image
-  means over the images where each is defined (see evaluation.boundary).
+  mode: "image" or "pixel"; default the protocol's (protocols.PROTOCOL_DEFAULTS).
+  Returns {"images", "metrics", "boundary", "boundary_images", "ground_truth_holes"}; boundary
+  metrics are per-image means over the images where each is defined (see evaluation.boundary);
+  ground_truth_holes is the fraction of frame pixels without depth (0 for filled depth maps).
   """
   if protocol not in protocols.PROTOCOLS:
     raise ValueError(f"unknown protocol {protocol!r}; choose one of {protocols.PROTOCOLS}")
-  depth_accumulator = DepthMetricsAccumulator(mode=mode)
+  defaults = protocols.PROTOCOL_DEFAULTS[protocol]
+  depth_accumulator = DepthMetricsAccumulator(mode=mode or defaults["mode"],
+                                              rel_denominator=defaults["rel_denominator"])
   boundary_accumulator = BoundaryMetricsAccumulator() if boundary else None
   if max_images is not None:
     frames = frames.take(max_images)
-  images_seen = 0
+  images_seen, holes, pixels = 0, 0, 0
   for batch in frames.batch(batch_size):
+    raw = batch["depth"].numpy()
+    holes += int(np.sum(~(np.isfinite(raw) & (raw > 0))))
+    pixels += raw.size
     gt, pred = protocols.apply(protocol, network, batch["image"], batch["depth"], flip)
     depth_accumulator.add(gt, pred)
     if boundary_accumulator:
@@ -46,7 +53,8 @@ def evaluate_network(network, frames, protocol="paper", mode="image", flip=False
     images_seen += gt.shape[0]
     if progress:
       progress(images_seen)
-  result = {"images": images_seen, "metrics": depth_accumulator.result()}
+  result = {"images": images_seen, "metrics": depth_accumulator.result(),
+            "mode": depth_accumulator.mode, "ground_truth_holes": holes / max(pixels, 1)}
   if boundary_accumulator:
     result["boundary"] = boundary_accumulator.result()
     result["boundary_images"] = boundary_accumulator.counts
@@ -75,16 +83,40 @@ def markdown_rows(report):
   return "\n".join(lines)
 
 
-def build_report(network, result, source, protocol, mode, flip):
+# What each source's test ground truth is: numbers on filled and on raw depth do not compare.
+GROUND_TRUTH = {
+    "nyu_labeled": "nyu_depth_v2_labeled.mat '{depth_key}' ({kind})",
+    "nyu_tfds": ("tfds nyu_depth_v2 validation split: FastDepth's val/*.h5 depth, which is the "
+                 "filled depth of the 654 test frames, not rawDepths; not comparable with "
+                 "rawDepths tables"),
+    "densedepth": "DenseDepth's nyu2_test 16-bit PNGs (the filled depth of the 654 test frames)",
+    "synthetic_rooms": "exact rendered depth of procedural rooms",
+}
+
+
+def describe_ground_truth(source, depth_key, holes):
+  """The ground truth of a result in words, with the hole fraction measured on it."""
+  kind = "colorization-filled" if depth_key == "depths" else "raw Kinect, holes excluded"
+  text = GROUND_TRUTH.get(source, source).format(depth_key=depth_key, kind=kind)
+  return f"{text}; measured: {holes:.1%} of the pixels without depth"
+
+
+def build_report(network, result, source, protocol, mode, flip, depth_key=None):
   """Everything a result needs to be reproduced: model, step, data, protocol, metrics."""
+  mode = result.get("mode", mode)
+  defaults = protocols.PROTOCOL_DEFAULTS.get(protocol, {})
   return {
       "model": network.source, "step": network.step, "config": network.config,
       "source": source, "split": "test", "protocol": protocol,
       "protocol_description": protocols.describe(protocol, network, flip),
       "mode": "per-image mean" if mode == "image" else "pixel-pooled", "flip": flip,
+      "rel": ("|d - g| / d, as DenseDepth's code" if defaults.get("rel_denominator") ==
+              "prediction" else "|d - g| / g"),
+      "ground_truth": describe_ground_truth(source, depth_key or defaults.get("depth_key"),
+                                            result.get("ground_truth_holes", float("nan"))),
       "input_size": list(network.input_size), "resize_size": list(network.resize_size),
       "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-      **result,
+      **{key: value for key, value in result.items() if key != "mode"},
   }
 
 
@@ -98,7 +130,8 @@ def write_report(report, json_path):
   markdown_path = os.path.splitext(json_path)[0] + ".md"
   with open(markdown_path, "w", encoding="utf-8") as f:
     f.write(f"{report['protocol_description']}; {report['mode']}; {report['images']} images of "
-            f"{report['source']}\n\n{markdown_rows(report)}\n")
+            f"{report['source']}; ground truth: {report['ground_truth']}\n\n"
+            f"{markdown_rows(report)}\n")
   return markdown_path
 
 

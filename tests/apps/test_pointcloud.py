@@ -27,8 +27,19 @@ def test_ply_round_trip_satisfies_the_pinhole_equations(tmp_path):
     assert f.read(60).startswith(b"ply\nformat binary_little_endian 1.0\n")
 
 
-def test_nyu_intrinsics_scale_with_the_image():
+def test_nyu_intrinsics_match_the_toolbox_and_scale_about_pixel_centres():
+  """The toolbox back-projects 1-based pixels with cx_rgb = 325.582449: the 0-based pixel u is
+  its u + 1, so the point of 0-based column 324.582449 lies on the optical axis."""
   full = pointcloud.Intrinsics.nyu_scaled(480, 640)
+  assert abs(full.fx - 518.857901) < 1e-9 and abs(full.cy - 252.736166) < 1e-9
+  assert abs(full.cx - 324.582449) < 1e-9
+  depth = np.full((480, 640), 2.0, np.float32)
+  points, _ = pointcloud.depth_to_points(depth, full)
+  toolbox_x = (np.arange(1, 641) - 325.582449) * 2.0 / 518.857901  # meshgrid(1:640) in MATLAB
+  np.testing.assert_allclose(points[:640, 0], toolbox_x, rtol=1e-5, atol=1e-6)
   half = pointcloud.Intrinsics.nyu_scaled(240, 320)
-  assert abs(full.fx - 518.857901) < 1e-9 and abs(full.cy - 253.736166) < 1e-9
-  assert abs(half.fx - full.fx / 2) < 1e-9 and abs(half.cx - full.cx / 2) < 1e-9
+  assert abs(half.fx - full.fx / 2) < 1e-9
+  # Pixel centres scale: 0-based 324.58 at 640 px is (324.58 + 0.5) / 2 - 0.5 = 162.04 at 320.
+  assert abs(half.cx - ((324.582449 + 0.5) / 2 - 0.5)) < 1e-9
+  # The centre of the image stays the centre.
+  assert pointcloud.scale_principal_point(319.5, 0.5) == 159.5

@@ -78,3 +78,51 @@ def test_evaluate_network_reports_perfect_scores_for_a_perfect_network():
   report = test_set.build_report(red_channel_network(), result, "ramp", "paper", "image", False)
   assert "312x416" in report["protocol_description"] and report["mode"] == "per-image mean"
   assert "| rel | rms | log10 |" in test_set.markdown_rows(report)
+
+
+def test_densedepth_protocol_geometry_flip_and_pooling():
+  """DenseDepth's evaluate(): crop rows 20-459, cols 24-615 inclusive, the mirrored image's
+  prediction always averaged in, every pixel pooled."""
+  images, depths = ramp_frames(1)
+  gt, pred = protocols.apply("densedepth", red_channel_network(), images, depths)
+  assert gt.shape == pred.shape == (1, 440, 592)
+  np.testing.assert_array_equal(gt[0], depths[0, 20:460, 24:616])
+  assert np.median(np.abs(pred - gt)) < 0.03  # a flip-equivariant network: flip changes nothing
+  # A network that ignores its input and predicts a left-to-right ramp comes out flat.
+  def ramp_fn(inputs):
+    width = tf.shape(inputs)[2] // 2
+    ramp = tf.cast(tf.range(width), tf.float32)[None, None, :, None]
+    return tf.tile(ramp, [tf.shape(inputs)[0], tf.shape(inputs)[1] // 2, 1, 1]) + 1.0
+  ramp_network = inference.DepthNetwork(ramp_fn, (240, 320), "ramp", resize_size=(312, 416))
+  _, flat = protocols.apply("densedepth", ramp_network, images, depths)
+  assert flat.std() < 1e-3
+  frames = tf.data.Dataset.from_tensor_slices({"image": images, "depth": depths})
+  result = test_set.evaluate_network(red_channel_network(), frames, "densedepth",
+                                     boundary=False)
+  assert result["mode"] == "pixel" and result["ground_truth_holes"] < 1e-4  # the corner pixel
+  report = test_set.build_report(red_channel_network(), result, "densedepth", "densedepth",
+                                 None, False)
+  assert report["mode"] == "pixel-pooled" and "DenseDepth" in report["rel"]
+  assert "filled depth" in report["ground_truth"] and "0.0% of the pixels" in report["ground_truth"]
+
+
+def test_rel_as_densedepth_computes_it_by_hand():
+  """DenseDepth's compute_errors(predictions, ground truth) divides by the prediction."""
+  from attn_depth.evaluation.metrics import DepthMetricsAccumulator  # pylint: disable=import-outside-toplevel
+  for denominator, expected in (("ground_truth", (0.5 + 0.5) / 2), ("prediction", (1.0 + 1 / 3) / 2)):
+    accumulator = DepthMetricsAccumulator(mode="pixel", rel_denominator=denominator)
+    accumulator.add(np.array([[2.0, 2.0]]), np.array([[1.0, 3.0]]))
+    assert accumulator.result()["rel"] == pytest.approx(expected)
+    assert accumulator.result()["delta1"] == 0.0  # symmetric metrics do not change
+
+
+def test_raw_ground_truth_holes_are_measured_and_stated():
+  images, depths = ramp_frames(2)
+  depths[:, :48] = 0.0  # a tenth of every frame without depth
+  frames = tf.data.Dataset.from_tensor_slices({"image": images, "depth": depths})
+  result = test_set.evaluate_network(red_channel_network(), frames, "eigen", boundary=False)
+  assert result["ground_truth_holes"] == pytest.approx(0.1)
+  report = test_set.build_report(red_channel_network(), result, "nyu_labeled", "eigen", None,
+                                 False, "rawDepths")
+  assert "rawDepths" in report["ground_truth"] and "10.0%" in report["ground_truth"]
+  assert report["mode"] == "per-image mean"
