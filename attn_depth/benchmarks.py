@@ -236,3 +236,26 @@ def device_names():
     details = tf.config.experimental.get_device_details(gpu)
     names.append(details.get("device_name", gpu.name))
   return names or ["CPU"]
+
+
+def photo_fit_comparison(network, frames, max_images=100):
+  """How photos are best fitted to the network: depth of whole 480x640 frames through
+  `network.depth_at_image_size` (what tools/predict.py, PLY, bokeh and the SavedModel do) under
+  each fit, scored against the frame's whole ground truth (per-image means, paper's clipping).
+  Returns {fit: {"rel": ..., "delta1": ..., "rms": ...}, "images": n}."""
+  from attn_depth.evaluation.metrics import DepthMetricsAccumulator  # pylint: disable=import-outside-toplevel
+  from attn_depth.inference import FITS  # pylint: disable=import-outside-toplevel
+  accumulators = {fit: DepthMetricsAccumulator() for fit in FITS}
+  previous, images = network.fit, 0
+  try:
+    for frame in frames.take(max_images).as_numpy_iterator():
+      for fit, accumulator in accumulators.items():
+        network.fit = fit
+        accumulator.add(frame["depth"], network.depth_at_image_size(frame["image"][None])[0])
+      images += 1
+  finally:
+    network.fit = previous
+  out = {fit: {k: v for k, v in acc.result().items() if k in ("rel", "rms", "delta1")}
+         for fit, acc in accumulators.items()}
+  out["images"] = images
+  return out

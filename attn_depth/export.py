@@ -2,11 +2,14 @@
 
 Signatures of the SavedModel:
   serving_default: images uint8 [B, H, W, 3], any H and W -> depth float32 [B, H, W] metres
-    (resized bilinearly to the network's input, predicted, resized back).
+    (resized bilinearly to the training scale -- the whole image at the training frames' area,
+    fit "whole", or squeezed to the training crop, fit "squeeze"; see attn_depth.inference --
+    predicted, resized back).
   network: images float32 [B, h, w, 3] in [0, 1], h and w multiples of 8 -> depth float32
     [B, h/2, w/2] metres: the fully convolutional network itself, which evaluation protocols
     need to place the prediction in the frame themselves.
-`assets.extra/attn_depth.json` records the input size, the training step and the variant.
+`assets.extra/attn_depth.json` records the input and frame sizes, the fit, the training step and
+the variant.
 """
 
 import json
@@ -26,12 +29,13 @@ def _ensure_float32_output(model):
 
 
 def export_saved_model(model, export_dir, input_size=(240, 320), step=None, config=None,
-                       resize_size=None):
+                       resize_size=None, fit="whole"):
   """Writes `model` as a SavedModel to `export_dir` (see the module docstring). Returns it.
 
-  input_size: what serving_default resizes images to (the training crop, paper: 240x320).
-  resize_size: the frame size that crop came from in training (paper: 312x416), recorded for
-    evaluation protocols that run the network on whole frames.
+  input_size: the training crop (paper: 240x320), what fit="squeeze" resizes images to.
+  resize_size: the frame size that crop came from in training (paper: 312x416): fit="whole"
+    resizes images to its area, and evaluation protocols run whole frames at it.
+  fit: how serving_default fits an image to the network (inference.FITS).
   """
   network_fn = _ensure_float32_output(model)
   input_size = tuple(int(v) for v in input_size)
@@ -40,7 +44,8 @@ def export_saved_model(model, export_dir, input_size=(240, 320), step=None, conf
 
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
   def serve(images):
-    return {"depth": inference.resize_predict_resize(network_fn, images, input_size)}
+    return {"depth": inference.resize_predict_resize(network_fn, images, input_size,
+                                                     resize_size or input_size, fit)}
 
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32,
                                               name="images")])
@@ -51,7 +56,7 @@ def export_saved_model(model, export_dir, input_size=(240, 320), step=None, conf
   archive.add_endpoint(name=inference.NETWORK_SIGNATURE, fn=network)
   archive.write_out(export_dir, verbose=False)
   metadata = {"input_size": list(input_size),
-              "resize_size": list(resize_size or input_size), "step": step,
+              "resize_size": list(resize_size or input_size), "fit": fit, "step": step,
               "config": config or {}, "model": model.name}
   os.makedirs(os.path.join(export_dir, "assets.extra"), exist_ok=True)
   with open(os.path.join(export_dir, inference.METADATA_FILE), "w", encoding="utf-8") as f:
@@ -132,7 +137,7 @@ def export_network(network, export_dir, tflite_precisions=TFLITE_PRECISIONS, sam
   """SavedModel of a checkpoint-loaded `network`, plus checked TFLite files. Returns the
   TFLite check: {precision: {"file", "max_abs_m", "mean_rel"}}."""
   export_saved_model(network.model, export_dir, network.input_size, network.step,
-                     network.config, network.resize_size)
+                     network.config, network.resize_size, network.fit)
   print_fn(f"wrote SavedModel {export_dir} (step {network.step}, input "
            f"{network.input_size[0]}x{network.input_size[1]})")
   sample = _sample_image(sample_image)[None]

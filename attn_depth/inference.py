@@ -6,7 +6,15 @@ signature) goes through two functions of a `DepthNetwork`:
 * `network(images)`: float32 [B, h, w, 3] in [0, 1] -> depth [B, h/2, w/2] in metres, the raw
   fully convolutional network at whatever (multiple of 8) size it is given;
 * `depth_at_image_size(images)`: any [B, H, W, 3] -> [B, H, W]: the image resized bilinearly to
-  the network's input size (240x320 by default), predicted, the depth resized back.
+  the scale the network was trained at, predicted, the depth resized back.
+
+How a photo is fitted to the network (`fit`):
+* "whole" (default): the whole photo, resized so that its area equals the training frames'
+  (312x416 for the paper's networks: NYU's 480x640 at 0.65) with its aspect ratio kept, each side
+  rounded to a multiple of 8; objects reach the fully convolutional network at the size it
+  learned them, as in the `eigen` evaluation protocol.
+* "squeeze": the photo squeezed to the training crop (240x320), i.e. half a 480x640 frame:
+  objects arrive at 0.77 of the size the network learned (the behaviour before 2026-11).
 """
 
 import json
@@ -28,29 +36,52 @@ class ModelLoadError(ValueError):
   """The path given as a model is none of the kinds attn_depth can read."""
 
 
-def resize_predict_resize(network_fn, images, input_size):
-  """TF ops: uint8 or float [B, H, W, 3] -> resize to `input_size` -> network -> [B, H, W]."""
+FITS = ("whole", "squeeze")
+SIZE_MULTIPLE = 8  # the network's input sides must divide by 8
+
+
+def whole_frame_size(image_size, frame_size):
+  """TF ops: the [height, width] (int32) at which a photo of `image_size` has the area of the
+  training frames `frame_size`, aspect ratio kept, sides rounded to multiples of 8."""
+  size = tf.cast(image_size, tf.float32)
+  scale = tf.sqrt(float(frame_size[0] * frame_size[1]) / (size[0] * size[1]))
+  return tf.cast(tf.maximum(tf.round(size * scale / SIZE_MULTIPLE), 1.0) * SIZE_MULTIPLE,
+                 tf.int32)
+
+
+def resize_predict_resize(network_fn, images, input_size, frame_size=None, fit="whole"):
+  """TF ops: uint8 or float [B, H, W, 3] -> resized as `fit` says (module docstring) ->
+  network -> depth resized back to [B, H, W]."""
+  if fit not in FITS:
+    raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
   images = tf.image.convert_image_dtype(images, tf.float32)
   size = tf.shape(images)[1:3]
-  resized = tf.image.resize(images, input_size, method="bilinear")
+  target = (input_size if fit == "squeeze" else
+            whole_frame_size(size, frame_size or input_size))
+  resized = tf.image.resize(images, target, method="bilinear")
   depth = tf.cast(network_fn(resized), tf.float32)
   if depth.shape.rank == 3:
-    depth = depth[..., None]
-  return tf.image.resize(depth, size, method="bilinear")[..., 0]
+    depth = tf.expand_dims(depth, -1)  # not [..., None]: TFLite lacks that slice at dynamic sizes
+  return tf.squeeze(tf.image.resize(depth, size, method="bilinear"), -1)
 
 
 class DepthNetwork:
   """A loaded model: `network`, `depth_at_image_size`, its input size and where it came from."""
 
-  def __init__(self, network_fn, input_size, source, step=None, config=None, resize_size=None):
+  def __init__(self, network_fn, input_size, source, step=None, config=None, resize_size=None,
+               fit="whole"):
     self._network_fn = network_fn
     self.input_size = tuple(int(v) for v in input_size)
     # The frame size training cropped `input_size` from (paper: 312x416 around 240x320).
     self.resize_size = tuple(int(v) for v in resize_size or input_size)
     self.source, self.step, self.config = source, step, config or {}
-    self._at_image_size = tf.function(
-        lambda images: resize_predict_resize(self._network_fn, images, self.input_size),
-        reduce_retracing=True)
+    if fit not in FITS:
+      raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    self.fit = fit
+    self._at_image_size = {
+        name: tf.function(lambda images, name=name: resize_predict_resize(
+            self._network_fn, images, self.input_size, self.resize_size, name),
+                          reduce_retracing=True) for name in FITS}
 
   def network(self, images):
     """float32 [B, h, w, 3] in [0, 1] -> numpy depth [B, h/2, w/2] metres."""
@@ -59,8 +90,8 @@ class DepthNetwork:
     return depth[..., 0] if depth.ndim == 4 else depth
 
   def depth_at_image_size(self, images):
-    """uint8 / float [B, H, W, 3] -> numpy depth [B, H, W] metres."""
-    return np.asarray(self._at_image_size(tf.convert_to_tensor(images)))
+    """uint8 / float [B, H, W, 3] -> numpy depth [B, H, W] metres, fitted as `self.fit` says."""
+    return np.asarray(self._at_image_size[self.fit](tf.convert_to_tensor(images)))
 
 
 def keras_network(model, input_size=None, source="in-memory model", step=None, config=None,
@@ -161,7 +192,8 @@ def load_saved_model_network(path):
     return signature(images=images)["depth"]
 
   network = DepthNetwork(network_fn, metadata["input_size"], path, metadata.get("step"),
-                         metadata.get("config"), metadata.get("resize_size"))
+                         metadata.get("config"), metadata.get("resize_size"),
+                         metadata.get("fit", "whole"))
   network.saved_model = loaded  # keeps the loaded variables alive
   return network
 

@@ -21,7 +21,8 @@ def exported(tmp_path_factory):
   export.export_saved_model(model, export_dir, INPUT_SIZE, step=5, config={"variant": "full"},
                             resize_size=(80, 120))
   image = np.random.default_rng(0).integers(0, 256, (1, 50, 70, 3), dtype=np.uint8)
-  expected = inference.keras_network(model, INPUT_SIZE).depth_at_image_size(image)
+  expected = inference.keras_network(model, INPUT_SIZE,
+                                     resize_size=(80, 120)).depth_at_image_size(image)
   return export_dir, image, expected
 
 
@@ -67,3 +68,30 @@ def test_tflite_agrees_with_the_saved_model(exported, precision):
   difference = export.compare_depths(reference, export.run_tflite(tflite, image))
   for name, limit in export.TFLITE_TOLERANCE[precision].items():
     assert difference[name] <= limit, difference
+
+
+def test_whole_frame_size_keeps_the_training_scale_by_hand():
+  """Area of the training frame (312x416), aspect kept, sides multiples of 8."""
+  def size(height, width, frame=(312, 416)):
+    return tuple(int(v) for v in inference.whole_frame_size((height, width), frame).numpy())
+  assert size(480, 640) == (312, 416)  # a NYU frame: exactly the training scale, 0.65
+  assert size(3000, 4000) == (312, 416)
+  assert size(1080, 1920) == (272, 480)  # sqrt(312 * 416 / (1080 * 1920)) = 0.25: 270 -> 272
+  assert size(480, 640, frame=(156, 208)) == (160, 208)  # the quickstart's 156 -> 160
+
+
+def test_photos_reach_the_network_whole_at_the_training_scale_or_squeezed():
+  seen = []
+
+  def network_fn(images):
+    seen.append(tuple(images.shape[1:3]))
+    return images[:, ::2, ::2, :1] + 1.0
+
+  network = inference.DepthNetwork(network_fn, (240, 320), "probe", resize_size=(312, 416))
+  photo = np.zeros((1, 480, 640, 3), np.uint8)
+  assert network.depth_at_image_size(photo).shape == (1, 480, 640)
+  network.fit = "squeeze"
+  network.depth_at_image_size(photo)
+  assert seen == [(312, 416), (240, 320)]
+  with pytest.raises(ValueError, match="fit must be one of"):
+    inference.DepthNetwork(network_fn, (240, 320), "probe", fit="stretch")

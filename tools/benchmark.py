@@ -13,6 +13,8 @@
             to ResNet-101's in the same run                                 >= 1.0
   dmg       the Depth Map Generator's share of the forward time divided by
             its share of the FLOPs                                          <= 1.1
+  fit       with --model: rel of whole test frames through the photo path,
+            squeezed to the training crop vs whole at the training scale (report only)
 
   python tools/benchmark.py                       # everything (~10 min on 2 CPU cores)
   python tools/benchmark.py --sections=flops,latency,dmg --json=bench.json
@@ -39,6 +41,8 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None,
 _SIZE = flags.DEFINE_list("size", ["240", "320"], "Input height,width of flops/latency/dmg.")
 _BATCHES = flags.DEFINE_list("batches", ["1", "8"], "Batch sizes of the latency benchmark.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed calls per latency measurement (median).")
+_MODEL = flags.DEFINE_string("model", None, "Section fit: a trained run, checkpoint or "
+                             "SavedModel, e.g. runs/quickstart (its test source is used).")
 
 
 def _size():
@@ -99,6 +103,31 @@ def _dmg():
   return {"value": result["time_to_flop_share"], **result}
 
 
+def _fit():
+  if not _MODEL.value:
+    raise cli.UserError("section fit needs --model (e.g. runs/quickstart)")
+  from attn_depth import config  # pylint: disable=import-outside-toplevel
+  from attn_depth import data  # pylint: disable=import-outside-toplevel
+  from attn_depth import inference  # pylint: disable=import-outside-toplevel
+  config.parse_gin_for_model(_MODEL.value)
+  network = inference.load_network(_MODEL.value)
+  source = gin_query("train.source", "synthetic_rooms")
+  result = benchmarks.photo_fit_comparison(network, data.load_source(source, "test"))
+  for fit in inference.FITS:
+    print(f"           fit {fit:<8} rel {result[fit]['rel']:.4f}  rms {result[fit]['rms']:.4f}  "
+          f"delta1 {result[fit]['delta1']:.4f}  ({result['images']} whole {source} frames)",
+          flush=True)
+  return {"value": result["squeeze"]["rel"] / result["whole"]["rel"], **result}
+
+
+def gin_query(name, default):
+  import gin  # pylint: disable=import-outside-toplevel
+  try:
+    return gin.query_parameter(name)
+  except ValueError:
+    return default
+
+
 # name: (what, unit, goal or None, higher is better, measure)
 SECTIONS = {
     "rooms": ("procedural rooms rendered (480x640, one core)", "scenes/s", 20.0, True, _rooms),
@@ -114,6 +143,8 @@ SECTIONS = {
     "latency": ("FLOP/s of the full model / FLOP/s of keras ResNet-101 (worst batch)", "ratio",
                 1.0, True, _latency),
     "dmg": ("DMG share of forward time / DMG share of FLOPs", "ratio", 1.1, False, _dmg),
+    "fit": ("photos through depth_at_image_size: rel of fit squeeze / rel of fit whole "
+            "(needs --model)", "ratio", None, True, _fit),
 }
 
 

@@ -6,8 +6,9 @@
       --focus_depth=1.5 --aperture=12
 
 --model takes a SavedModel from tools/export.py, a training run's folder or a checkpoint.
-Images of any size are resized to the network's input (240x320 by default: 4:3, the NYU
-camera's view) and the depth is resized back, so outputs match each photo's pixels. Depth is
+Images of any size are resized to the scale the network was trained at (--fit=whole: the whole
+photo at the area of a 312x416 training frame, aspect kept) and the depth is resized back, so
+outputs match each photo's pixels. Depth is
 in metres as learned from the training data (NYU: a Kinect indoors, up to 10 m).
 """
 
@@ -36,6 +37,10 @@ _FX = flags.DEFINE_float("fx", None, "Point cloud: focal length in pixels (x) of
 _FY = flags.DEFINE_float("fy", None, "Point cloud: focal length in pixels (y); default fx.")
 _CX = flags.DEFINE_float("cx", None, "Point cloud: principal point x; default image centre.")
 _CY = flags.DEFINE_float("cy", None, "Point cloud: principal point y; default image centre.")
+_FIT = flags.DEFINE_enum("fit", "whole", ["whole", "squeeze"],
+                         "whole: the whole photo at the training frames' scale (its area "
+                         "resized to 312x416's for the paper's networks, aspect kept); squeeze: "
+                         "resized to the training crop (240x320), objects 0.77x smaller.")
 _GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files.")
 _GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
 
@@ -64,6 +69,7 @@ def main(argv):
     intrinsics = _intrinsics()
     config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _GIN_BINDINGS.value)
     network = inference.load_network(_MODEL.value)
+    network.fit = _FIT.value
     result = predict.predict_files(network, inputs, _OUTPUT_DIR.value, outputs, intrinsics,
                                    _FOCUS_DEPTH.value, _APERTURE.value,
                                    print_fn=cli.print_flush)
