@@ -34,6 +34,11 @@ def user_errors(program):
   """Turns the package's user-facing errors into `program: error: message` and exit status 1."""
   try:
     yield
+  except KeyboardInterrupt:
+    # A Ctrl-C outside the training loop (which saves and stops by itself): one line, not a
+    # traceback through TensorFlow's internals.
+    print(f"{program}: interrupted", file=sys.stderr)
+    sys.exit(130)
   except _user_error_types() as error:
     # gin appends "In call to configurable ..." lines; the message itself is one line.
     message = str(error).split("\n  In call to configurable", 1)[0].strip()

@@ -40,25 +40,31 @@ def _log(message):
   print(message, flush=True)
 
 
-class _SigtermFlag:
-  """Remembers a SIGTERM so the loop can save a checkpoint and stop cleanly."""
+class _StopSignals:
+  """Remembers a SIGTERM (preemption) or a first Ctrl-C (SIGINT) so the loop can save a
+  checkpoint after the running step and stop cleanly; a second Ctrl-C interrupts at once."""
+
+  SIGNALS = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "Ctrl-C (SIGINT)"}
 
   def __init__(self):
-    self.received = False
-    self._previous = None
+    self.received = None
+    self._previous = {}
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
-      self._previous = signal.signal(signal.SIGTERM, self._handle)
+      for number in self.SIGNALS:
+        self._previous[number] = signal.signal(number, self._handle)
     return self
 
   def _handle(self, signum, frame):
-    del signum, frame
-    self.received = True
+    del frame
+    if self.received and signum == signal.SIGINT:
+      raise KeyboardInterrupt
+    self.received = self.SIGNALS[signum]
 
   def __exit__(self, *exc):
-    if self._previous is not None:
-      signal.signal(signal.SIGTERM, self._previous)
+    for number, previous in self._previous.items():
+      signal.signal(number, previous)
 
 
 def _write_strip(writer, step, images, depths, pred, count=3):
@@ -90,7 +96,8 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
     dfe_learning_rate, dmg_learning_rate: (initial, end) of Eq. 4 for each module.
     power: Eq. 4's power (paper: 1.0).
     seed: initialisation, shuffling and augmentation; same seed, same first losses on CPU.
-    checkpoint_every: steps between checkpoints (one is also written at the end and on SIGTERM).
+    checkpoint_every: steps between checkpoints (one is also written at the end, on SIGTERM and
+      on the first Ctrl-C).
     keep_checkpoints: checkpoints kept.
     log_every: steps between console lines and scalar summaries.
     image_summary_every: steps between RGB | ground truth | prediction strips in TensorBoard.
@@ -155,10 +162,10 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
   checkpoint_dir = distribution.worker_model_dir(model_dir, strategy)
   manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoint_dir,
                                        max_to_keep=keep_checkpoints)
-  if manager.latest_checkpoint:
-    trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+  if manager.checkpoints:
+    restored = _restore_latest_readable(trainer.checkpoint, manager)
     if chief:
-      _log(f"resumed from {manager.latest_checkpoint} at step {trainer.step}")
+      _log(f"resumed from {restored} at step {trainer.step}")
   elif warm_start_from:
     path = (tf.train.latest_checkpoint(warm_start_from) if os.path.isdir(warm_start_from)
             else warm_start_from)
@@ -182,7 +189,7 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
   start_step, loss, loss_history = step, float("nan"), []
   interval_start, interval_step = time.perf_counter(), step
   saved_config, summary_batch = False, None
-  with _SigtermFlag() as sigterm:
+  with _StopSignals() as stop:
     while step < total_steps:
       loss_t, norms = trainer.train_step(iterator)
       step = trainer.step
@@ -229,10 +236,11 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
           for name, value in metrics.items():
             tf.summary.scalar(f"metrics/{name}", value)
         _log(f"eval at step {step}: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-      if step % checkpoint_every == 0 or step == total_steps or sigterm.received:
+      if step % checkpoint_every == 0 or step == total_steps or stop.received:
         manager.save(checkpoint_number=step)
-      if sigterm.received:
-        _log(f"SIGTERM: saved a checkpoint at step {step} and stopped")
+      if stop.received:
+        _log(f"{stop.received}: saved a checkpoint at step {step} and stopped; the same command "
+             f"resumes")
         break
   writer.flush()
   result = {"step": step, "total_steps": total_steps, "loss": loss,
@@ -244,6 +252,23 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
   if chief and export_saved_model and step >= total_steps:
     result["export"] = _export(model, model_dir, step)
   return result
+
+
+def _restore_latest_readable(checkpoint, manager):
+  """Restores the newest checkpoint that reads completely; a truncated or half-written one (a
+  kill during the save, a full disk) is skipped with one warning line. Raises if none reads:
+  never a silent fresh start."""
+  failures = []
+  for path in reversed(manager.checkpoints):
+    try:
+      checkpoint.restore(path).assert_existing_objects_matched()
+      return path
+    except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError, OSError) as error:
+      reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+      logging.warning("%s: unreadable (%s); trying the previous checkpoint", path, reason[:200])
+      failures.append(path)
+  raise TrainingSetupError(f"no readable checkpoint in {manager.directory} "
+                           f"({', '.join(failures)} all failed); move them away to start afresh")
 
 
 def _export(model, model_dir, step):

@@ -125,3 +125,22 @@ def test_mixed_precision_and_xla_switches_train_on_cpu(tmp_path, precision, jit)
   assert result["step"] == 2 and all(np.isfinite(result["loss_history"]))
   import keras  # pylint: disable=import-outside-toplevel
   assert keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
+
+
+def test_a_truncated_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, caplog):
+  _configure(tmp_path)
+  run = str(tmp_path / "run")
+  training.train(run, total_steps=2)  # checkpoint_every = 1: ckpt-1 and ckpt-2
+  data_file = os.path.join(run, "ckpt-2.data-00000-of-00001")
+  with open(data_file, "r+b") as f:  # killed while writing: half the bytes
+    f.truncate(os.path.getsize(data_file) // 2)
+  with caplog.at_level("WARNING"):
+    result = training.train(run, total_steps=3)
+  assert "ckpt-2: unreadable" in caplog.text
+  assert result["step"] == 3 and len(result["loss_history"]) == 2  # steps 2 and 3 ran again
+  os.remove(os.path.join(run, "ckpt-1.index"))  # a missing shard, and ckpt-3 truncated too
+  for name in os.listdir(run):
+    if name.startswith("ckpt-") and name.endswith(".index") and name != "ckpt-1.index":
+      os.remove(os.path.join(run, name))
+  with pytest.raises(training.TrainingSetupError, match="no readable checkpoint"):
+    training.train(run, total_steps=4)

@@ -142,3 +142,13 @@ def test_sigterm_saves_and_kill_9_loses_only_unsaved_steps(tmp_path):
   killed_at = int(latest.rsplit("-", 1)[1])
   assert killed_at >= stopped_at + 1  # checkpoint_every = 1: at most the running step is lost
   tf.train.load_checkpoint(latest)  # readable
+
+
+def test_ctrl_c_saves_and_stops_with_one_line(tmp_path):
+  process = _start(tmp_path, steps=10_000)
+  _wait_for(process, "step 2/")
+  process.send_signal(signal.SIGINT)
+  output = process.communicate(timeout=120)[0]
+  assert process.returncode == 0, output[-2000:]
+  assert "Ctrl-C (SIGINT): saved a checkpoint at step" in output and "Traceback" not in output
+  assert tf.train.latest_checkpoint(str(tmp_path / "run")) is not None
