@@ -28,6 +28,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from attn_depth import benchmarks
+from attn_depth.evaluation import test_set
 from tests.conftest import REPO_ROOT
 from tests.models import weights_files
 from tests.rehearsal import nyu_formats
@@ -217,7 +218,8 @@ def test_evaluate_every_source_and_protocol(world, source, flags):
   world.run(["tools/evaluate.py", f"--model={run_dir}", f"--source={source}", *flags, *paths],
             f"evaluate {source} {' '.join(flags)}")
   protocol = flags[0].split("=")[1]
-  name = f"{source}_{protocol}{'_flip' if '--flip' in flags else ''}.json"
+  max_images = 2 if "--max_images=2" in flags else None
+  name = test_set.result_name(source, protocol, "--flip" in flags, max_images=max_images) + ".json"
   with open(os.path.join(run_dir, "eval", name), encoding="utf-8") as f:
     report = json.load(f)
   expected = {"nyu_labeled": 3, "nyu_tfds": VAL_FRAMES, "densedepth": 3, "synthetic_rooms": 2}

@@ -53,8 +53,10 @@ _BOUNDARY = flags.DEFINE_bool("boundary", True, "Also compute the detail (bounda
 _MAX_IMAGES = flags.DEFINE_integer("max_images", None, "Evaluate only the first N test frames.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 4, "Frames per forward pass.")
 _OUTPUT = flags.DEFINE_string("output", None, "JSON path (a .md goes beside it); default "
-                              "<run folder>/eval/<source>_<protocol>[_flip].json (for a "
-                              "SavedModel: the folder that holds it).")
+                              "<run folder>/eval/<source>_<protocol>[_flip][_<other settings>]"
+                              ".json (for a SavedModel: the folder that holds it). A file "
+                              "holding a result of other settings is never replaced: -2, -3, "
+                              "... are appended.")
 _GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files (data paths, ...).")
 _GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
 
@@ -78,10 +80,12 @@ def _data_bindings():
 
 def _default_output(model_path):
   folder = model_path if os.path.isdir(model_path) else os.path.dirname(model_path)
-  if os.path.isfile(os.path.join(folder, "saved_model.pb")):  # runs/x/export -> runs/x/eval
+  saved_model = os.path.isfile(os.path.join(folder, "saved_model.pb"))
+  if saved_model:  # runs/x/export -> runs/x/eval
     folder = os.path.dirname(os.path.normpath(folder))
-  suffix = "_flip" if _FLIP.value else ""
-  return os.path.join(folder or ".", "eval", f"{_SOURCE.value}_{_PROTOCOL.value}{suffix}.json")
+  name = test_set.result_name(_SOURCE.value, _PROTOCOL.value, _FLIP.value, _MODE.value,
+                              _depth_key(), _MAX_IMAGES.value, saved_model)
+  return os.path.join(folder or ".", "eval", name + ".json")
 
 
 def main(argv):
@@ -100,9 +104,9 @@ def main(argv):
         _BATCH_SIZE.value, _MAX_IMAGES.value,
         progress=progress_lib.Progress(total, "evaluating", print_fn=cli.print_flush))
     report = test_set.build_report(network, result, _SOURCE.value, _PROTOCOL.value,
-                                   _MODE.value, _FLIP.value, _depth_key())
+                                   _MODE.value, _FLIP.value, _depth_key(), _MAX_IMAGES.value)
     output = _OUTPUT.value or _default_output(_MODEL.value)
-    markdown = test_set.write_report(report, output)
+    output, markdown = test_set.write_report(report, output)
     print(f"\n{result['images']} images, {report['mode']}; ground truth: "
           f"{report['ground_truth']}\n\n{test_set.markdown_rows(report)}\n")
     print(f"wrote {output} and {markdown}")

@@ -66,14 +66,18 @@ def _cells(values, names):
            f"{values[name]:.3f}") for name in names]
 
 
+NYU_SOURCES = ("nyu_labeled", "nyu_tfds", "densedepth")
+
+
 def markdown_rows(report):
-  """Table-1-style markdown: this run's row, the paper's row for the variant, detail metrics."""
+  """Table-1-style markdown: this run's row, the paper's row for the variant (NYU test sets
+  only), detail metrics."""
   variant = report.get("config", {}).get("variant")
   label = f"{variant or 'model'} (step {report.get('step')})"
   lines = ["| | " + " | ".join(TABLE1_HEADERS) + " |",
            "|---" * (len(TABLE1_COLUMNS) + 1) + "|",
            f"| {label} | " + " | ".join(_cells(report["metrics"], TABLE1_COLUMNS)) + " |"]
-  if variant in PAPER_TABLE1:
+  if variant in PAPER_TABLE1 and report.get("source") in NYU_SOURCES:
     lines.append(f"| paper, Table 1 ({variant}) | "
                  + " | ".join(_cells(PAPER_TABLE1[variant], TABLE1_COLUMNS)) + " |")
   if "boundary" in report:
@@ -101,13 +105,17 @@ def describe_ground_truth(source, depth_key, holes):
   return f"{text}; measured: {holes:.1%} of the pixels without depth"
 
 
-def build_report(network, result, source, protocol, mode, flip, depth_key=None):
+def build_report(network, result, source, protocol, mode, flip, depth_key=None,
+                 max_images=None):
   """Everything a result needs to be reproduced: model, step, data, protocol, metrics."""
   mode = result.get("mode", mode)
   defaults = protocols.PROTOCOL_DEFAULTS.get(protocol, {})
   return {
       "model": network.source, "step": network.step, "config": network.config,
       "source": source, "split": "test", "protocol": protocol,
+      "ground_truth_key": (depth_key or defaults.get("depth_key")) if source == "nyu_labeled"
+                          else None,
+      "max_images": max_images,
       "protocol_description": protocols.describe(protocol, network, flip),
       "mode": "per-image mean" if mode == "image" else "pixel-pooled", "flip": flip,
       "rel": ("|d - g| / d, as DenseDepth's code" if defaults.get("rel_denominator") ==
@@ -120,11 +128,55 @@ def build_report(network, result, source, protocol, mode, flip, depth_key=None):
   }
 
 
+def result_name(source, protocol, flip=False, mode=None, depth_key=None, max_images=None,
+                saved_model=False):
+  """A result file's stem that tells its settings apart: source, protocol, flip, and whatever
+  differs from the protocol's defaults (averaging, labeled-.mat ground truth), a test subset,
+  and whether a SavedModel (rather than the run's checkpoint) was evaluated."""
+  defaults = protocols.PROTOCOL_DEFAULTS[protocol]
+  parts = [source, protocol]
+  if flip:
+    parts.append("flip")
+  if mode and mode != defaults["mode"]:
+    parts.append(mode)
+  if source == "nyu_labeled" and depth_key and depth_key != defaults["depth_key"]:
+    parts.append(depth_key)
+  if max_images:
+    parts.append(f"first{max_images}")
+  if saved_model:
+    parts.append("savedmodel")
+  return "_".join(parts)
+
+
+# A later checkpoint of the same run evaluated alike replaces its earlier result; any other
+# difference keeps both.
+_SETTINGS = ("source", "protocol", "flip", "mode", "ground_truth_key", "max_images")
+
+
+def _free_path(json_path, report):
+  """`json_path`, unless it holds a result of other settings: then the first free
+  `<stem>-2.json`, `-3`, ... (a result never replaces one with different settings)."""
+  stem, number, path = os.path.splitext(json_path)[0], 2, json_path
+  while os.path.exists(path):
+    try:
+      with open(path, encoding="utf-8") as f:
+        previous = json.load(f)
+    except (OSError, ValueError):
+      previous = {}
+    if all(previous.get(key) == report.get(key) for key in _SETTINGS):
+      return path  # the same evaluation again (a later step, say): replaced
+    path, number = f"{stem}-{number}.json", number + 1
+  return path
+
+
 def write_report(report, json_path):
-  """JSON beside a .md with the markdown rows; folders created as needed."""
+  """JSON beside a .md with the markdown rows; folders created as needed. Returns (json path,
+  markdown path): another name than `json_path` when that file holds a result of other
+  settings."""
   folder = os.path.dirname(json_path)
   if folder:
     os.makedirs(folder, exist_ok=True)
+  json_path = _free_path(json_path, report)
   with open(json_path, "w", encoding="utf-8") as f:
     json.dump(report, f, indent=2, default=_json_default)
   markdown_path = os.path.splitext(json_path)[0] + ".md"
@@ -132,7 +184,7 @@ def write_report(report, json_path):
     f.write(f"{report['protocol_description']}; {report['mode']}; {report['images']} images of "
             f"{report['source']}; ground truth: {report['ground_truth']}\n\n"
             f"{markdown_rows(report)}\n")
-  return markdown_path
+  return json_path, markdown_path
 
 
 def _json_default(value):

@@ -126,3 +126,26 @@ def test_raw_ground_truth_holes_are_measured_and_stated():
                                  False, "rawDepths")
   assert "rawDepths" in report["ground_truth"] and "10.0%" in report["ground_truth"]
   assert report["mode"] == "per-image mean"
+
+
+def test_result_names_tell_settings_apart_and_never_replace_other_settings(tmp_path):
+  name = test_set.result_name
+  assert name("nyu_labeled", "paper") == "nyu_labeled_paper"
+  assert name("nyu_labeled", "eigen", True, "image", "rawDepths") == "nyu_labeled_eigen_flip"
+  assert name("nyu_labeled", "eigen", mode="pixel", depth_key="depths", max_images=5,
+              saved_model=True) == "nyu_labeled_eigen_pixel_depths_first5_savedmodel"
+  images, depths = ramp_frames(1)
+  frames = tf.data.Dataset.from_tensor_slices({"image": images, "depth": depths})
+  result = test_set.evaluate_network(red_channel_network(), frames, "paper", boundary=False)
+  full = test_set.build_report(red_channel_network(), result, "nyu_tfds", "paper", None, False)
+  subset = test_set.build_report(red_channel_network(), result, "nyu_tfds", "paper", None,
+                                 False, max_images=1)
+  path = str(tmp_path / "eval" / "result.json")
+  assert test_set.write_report(full, path)[0] == path
+  assert test_set.write_report(full, path)[0] == path  # the same settings again: replaced
+  assert test_set.write_report(subset, path)[0] == str(tmp_path / "eval" / "result-2.json")
+  assert "paper, Table 1" not in test_set.markdown_rows(full)  # the stand-in has no variant
+  full["config"] = {"variant": "full"}
+  assert "paper, Table 1 (full)" in test_set.markdown_rows(full)
+  full["source"] = "synthetic_rooms"  # not NYU: the paper's row would compare nothing
+  assert "paper, Table 1" not in test_set.markdown_rows(full)

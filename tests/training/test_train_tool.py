@@ -123,15 +123,23 @@ def _wait_for(process, text, timeout=300):
   raise AssertionError(f"never saw {text!r}:\n{''.join(seen)[-3000:]}")
 
 
-def test_sigterm_saves_and_kill_9_loses_only_unsaved_steps(tmp_path):
+def _stop_mid_run(tmp_path, signum, after):
+  """Starts a long run, sends `signum` once step `after` is logged; returns (output, the step
+  of the latest checkpoint)."""
   process = _start(tmp_path, steps=10_000)
-  _wait_for(process, "step 3/")
-  process.send_signal(signal.SIGTERM)
+  _wait_for(process, f"step {after}/")
+  process.send_signal(signum)
   output = process.communicate(timeout=120)[0]
   assert process.returncode == 0, output[-2000:]
-  assert "SIGTERM: saved a checkpoint at step" in output
+  assert "Traceback" not in output
   stopped_at = int(tf.train.latest_checkpoint(str(tmp_path / "run")).rsplit("-", 1)[1])
-  assert stopped_at >= 3
+  assert stopped_at >= after
+  return output, stopped_at
+
+
+def test_sigterm_saves_and_kill_9_loses_only_unsaved_steps(tmp_path):
+  output, stopped_at = _stop_mid_run(tmp_path, signal.SIGTERM, after=3)
+  assert "SIGTERM: saved a checkpoint at step" in output
 
   process = _start(tmp_path, steps=10_000)
   log = _wait_for(process, f"step {stopped_at + 2}/")
@@ -145,10 +153,5 @@ def test_sigterm_saves_and_kill_9_loses_only_unsaved_steps(tmp_path):
 
 
 def test_ctrl_c_saves_and_stops_with_one_line(tmp_path):
-  process = _start(tmp_path, steps=10_000)
-  _wait_for(process, "step 2/")
-  process.send_signal(signal.SIGINT)
-  output = process.communicate(timeout=120)[0]
-  assert process.returncode == 0, output[-2000:]
-  assert "Ctrl-C (SIGINT): saved a checkpoint at step" in output and "Traceback" not in output
-  assert tf.train.latest_checkpoint(str(tmp_path / "run")) is not None
+  output, _ = _stop_mid_run(tmp_path, signal.SIGINT, after=2)
+  assert "Ctrl-C (SIGINT): saved a checkpoint at step" in output
