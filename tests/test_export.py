@@ -95,3 +95,26 @@ def test_photos_reach_the_network_whole_at_the_training_scale_or_squeezed():
   assert seen == [(312, 416), (240, 320)]
   with pytest.raises(ValueError, match="fit must be one of"):
     inference.DepthNetwork(network_fn, (240, 320), "probe", fit="stretch")
+
+
+def test_a_float16_file_outside_its_tolerance_is_removed_with_one_line(tmp_path, monkeypatch):
+  model = models.build_model("full", input_shape=(None, None, 3), backbone_blocks=(1, 1, 1, 1),
+                             backbone_width=0.125, dmg_widths=(8, 8, 16, 16))
+  network = inference.keras_network(model, INPUT_SIZE, resize_size=(80, 120), step=1)
+  real, calls = export.compare_depths, []
+
+  def compare(reference, other):  # the second check (float16) as if its weights could not hold
+    calls.append(1)
+    difference = real(reference, other)
+    return {**difference, "mean_rel": 0.5} if len(calls) == 2 else difference
+
+  lines = []
+  monkeypatch.setattr(export, "compare_depths", compare)
+  sample = str(tmp_path / "room.png")
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  Image.fromarray(np.full((48, 64, 3), 100, np.uint8)).save(sample)
+  checks = export.export_network(network, str(tmp_path / "export"), sample_image=sample,
+                                 print_fn=lines.append)
+  assert (tmp_path / "export" / "model_float32.tflite").is_file()
+  assert not (tmp_path / "export" / "model_float16.tflite").exists()
+  assert checks["float16"]["kept"] is False and "mean_rel 0.5 exceeds 0.02" in lines[-1]

@@ -162,7 +162,7 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
   checkpoint_dir = distribution.worker_model_dir(model_dir, strategy)
   manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoint_dir,
                                        max_to_keep=keep_checkpoints)
-  if manager.checkpoints:
+  if _checkpoints_on_record(manager):
     restored = _restore_latest_readable(trainer.checkpoint, manager)
     if chief:
       _log(f"resumed from {restored} at step {trainer.step}")
@@ -254,12 +254,26 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
   return result
 
 
+def _checkpoints_on_record(manager):
+  """The manager's checkpoints and any complete-looking `ckpt-N` beside them that its state file
+  does not list yet (a kill between writing a checkpoint and recording it), oldest first."""
+  prefixes = set(manager.checkpoints)
+  for index_file in tf.io.gfile.glob(os.path.join(manager.directory, "ckpt-*.index")):
+    prefixes.add(index_file[:-len(".index")])
+
+  def number(prefix):
+    suffix = prefix.rsplit("-", 1)[-1]
+    return int(suffix) if suffix.isdigit() else -1
+
+  return sorted(prefixes, key=number)
+
+
 def _restore_latest_readable(checkpoint, manager):
   """Restores the newest checkpoint that reads completely; a truncated or half-written one (a
   kill during the save, a full disk) is skipped with one warning line. Raises if none reads:
   never a silent fresh start."""
   failures = []
-  for path in reversed(manager.checkpoints):
+  for path in reversed(_checkpoints_on_record(manager)):
     try:
       checkpoint.restore(path).assert_existing_objects_matched()
       return path
