@@ -144,3 +144,13 @@ def test_a_truncated_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, 
       os.remove(os.path.join(run, name))
   with pytest.raises(training.TrainingSetupError, match="no readable checkpoint"):
     training.train(run, total_steps=4)
+
+
+def test_a_checkpoint_written_but_not_yet_recorded_is_resumed_from(tmp_path):
+  """kill -9 between writing ckpt-N and updating the `checkpoint` state file: no fresh start."""
+  _configure(tmp_path)
+  run = str(tmp_path / "run")
+  training.train(run, total_steps=2)
+  os.remove(os.path.join(run, "checkpoint"))
+  result = training.train(run, total_steps=3)
+  assert result["step"] == 3 and len(result["loss_history"]) == 1
