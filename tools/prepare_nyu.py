@@ -3,8 +3,8 @@
   python tools/prepare_nyu.py --archive=/data/nyudepthv2.tar.gz --data_dir=/data/tensorflow_datasets
   python tools/prepare_nyu.py --archive=/data/extracted --data_dir=/data/tensorflow_datasets
 
---archive is nyudepthv2.tar.gz (32 GB; tfds extracts it into <data_dir>/downloads/extracted
-first, another 32 GB) or the folder it was extracted to (read in place). tfds' own nyu_depth_v2
+--archive is nyudepthv2.tar.gz (34 GB; tfds extracts it into <data_dir>/downloads/extracted
+first, another 34 GB) or the folder it was extracted to (read in place). tfds' own nyu_depth_v2
 builder writes the records, exactly as `tfds build nyu_depth_v2` would after downloading; training
 and evaluation then read them with nyu_tfds_source.data_dir = <data_dir>.
 """

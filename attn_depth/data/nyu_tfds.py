@@ -1,4 +1,4 @@
-"""NYU Depth V2 through tensorflow-datasets (`nyu_depth_v2`, FastDepth's 32 GB h5 archive).
+"""NYU Depth V2 through tensorflow-datasets (`nyu_depth_v2`, FastDepth's 34 GB h5 archive).
 
 Splits: train (47,584 frames of the 249 training scenes) and validation (the 654 official test
 frames). Images uint8 [480, 640, 3], depth float16 metres.
@@ -123,7 +123,7 @@ def _prepared_builder(data_dir, download, archive):
   raise DataError(
       f"{where}: {NAME} is not prepared there; prepare it from a local copy of "
       f"{ARCHIVE_NAME} (python tools/prepare_nyu.py --archive=PATH --data_dir=DIR, or "
-      f"nyu_tfds_source.archive = PATH), or allow the 32 GB download "
+      f"nyu_tfds_source.archive = PATH), or allow the 34 GB download "
       f"(nyu_tfds_source.download = True)")
 
 
@@ -156,7 +156,7 @@ def nyu_tfds_dataset(split="train", num_examples=PAPER_TRAIN_EXAMPLES, data_dir=
     num_examples: train only: how many frames of the deterministic subset; None for all 47,584.
       More than are prepared: all prepared frames, with a warning.
     data_dir: tfds data folder (default: tfds' own, ~/tensorflow_datasets or $TFDS_DATA_DIR).
-    download: let tfds download (32 GB) and prepare the dataset if it is not there.
+    download: let tfds download (34 GB) and prepare the dataset if it is not there.
     archive: a local copy of FastDepth's nyudepthv2.tar.gz or its extracted folder, prepared
       into `data_dir` if the dataset is not there yet.
   """
