@@ -2,8 +2,10 @@
 Attention Guided Networks" (3DV 2018) in TensorFlow 2 / Keras 3.
 
 Importing the package registers its custom layers, so saved `.keras` models load directly.
+Depth for your own images: `attn_depth.DepthEstimator.from_path(path).predict(images)`.
 """
 
 from attn_depth import models
+from attn_depth.estimator import DepthEstimator
 
 __version__ = "0.1.0"

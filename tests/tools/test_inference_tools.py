@@ -114,3 +114,41 @@ def test_exported_and_checkpoint_networks_give_the_same_evaluation(run_dir, tmp_
     np.testing.assert_array_equal(gt_a, gt_b)
     np.testing.assert_allclose(pred_a, pred_b, rtol=1e-5, atol=1e-6)
   assert tf.io.gfile.exists(os.path.join(export_dir, "assets.extra", "attn_depth.json"))
+
+
+def test_depth_estimator_api_from_a_run_and_a_saved_model(run_dir, tmp_path):
+  """Three lines for a practitioner: load, predict, metres as keras-hub's DepthEstimator."""
+  import attn_depth  # pylint: disable=import-outside-toplevel
+  estimator = attn_depth.DepthEstimator.from_path(run_dir)
+  images = np.random.default_rng(0).integers(0, 256, (3, 45, 70, 3), dtype=np.uint8)
+  depths = estimator.predict(images, batch_size=2)["depths"]
+  assert depths.shape == (3, 45, 70, 1) and depths.dtype == np.float32 and (depths > 0).all()
+  np.testing.assert_allclose(depths[..., 0], estimator.network.depth_at_image_size(images),
+                             rtol=1e-6)
+  one = estimator.predict(images[0])["depths"]
+  assert one.shape == (1, 45, 70, 1)
+  mixed = estimator.predict([images[0], images[1, :30, :40]])["depths"]
+  assert [d.shape for d in mixed] == [(45, 70, 1), (30, 40, 1)]
+  with pytest.raises(ValueError, match="expected RGB images"):
+    estimator.predict(np.zeros((45, 70), np.uint8))
+
+  export_dir = str(tmp_path / "export")
+  from attn_depth import export  # pylint: disable=import-outside-toplevel
+  export.export_saved_model(estimator.network.model, export_dir, estimator.input_size,
+                            resize_size=estimator.network.resize_size)
+  again = attn_depth.DepthEstimator.from_path(run_dir)  # loading twice in a process works
+  served = attn_depth.DepthEstimator.from_path(export_dir).predict(images)["depths"]
+  np.testing.assert_allclose(served, again.predict(images)["depths"], rtol=1e-4, atol=1e-5)
+  gin.clear_config()
+
+
+def test_the_readme_python_example_runs(run_dir):
+  import re  # pylint: disable=import-outside-toplevel
+  from tests.conftest import REPO_ROOT  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
+    blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
+  example = next(b for b in blocks if "DepthEstimator.from_path" in b)
+  namespace = {}
+  exec(example.replace('"runs/quickstart"', repr(run_dir)), namespace)  # pylint: disable=exec-used
+  assert namespace["depths"].shape == (2, 480, 640, 1)
+  gin.clear_config()
