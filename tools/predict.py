@@ -41,6 +41,8 @@ _FIT = flags.DEFINE_enum("fit", "whole", ["whole", "squeeze"],
                          "whole: the whole photo at the training frames' scale (its area "
                          "resized to 312x416's for the paper's networks, aspect kept); squeeze: "
                          "resized to the training crop (240x320), objects 0.77x smaller.")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace outputs of an earlier run in "
+                               "--output_dir (default: keep them, name new ones <name>_2, ...).")
 _GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files.")
 _GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
 
@@ -72,7 +74,7 @@ def main(argv):
     network.fit = _FIT.value
     result = predict.predict_files(network, inputs, _OUTPUT_DIR.value, outputs, intrinsics,
                                    _FOCUS_DEPTH.value, _APERTURE.value,
-                                   print_fn=cli.print_flush)
+                                   print_fn=cli.print_flush, overwrite=_OVERWRITE.value)
     print(f"{len(result['written'])} image(s) -> {_OUTPUT_DIR.value}"
           + (f"; {len(result['failed'])} skipped" if result["failed"] else ""))
     if not result["written"]:

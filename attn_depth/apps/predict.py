@@ -24,10 +24,22 @@ OUTPUTS = ("npy", "png16", "color", "ply", "bokeh")
 DEFAULT_OUTPUTS = ("npy", "png16", "color", "ply")
 
 
-def _unique_stem(path, used):
+OUTPUT_SUFFIXES = {"npy": "_depth.npy", "png16": "_depth_mm.png", "color": "_depth_color.png",
+                   "ply": ".ply", "bokeh": "_bokeh.png"}
+
+
+def _unique_stem(path, used, output_dir, outputs, overwrite=False):
+  """The image's name, or name_2, name_3, ... if another input of this run already has it or
+  (unless `overwrite`) an earlier run's outputs for it are in the folder: nothing is replaced
+  silently."""
   stem = os.path.splitext(os.path.basename(path))[0]
   candidate, number = stem, 2
-  while candidate in used:
+
+  def taken(name):
+    return name in used or (not overwrite and any(
+        os.path.exists(os.path.join(output_dir, name + OUTPUT_SUFFIXES[o])) for o in outputs))
+
+  while taken(candidate):
     candidate, number = f"{stem}_{number}", number + 1
   used.add(candidate)
   return candidate
@@ -48,15 +60,16 @@ def write_outputs(rgb, depth, stem, output_dir, outputs=DEFAULT_OUTPUTS, intrins
     return written[-1]
 
   if "npy" in outputs:
-    np.save(path_of("_depth.npy"), depth.astype(np.float32))
+    np.save(path_of(OUTPUT_SUFFIXES["npy"]), depth.astype(np.float32))
   if "png16" in outputs:
-    images_lib.save_depth_png16(path_of("_depth_mm.png"), depth)
+    images_lib.save_depth_png16(path_of(OUTPUT_SUFFIXES["png16"]), depth)
   if "color" in outputs:
-    Image.fromarray(images_lib.colour_depth_with_legend(depth)).save(path_of("_depth_color.png"))
+    Image.fromarray(images_lib.colour_depth_with_legend(depth)).save(
+        path_of(OUTPUT_SUFFIXES["color"]))
   if "ply" in outputs:
     camera = intrinsics or pointcloud.Intrinsics.nyu_scaled(*depth.shape)
     points, colours = pointcloud.depth_to_points(depth, camera, rgb)
-    pointcloud.write_ply(path_of(".ply"), points, colours)
+    pointcloud.write_ply(path_of(OUTPUT_SUFFIXES["ply"]), points, colours)
   if "bokeh" in outputs:
     focus = focus_depth or bokeh_lib.focus_depth_at_centre(depth)
     radius = aperture if aperture is not None else 0.015 * max(depth.shape)
@@ -67,13 +80,16 @@ def write_outputs(rgb, depth, stem, output_dir, outputs=DEFAULT_OUTPUTS, intrins
         report.total = total
         report(done)
     Image.fromarray(bokeh_lib.render_bokeh(rgb, depth, focus, radius, progress=progress)).save(
-        path_of("_bokeh.png"))
+        path_of(OUTPUT_SUFFIXES["bokeh"]))
   return written
 
 
 def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrinsics=None,
-                  focus_depth=None, aperture=None, print_fn=print):
+                  focus_depth=None, aperture=None, print_fn=print, overwrite=False):
   """Runs `network` (an inference.DepthNetwork) over files, globs and folders.
+
+  Outputs of an earlier run in `output_dir` are kept (new ones are named <name>_2, ...) unless
+  `overwrite`.
 
   A bad input, or one whose prediction or any output fails, is reported in one line and
   skipped; the rest are processed (files already written for it stay). Returns
@@ -99,10 +115,12 @@ def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrin
       continue
     try:
       depth = network.depth_at_image_size(rgb[None])[0]
-      written[path] = write_outputs(rgb, depth, _unique_stem(path, used_stems), output_dir,
-                                    outputs, intrinsics, focus_depth, aperture, print_fn)
+      stem = _unique_stem(path, used_stems, output_dir, outputs, overwrite)
+      written[path] = write_outputs(rgb, depth, stem, output_dir, outputs, intrinsics,
+                                    focus_depth, aperture, print_fn)
     except Exception as error:  # pylint: disable=broad-except  (a batch job goes on)
-      message = f"{path}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+      reason = str(error).splitlines()[0] if str(error) else ""
+      message = f"{path}: {type(error).__name__}: {reason}"
       print_fn(f"skipped {message}")
       failed[path] = message
       continue
@@ -111,5 +129,6 @@ def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrin
     valid = depth[np.isfinite(depth) & (depth > 0)]
     print_fn(f"[{index}/{len(paths)}] {path}: {rgb.shape[1]}x{rgb.shape[0]}, depth "
              f"{valid.min():.2f}-{valid.max():.2f} m, median {np.median(valid):.2f} m  "
-             f"ETA {eta}")
+             f"ETA {eta}" + (f"  (written as {stem}.*: that name is taken)"
+                             if stem != os.path.splitext(os.path.basename(path))[0] else ""))
   return {"written": written, "failed": failed}

@@ -25,8 +25,23 @@ def test_a_photo_failing_in_an_output_step_is_skipped_and_the_rest_go_on(tmp_pat
   os.mkdir(out / "b.ply")  # b's point cloud cannot be written: a folder is in the way
   lines = []
   result = predict.predict_files(_ConstantNetwork(), [str(photos)], str(out),
-                                 outputs=("npy", "ply"), print_fn=lines.append)
+                                 outputs=("npy", "ply"), print_fn=lines.append, overwrite=True)
   assert sorted(os.path.basename(p) for p in result["written"]) == ["a.png", "c.png"]
   failed = [line for line in lines if line.startswith("skipped")]
   assert len(failed) == 1 and "b.png" in failed[0] and "\n" not in failed[0]
   assert os.path.isfile(out / "c.ply") and os.path.isfile(out / "c_depth.npy")
+
+
+def test_outputs_of_an_earlier_run_are_kept_unless_overwrite(tmp_path):
+  photos = tmp_path / "photos"
+  photos.mkdir()
+  Image.fromarray(np.full((48, 64, 3), 120, np.uint8)).save(photos / "a.png")
+  out, lines = tmp_path / "out", []
+  for _ in range(2):
+    predict.predict_files(_ConstantNetwork(), [str(photos)], str(out), outputs=("npy",),
+                          print_fn=lines.append)
+  assert sorted(os.listdir(out)) == ["a_2_depth.npy", "a_depth.npy"]
+  assert "written as a_2.*" in lines[-1]
+  predict.predict_files(_ConstantNetwork(), [str(photos)], str(out), outputs=("npy",),
+                        print_fn=lines.append, overwrite=True)
+  assert sorted(os.listdir(out)) == ["a_2_depth.npy", "a_depth.npy"]
