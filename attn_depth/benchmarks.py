@@ -246,15 +246,11 @@ def photo_fit_comparison(network, frames, max_images=100):
   from attn_depth.evaluation.metrics import DepthMetricsAccumulator  # pylint: disable=import-outside-toplevel
   from attn_depth.inference import FITS  # pylint: disable=import-outside-toplevel
   accumulators = {fit: DepthMetricsAccumulator() for fit in FITS}
-  previous, images = network.fit, 0
-  try:
-    for frame in frames.take(max_images).as_numpy_iterator():
-      for fit, accumulator in accumulators.items():
-        network.fit = fit
-        accumulator.add(frame["depth"], network.depth_at_image_size(frame["image"][None])[0])
-      images += 1
-  finally:
-    network.fit = previous
+  images = 0
+  for frame in frames.take(max_images).as_numpy_iterator():
+    for fit, accumulator in accumulators.items():
+      accumulator.add(frame["depth"], network.depth_at_image_size(frame["image"][None], fit)[0])
+    images += 1
   out = {fit: {k: v for k, v in acc.result().items() if k in ("rel", "rms", "delta1")}
          for fit, acc in accumulators.items()}
   out["images"] = images

@@ -89,9 +89,10 @@ class DepthNetwork:
     depth = np.asarray(depth, np.float32)
     return depth[..., 0] if depth.ndim == 4 else depth
 
-  def depth_at_image_size(self, images):
-    """uint8 / float [B, H, W, 3] -> numpy depth [B, H, W] metres, fitted as `self.fit` says."""
-    return np.asarray(self._at_image_size[self.fit](tf.convert_to_tensor(images)))
+  def depth_at_image_size(self, images, fit=None):
+    """uint8 / float [B, H, W, 3] -> numpy depth [B, H, W] metres, fitted as `fit` (default
+    `self.fit`) says."""
+    return np.asarray(self._at_image_size[fit or self.fit](tf.convert_to_tensor(images)))
 
 
 def keras_network(model, input_size=None, source="in-memory model", step=None, config=None,

@@ -25,8 +25,8 @@ _CPU_FEATURES = b"To enable the following instructions:"  # 2nd line of cpu_feat
 
 def is_noise(line):
   """A native TensorFlow log line that a user did not ask for."""
-  return (line.startswith((_ABSL_PREAMBLE, _CPU_FEATURES)) or bool(_NATIVE_INFO_OR_WARNING.match(line))
-          or bool(_NATIVE_GPU_ERROR.match(line)))
+  return (line.startswith((_ABSL_PREAMBLE, _CPU_FEATURES))
+          or bool(_NATIVE_INFO_OR_WARNING.match(line)) or bool(_NATIVE_GPU_ERROR.match(line)))
 
 
 def _filter_native_stderr():

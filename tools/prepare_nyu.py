@@ -15,6 +15,7 @@ from absl import flags  # noqa: E402
 
 from attn_depth import cli  # noqa: E402
 from attn_depth.data import nyu_tfds  # noqa: E402
+from attn_depth.data.frames import expand_path  # noqa: E402
 
 _ARCHIVE = flags.DEFINE_string("archive", None, "(required) nyudepthv2.tar.gz or the folder it "
                                "was extracted to (holding nyudepthv2/train and nyudepthv2/val).",
@@ -26,8 +27,8 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "tfds data folder to prepare i
 def main(argv):
   del argv
   with cli.tool("prepare_nyu"):
-    data_dir = nyu_tfds.expand_path(_DATA_DIR.value)
-    builder = nyu_tfds.prepare_from_archive(nyu_tfds.expand_path(_ARCHIVE.value), data_dir,
+    data_dir = expand_path(_DATA_DIR.value)
+    builder = nyu_tfds.prepare_from_archive(expand_path(_ARCHIVE.value), data_dir,
                                             print_fn=cli.print_flush)
     splits = builder.info.splits
     print(f"{nyu_tfds.NAME} ready in {builder.data_dir}: train {splits['train'].num_examples} "

@@ -23,7 +23,6 @@ from tensorflow_datasets.datasets.nyu_depth_v2 import nyu_depth_v2_dataset_build
 
 from attn_depth.data.frames import DataError
 from attn_depth.data.frames import prepare_quietly
-from attn_depth.data.frames import expand_path  # noqa: F401  (for tools/prepare_nyu.py)
 
 NAME = "nyu_depth_v2"
 SPLITS = {"train": "train", "test": "validation"}
@@ -113,8 +112,7 @@ def _prepared_builder(data_dir, download, archive):
   if builder.is_prepared():
     return builder
   if archive:
-    prepare_from_archive(archive, data_dir)
-    return tfds.builder(NAME, data_dir=data_dir)
+    return prepare_from_archive(archive, data_dir)
   if download:
     prepare_quietly(builder, f"downloading (34 GB) and preparing {NAME} into {builder.data_dir} "
                     f"(once)")
@@ -137,14 +135,19 @@ def _train_count(available, num_examples):
   return int(num_examples)
 
 
-def count_frames(split="train", num_examples=PAPER_TRAIN_EXAMPLES, data_dir=None,
-                 download=False, archive=None):
-  """Frames `nyu_tfds_dataset` yields for these arguments (from tfds' metadata, nothing read)."""
+def _prepared_split(split, num_examples, data_dir, download, archive):
+  """(prepared builder, frames of `split` to use), from tfds' metadata: nothing is read."""
   if split not in SPLITS:
     raise DataError(f"nyu_depth_v2: unknown split {split!r}, expected one of {sorted(SPLITS)}")
   builder = _prepared_builder(data_dir, download, archive)
   available = builder.info.splits[SPLITS[split]].num_examples
-  return _train_count(available, num_examples) if split == "train" else available
+  return builder, _train_count(available, num_examples) if split == "train" else available
+
+
+def count_frames(split="train", num_examples=PAPER_TRAIN_EXAMPLES, data_dir=None,
+                 download=False, archive=None):
+  """Frames `nyu_tfds_dataset` yields for these arguments (from tfds' metadata, nothing read)."""
+  return _prepared_split(split, num_examples, data_dir, download, archive)[1]
 
 
 def nyu_tfds_dataset(split="train", num_examples=PAPER_TRAIN_EXAMPLES, data_dir=None,
@@ -160,11 +163,10 @@ def nyu_tfds_dataset(split="train", num_examples=PAPER_TRAIN_EXAMPLES, data_dir=
     archive: a local copy of FastDepth's nyudepthv2.tar.gz or its extracted folder, prepared
       into `data_dir` if the dataset is not there yet.
   """
-  count = count_frames(split, num_examples, data_dir, download, archive)
+  builder, count = _prepared_split(split, num_examples, data_dir, download, archive)
   tfds_split = SPLITS[split]
   if split == "train" and num_examples:
     tfds_split = f"train[:{count}]"
-  builder = tfds.builder(NAME, data_dir=data_dir)
   dataset = builder.as_dataset(split=tfds_split, shuffle_files=False)
   dataset = dataset.map(
       lambda example: {"image": example["image"], "depth": tf.cast(example["depth"], tf.float32)},

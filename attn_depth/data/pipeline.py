@@ -31,8 +31,8 @@ def nyu_tfds_source(split, num_train_examples=nyu_tfds.PAPER_TRAIN_EXAMPLES, dat
 def nyu_labeled_source(split, mat_path=None, splits_path=None, depth_key="depths",
                        count_only=False):
   mat_path, splits_path = expand_path(mat_path), expand_path(splits_path)
-  nyu_labeled.check_files(mat_path, splits_path)
   if count_only:
+    nyu_labeled.check_files(mat_path, splits_path)  # the dataset checks them itself
     return len(nyu_labeled.read_split_indices(splits_path, split))
   return nyu_labeled.nyu_labeled_dataset(mat_path, splits_path, split, depth_key)
 

@@ -110,17 +110,17 @@ def build_report(network, result, source, protocol, mode, flip, depth_key=None,
   """Everything a result needs to be reproduced: model, step, data, protocol, metrics."""
   mode = result.get("mode", mode)
   defaults = protocols.PROTOCOL_DEFAULTS.get(protocol, {})
+  depth_key = depth_key or defaults.get("depth_key")
   return {
       "model": network.source, "step": network.step, "config": network.config,
       "source": source, "split": "test", "protocol": protocol,
-      "ground_truth_key": (depth_key or defaults.get("depth_key")) if source == "nyu_labeled"
-                          else None,
+      "ground_truth_key": depth_key if source == "nyu_labeled" else None,
       "max_images": max_images,
       "protocol_description": protocols.describe(protocol, network, flip),
       "mode": "per-image mean" if mode == "image" else "pixel-pooled", "flip": flip,
       "rel": ("|d - g| / d, as DenseDepth's code" if defaults.get("rel_denominator") ==
               "prediction" else "|d - g| / g"),
-      "ground_truth": describe_ground_truth(source, depth_key or defaults.get("depth_key"),
+      "ground_truth": describe_ground_truth(source, depth_key,
                                             result.get("ground_truth_holes", float("nan"))),
       "input_size": list(network.input_size), "resize_size": list(network.resize_size),
       "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
