@@ -25,16 +25,16 @@ def rooms_per_second(num_scenes=40, seed=0):
 
 def pipeline_examples_per_second(data_dir=None, num_records=256, batch_size=3,
                                  num_batches=300, warmup_batches=50):
-  """Training pipeline throughput (tfds records -> decode -> preprocess -> augment -> batch).
+  """Training pipeline throughput (records read by index in an epoch permutation -> decode ->
+  preprocess -> augment -> batch).
 
   Reads `num_records` procedural scenes prepared as tfds records in `data_dir` (prepared first
   if needed; a temporary folder if None), the same record reader and decoders as nyu_depth_v2.
   """
   with tempfile.TemporaryDirectory() as scratch:
     data_dir = data_dir or os.path.join(scratch, "tfds")
-    frames = synthetic_rooms.synthetic_rooms_dataset(num_records, seed=0, data_dir=data_dir)
-    dataset = pipeline.batches_from_frames(frames, training=True, batch_size=batch_size,
-                                           shuffle_buffer=num_records)
+    table = synthetic_rooms.synthetic_rooms_table(num_records, seed=0, data_dir=data_dir)
+    dataset = pipeline.training_batches(table, batch_size)
     iterator = iter(dataset)
     for _ in range(warmup_batches):
       next(iterator)

@@ -94,3 +94,11 @@ def parse_gin_for_model(model_path, gin_files=(), gin_bindings=()):
   for path in inference.model_gin_files(model_path):
     parse_run_config(path)
   parse_gin(gin_files, gin_bindings)
+
+
+def query(binding, default=None):
+  """The value bound to `binding` ("function.parameter") in the parsed config, or `default`."""
+  try:
+    return gin.query_parameter(binding)
+  except ValueError:
+    return default

@@ -31,6 +31,8 @@ def main(argv):
   del argv
   with cli.tool("train"):
     config.parse_gin(_GIN_FILES.value, _GIN_BINDINGS.value)
+    # Before anything starts TensorFlow's runtime (choosing the strategy lists the devices).
+    training.configure_determinism(config.query("train.deterministic", False))
     with cli.output_folder(_MODEL_DIR.value):
       strategy = training.build_strategy(_STRATEGY.value)
       training.train(_MODEL_DIR.value, strategy)

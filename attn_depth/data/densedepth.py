@@ -19,7 +19,7 @@ from PIL import Image
 
 from attn_depth.data.frames import DataError
 from attn_depth.data.frames import FrameError
-from attn_depth.data.frames import frames_from_generator
+from attn_depth.data.frame_tables import PythonFrames
 
 CSV_NAMES = {"train": "data/nyu2_train.csv", "test": "data/nyu2_test.csv"}
 MAX_DEPTH_8BIT = 10.0
@@ -91,20 +91,24 @@ def count_frames(path, split="train"):
   return len(_open_pairs(path, split)[1])
 
 
-def densedepth_dataset(path, split="train"):
-  """Frames of DenseDepth's nyu_data.zip (train: ~50K frames; test: the 654 test frames)."""
+def densedepth_table(path, split="train"):
+  """Frames of DenseDepth's nyu_data.zip (train: ~50K frames; test: the 654 test frames),
+  addressable by index in the CSV's order."""
   archive, pairs = _open_pairs(path, split)
 
-  def frames():
-    for rgb_name, depth_name in pairs:
-      def load(rgb_name=rgb_name, depth_name=depth_name):
-        where = f"{path}:{rgb_name}"
-        try:
-          image = Image.open(io.BytesIO(archive.read(rgb_name))).convert("RGB")
-          depth = np.asarray(Image.open(io.BytesIO(archive.read(depth_name))))
-        except (OSError, KeyError) as error:
-          raise FrameError(f"{where}: unreadable ({error})") from None
-        return np.asarray(image), depth_from_png(depth, f"{path}:{depth_name}")
-      yield f"{path}:{rgb_name}", load
+  def load(index):
+    rgb_name, depth_name = pairs[index]
+    try:
+      image = Image.open(io.BytesIO(archive.read(rgb_name))).convert("RGB")
+      depth = np.asarray(Image.open(io.BytesIO(archive.read(depth_name))))
+    except (OSError, KeyError) as error:
+      raise FrameError(f"{path}:{rgb_name}: unreadable ({error})") from None
+    return np.asarray(image), depth_from_png(depth, f"{path}:{depth_name}")
 
-  return frames_from_generator(frames, f"densedepth[{split}]")
+  return PythonFrames(f"densedepth[{split}]", len(pairs), load,
+                      lambda index: f"{path}:{pairs[index][0]}")
+
+
+def densedepth_dataset(path, split="train"):
+  """`densedepth_table`'s frames in the CSV's order, as a dataset."""
+  return densedepth_table(path, split).frames()

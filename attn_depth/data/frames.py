@@ -6,7 +6,6 @@ in metres (tfds' own keys for nyu_depth_v2); 0, NaN or inf depth means "no measu
 
 import contextlib
 import io
-import logging
 import os
 
 import numpy as np
@@ -47,27 +46,6 @@ def check_frame(image, depth, where):
     raise FrameError(f"{where}: depth has shape {depth.shape}, expected "
                      f"({FRAME_HEIGHT}, {FRAME_WIDTH})")
   return image.astype(np.uint8), depth.astype(np.float32)
-
-
-def frames_from_generator(frames, name):
-  """A dataset over `frames()`, a generator of (where, load) pairs: `load()` returns one
-  (image, depth) frame. A frame whose load fails is logged with its location and skipped; the
-  count of skipped frames is logged once the pass is over."""
-
-  def generate():
-    skipped = 0
-    for where, load in frames():
-      try:
-        image, depth = check_frame(*load(), where)
-      except (FrameError, OSError, ValueError, KeyError) as error:
-        skipped += 1
-        logging.warning("%s: skipped a frame: %s", name, error)
-        continue
-      yield {"image": image, "depth": depth}
-    if skipped:
-      logging.warning("%s: %d frame(s) skipped in this pass", name, skipped)
-
-  return tf.data.Dataset.from_generator(generate, output_signature=EXAMPLE_SIGNATURE)
 
 
 def prepare_quietly(builder, message, print_fn=None, **kwargs):

@@ -7,6 +7,7 @@ depth has holes = 0). `splits.mat` is MATLAB 5 (scipy.io.loadmat): `trainNdxs` (
 """
 
 import os
+import threading
 
 import h5py
 import numpy as np
@@ -15,7 +16,7 @@ import scipy.io
 from attn_depth.data.frames import FRAME_HEIGHT
 from attn_depth.data.frames import FRAME_WIDTH
 from attn_depth.data.frames import DataError
-from attn_depth.data.frames import frames_from_generator
+from attn_depth.data.frame_tables import PythonFrames
 
 SPLIT_KEYS = {"train": "trainNdxs", "test": "testNdxs"}
 DEPTH_KEYS = ("depths", "rawDepths")
@@ -66,8 +67,22 @@ def _check_layout(handle, mat_path, depth_key):
   return images.shape[0]
 
 
-def nyu_labeled_dataset(mat_path, splits_path, split="test", depth_key="depths"):
-  """The 795 train or 654 test frames of the labeled set, in splits.mat's order.
+class _LazyFile:
+  """One h5py handle per table, opened on the first read (h5py serialises reads itself)."""
+
+  def __init__(self, path):
+    self.path, self._handle, self._lock = path, None, threading.Lock()
+
+  def __getitem__(self, key):
+    with self._lock:
+      if self._handle is None:
+        self._handle = h5py.File(self.path, "r")
+      return self._handle[key]
+
+
+def nyu_labeled_table(mat_path, splits_path, split="test", depth_key="depths"):
+  """The 795 train or 654 test frames of the labeled set, in splits.mat's order, addressable by
+  index.
 
   Args:
     mat_path: nyu_depth_v2_labeled.mat.
@@ -88,13 +103,16 @@ def nyu_labeled_dataset(mat_path, splits_path, split="test", depth_key="depths")
   if indices.size and (indices.min() < 0 or indices.max() >= count):
     raise DataError(f"{splits_path}: indices run to {indices.max() + 1}, but {mat_path} has "
                     f"{count} frames")
+  mat = _LazyFile(mat_path)
 
-  def frames():
-    with h5py.File(mat_path, "r") as handle:
-      images, depths = handle["images"], handle[depth_key]
-      for index in indices:
-        def load(index=index):
-          return images[index].transpose(2, 1, 0), depths[index].T
-        yield f"{mat_path} frame {index + 1}", load
+  def load(position):
+    index = indices[position]
+    return mat["images"][index].transpose(2, 1, 0), mat[depth_key][index].T
 
-  return frames_from_generator(frames, f"nyu_labeled[{split}]")
+  return PythonFrames(f"nyu_labeled[{split}]", len(indices), load,
+                      lambda position: f"{mat_path} frame {indices[position] + 1}")
+
+
+def nyu_labeled_dataset(mat_path, splits_path, split="test", depth_key="depths"):
+  """`nyu_labeled_table`'s frames in splits.mat's order, as a dataset."""
+  return nyu_labeled_table(mat_path, splits_path, split, depth_key).frames()

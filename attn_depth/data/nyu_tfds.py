@@ -17,10 +17,10 @@ import logging
 import os
 import tempfile
 
-import tensorflow as tf
 import tensorflow_datasets as tfds
 from tensorflow_datasets.datasets.nyu_depth_v2 import nyu_depth_v2_dataset_builder
 
+from attn_depth.data.frame_tables import RecordFrames
 from attn_depth.data.frames import DataError
 from attn_depth.data.frames import prepare_quietly
 
@@ -150,27 +150,25 @@ def count_frames(split="train", num_examples=PAPER_TRAIN_EXAMPLES, data_dir=None
   return _prepared_split(split, num_examples, data_dir, download, archive)[1]
 
 
-def nyu_tfds_dataset(split="train", num_examples=PAPER_TRAIN_EXAMPLES, data_dir=None,
-                     download=False, archive=None):
-  """Frames of tfds' nyu_depth_v2 as {"image": uint8, "depth": float32 metres}.
+def nyu_tfds_table(split="train", num_examples=PAPER_TRAIN_EXAMPLES, data_dir=None,
+                   download=False, archive=None):
+  """Frames of tfds' nyu_depth_v2, addressable by index, as {"image": uint8, "depth": float32
+  metres}.
 
   Args:
     split: "train" or "test" (tfds' "validation", the 654 official test frames).
-    num_examples: train only: how many frames of the deterministic subset; None for all 47,584.
-      More than are prepared: all prepared frames, with a warning.
+    num_examples: train only: how many frames of the deterministic subset (the first N records);
+      None for all 47,584. More than are prepared: all prepared frames, with a warning.
     data_dir: tfds data folder (default: tfds' own, ~/tensorflow_datasets or $TFDS_DATA_DIR).
     download: let tfds download (34 GB) and prepare the dataset if it is not there.
     archive: a local copy of FastDepth's nyudepthv2.tar.gz or its extracted folder, prepared
       into `data_dir` if the dataset is not there yet.
   """
   builder, count = _prepared_split(split, num_examples, data_dir, download, archive)
-  tfds_split = SPLITS[split]
-  if split == "train" and num_examples:
-    tfds_split = f"train[:{count}]"
-  dataset = builder.as_dataset(split=tfds_split, shuffle_files=False)
-  dataset = dataset.map(
-      lambda example: {"image": example["image"], "depth": tf.cast(example["depth"], tf.float32)},
-      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  # A record that fails to decode is logged by tf.data and skipped, not fatal (the count above
-  # is tfds' own, before any such skip).
-  return dataset.ignore_errors(log_warning=True)
+  return RecordFrames(f"{NAME}[{split}]", builder, SPLITS[split], count)
+
+
+def nyu_tfds_dataset(split="train", num_examples=PAPER_TRAIN_EXAMPLES, data_dir=None,
+                     download=False, archive=None):
+  """`nyu_tfds_table`'s frames in tfds' order, as a dataset."""
+  return nyu_tfds_table(split, num_examples, data_dir, download, archive).frames()

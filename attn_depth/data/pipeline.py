@@ -4,6 +4,7 @@ import gin
 import tensorflow as tf
 
 from attn_depth.data import densedepth
+from attn_depth.data import epochs
 from attn_depth.data import nyu_labeled
 from attn_depth.data import nyu_tfds
 from attn_depth.data import synthetic_rooms
@@ -14,8 +15,10 @@ from attn_depth.data.preprocessing import preprocess_example
 SPLITS = ("train", "test")
 
 
-# Each source takes the split and, with `count_only`, returns the number of frames instead of
-# the frames (steps per epoch are derived from it); paths and sizes are gin bindings.
+# Each source takes the split and returns its frames as a table addressable by index (see
+# frame_tables) or, with `count_only`, the number of frames (steps per epoch are derived from it,
+# without preparing anything that is not prepared yet where the source can tell); paths and sizes
+# are gin bindings.
 
 @gin.configurable
 def nyu_tfds_source(split, num_train_examples=nyu_tfds.PAPER_TRAIN_EXAMPLES, data_dir=None,
@@ -24,7 +27,7 @@ def nyu_tfds_source(split, num_train_examples=nyu_tfds.PAPER_TRAIN_EXAMPLES, dat
   archive = expand_path(archive)
   if count_only:
     return nyu_tfds.count_frames(split, num_train_examples, data_dir, download, archive)
-  return nyu_tfds.nyu_tfds_dataset(split, num_train_examples, data_dir, download, archive)
+  return nyu_tfds.nyu_tfds_table(split, num_train_examples, data_dir, download, archive)
 
 
 @gin.configurable
@@ -34,7 +37,7 @@ def nyu_labeled_source(split, mat_path=None, splits_path=None, depth_key="depths
   if count_only:
     nyu_labeled.check_files(mat_path, splits_path)  # the dataset checks them itself
     return len(nyu_labeled.read_split_indices(splits_path, split))
-  return nyu_labeled.nyu_labeled_dataset(mat_path, splits_path, split, depth_key)
+  return nyu_labeled.nyu_labeled_table(mat_path, splits_path, split, depth_key)
 
 
 @gin.configurable
@@ -46,7 +49,7 @@ def densedepth_source(split, path=None, count_only=False):
                     "takes --densedepth)")
   if count_only:
     return densedepth.count_frames(path, split)
-  return densedepth.densedepth_dataset(path, split)
+  return densedepth.densedepth_table(path, split)
 
 
 @gin.configurable
@@ -57,7 +60,7 @@ def synthetic_rooms_source(split, num_train_examples=1000, num_test_examples=100
                       (num_test_examples, seed + 1))
   if count_only:
     return count
-  return synthetic_rooms.synthetic_rooms_dataset(count, scene_set, expand_path(data_dir))
+  return synthetic_rooms.synthetic_rooms_table(count, scene_set, expand_path(data_dir))
 
 
 SOURCES = {
@@ -83,55 +86,72 @@ def count_frames(source, split="train"):
   return count if count >= 0 else None
 
 
-def load_source(source, split):
-  """The unprocessed frames of `source` ("nyu_tfds", "nyu_labeled", "densedepth",
-  "synthetic_rooms"), split "train" or "test"; paths and sizes come from gin."""
+def load_table(source, split):
+  """The frames of `source` ("nyu_tfds", "nyu_labeled", "densedepth", "synthetic_rooms"),
+  split "train" or "test", as a `FrameTable`; paths and sizes come from gin."""
   _check(source, split)
   return SOURCES[source](split)
 
 
+def load_source(source, split):
+  """The unprocessed frames of `source` and `split` in the source's order, as a dataset."""
+  return load_table(source, split).frames()
+
+
 @gin.configurable
 def build_pipeline(source="synthetic_rooms", split="train", training=None, batch_size=3,
-                   seed=0, shuffle_buffer=512, repeat=None, cache=False, shard=None):
+                   seed=0, repeat=None, cache=False, start_step=0, global_batch_size=None,
+                   pipelines=(1, 0)):
   """Batched (image, depth) pairs: [B, 240, 320, 3] in [0, 1] and [B, 240, 320, 1] metres.
 
   Args:
-    source, split: see `load_source`.
-    training: shuffle, augment, repeat and drop the last partial batch; default: split == "train".
-    batch_size: per pipeline (the global batch under tf.distribute; paper 3.4: 3).
-    seed: shuffling and augmentation; the same seed replays the same batches.
-    shuffle_buffer: examples in the shuffle buffer.
-    repeat: loop forever; default: `training`.
-    cache: keep decoded, preprocessed eval examples in memory (never for training, whose
-      augmentation differs per epoch).
-    shard: (number of input pipelines, this pipeline's index) under multi-worker training.
+    source, split: see `load_table`.
+    training: endless, augmented batches in a fresh permutation every epoch (see
+      `attn_depth.data.epochs`); default: split == "train".
+    batch_size: per pipeline replica (the per-replica batch under tf.distribute; paper 3.4: 3).
+    seed: permutations and augmentation; the same seed replays the same batches.
+    repeat: evaluation pipelines only: loop forever.
+    cache: keep decoded, preprocessed eval examples in memory.
+    start_step: training: the batches of this step and after (a resumed run reads exactly what
+      the uninterrupted run read from there on).
+    global_batch_size: training: the batch of all replicas together (default `batch_size`).
+    pipelines: training: (number of input pipelines, this pipeline's index) under multi-worker
+      training; each step's global batch is split between them.
   """
   training = split == "train" if training is None else training
-  return batches_from_frames(load_source(source, split), training, batch_size, seed,
-                             shuffle_buffer, repeat, cache, shard)
+  table = load_table(source, split)
+  if training:
+    return training_batches(table, batch_size, seed, start_step, global_batch_size, pipelines)
+  return batches_from_frames(table.frames(), batch_size, repeat, cache)
 
 
-def batches_from_frames(frames, training, batch_size, seed=0, shuffle_buffer=512, repeat=None,
-                        cache=False, shard=None):
-  """The pipeline after the source: shard, repeat, preprocess (+ augment), shuffle, batch."""
-  repeat = training if repeat is None else repeat
-  dataset = frames
-  if shard is not None and shard[0] > 1:
-    dataset = dataset.shard(*shard)
+def training_batches(table, batch_size, seed=0, start_step=0, global_batch_size=None,
+                     pipelines=(1, 0)):
+  """Augmented batches of `table`'s frames from `start_step` on; see `build_pipeline`."""
+  if not len(table):
+    raise DataError(f"{table.name}: no frames to train on")
+  global_batch_size = global_batch_size or batch_size
+  # A pipeline feeding several replicas yields their per-replica batches one after the other:
+  # B / pipelines positions per step, batched by `batch_size`.
+  positions = epochs.pipeline_positions(start_step, global_batch_size, *pipelines)
+  indexed = positions.map(lambda p: (epochs.frame_at(p, len(table), seed), p))
+
+  def preprocess(element, example):
+    position = element[1]
+    return preprocess_example(example, True, seed=tf.stack([tf.cast(seed, tf.int64), position]))
+
+  dataset = table.frames_with(indexed, preprocess)
+  return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def batches_from_frames(frames, batch_size, repeat=False, cache=False):
+  """Evaluation batches of `frames` in order: preprocessed (no augmentation), the last partial
+  batch kept."""
+  dataset = frames.map(lambda example: preprocess_example(example, False),
+                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if cache:
+    dataset = dataset.cache()
   if repeat:
     dataset = dataset.repeat()
-  # A per-example counter makes each augmentation a pure function of (seed, position).
-  dataset = dataset.enumerate()
-
-  def preprocess(index, example):
-    return preprocess_example(example, training,
-                              seed=tf.stack([tf.cast(seed, tf.int64), index]) if training else None)
-
-  dataset = dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  if training:
-    # Shuffled after cropping: the buffer holds 240x320 examples, not 480x640 frames.
-    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-  if cache and not training:
-    dataset = dataset.cache()
-  dataset = dataset.batch(batch_size, drop_remainder=training)
+  dataset = dataset.batch(batch_size)
   return dataset.prefetch(tf.data.AUTOTUNE)

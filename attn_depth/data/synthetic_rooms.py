@@ -18,10 +18,10 @@ import sys
 
 import numpy as np
 from PIL import Image
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from attn_depth.data.frames import EXAMPLE_SIGNATURE
+from attn_depth.data.frame_tables import PythonFrames
+from attn_depth.data.frame_tables import RecordFrames
 from attn_depth.data.frames import NYU_CX
 from attn_depth.data.frames import NYU_CY
 from attn_depth.data.frames import NYU_FX
@@ -354,26 +354,26 @@ class SyntheticRooms(tfds.core.GeneratorBasedBuilder):
       yield index, {"image": png, "depth": depth.astype(np.float16)}
 
 
-def synthetic_rooms_dataset(num_examples, seed, data_dir=None):
-  """`num_examples` procedural scenes, deterministic by `seed`.
+def synthetic_rooms_table(num_examples, seed, data_dir=None):
+  """`num_examples` procedural scenes, deterministic by `seed`, addressable by index.
 
   With `data_dir`, the scenes are rendered once into tfds records there (PNG images, float16
-  depth, like nyu_depth_v2) and read back on every later call; without, they are rendered on
-  the fly.
+  depth, like nyu_depth_v2) and read back on every later call; without, scene i is rendered
+  when it is read.
   """
+  name = f"synthetic_rooms[n{int(num_examples)}_seed{int(seed)}]"
   if data_dir is None:
-    def generate():
-      for index in range(int(num_examples)):
-        image, depth = render(scene_seed(seed, index))
-        yield {"image": image, "depth": depth}
-    return tf.data.Dataset.from_generator(generate, output_signature=EXAMPLE_SIGNATURE)
+    return PythonFrames(name, num_examples, lambda index: render(scene_seed(seed, index)),
+                        lambda index: f"procedural room {index} of set {seed}")
   builder = SyntheticRooms(num_examples=num_examples, seed=seed, data_dir=data_dir)
   if not builder.is_prepared():
     prepare_quietly(builder, f"rendering {num_examples} procedural rooms (set {seed}) into "
                     f"{builder.data_dir} (once, ~40 rooms/s)",
                     download_config=tfds.download.DownloadConfig(
                         compute_stats=tfds.download.ComputeStatsMode.SKIP))
-  dataset = builder.as_dataset(split="train", shuffle_files=False)
-  return dataset.map(
-      lambda example: {"image": example["image"], "depth": tf.cast(example["depth"], tf.float32)},
-      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return RecordFrames(name, builder, "train", num_examples)
+
+
+def synthetic_rooms_dataset(num_examples, seed, data_dir=None):
+  """`synthetic_rooms_table`'s frames in order, as a dataset."""
+  return synthetic_rooms_table(num_examples, seed, data_dir).frames()

@@ -50,3 +50,33 @@ def worker_model_dir(model_dir, strategy):
     return model_dir
   resolver = strategy.cluster_resolver
   return os.path.join(model_dir, "workers", f"{resolver.task_type}_{resolver.task_id}")
+
+
+class _AgreedStop:
+  """A stop request seen by any worker, agreed on by all after every step (an all-reduce of one
+  number), so that all workers save the same step and stop together."""
+
+  def __init__(self, local, strategy):
+    self._local, self._strategy = local, strategy
+    self._reduce = tf.function(self._reduce_fn)
+
+  def _reduce_fn(self, requested):
+    per_replica = self._strategy.run(lambda: tf.identity(requested))
+    return self._strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+  @property
+  def received(self):
+    requests = int(self._reduce(tf.constant(1 if self._local.received else 0, tf.int32)))
+    if not requests:
+      return None
+    return self._local.received or "a stop request (SIGTERM or Ctrl-C) on another worker"
+
+
+def coordinated(stop, strategy):
+  """`stop` (has `received` and `SIGNALS`) as every worker of a multi-worker strategy agrees on
+  it; `stop` itself on one worker."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  jobs = resolver.cluster_spec().as_dict() if resolver is not None else {}
+  if len(jobs.get("worker", [])) + len(jobs.get("chief", [])) > 1:
+    return _AgreedStop(stop, strategy)
+  return stop

@@ -4,12 +4,13 @@ Paper 3.4's recipe is the default (gin/base.gin): Adam, per-module poly learning
 (DFE 1e-5 -> 1e-7, DMG 1e-4 -> 1e-6, power 1, decay over 16 epochs), 20 epochs, batch 3.
 """
 
+import contextlib
+import dataclasses
+import functools
 import json
 import logging
 import math
 import os
-import signal
-import threading
 import time
 
 import gin
@@ -25,60 +26,73 @@ from attn_depth import models
 from attn_depth import visualization
 from attn_depth.evaluation import evaluate
 from attn_depth.training import distribution
+from attn_depth.training.controller import Checkpoints
+from attn_depth.training.controller import Controller
+from attn_depth.training.controller import PeriodicAction
+from attn_depth.training.controller import StopSignals
+from attn_depth.training.controller import TrainingSetupError
 from attn_depth.training.trainer import Trainer
-
-
-class NonFiniteLossError(RuntimeError):
-  """The loss became NaN or infinite; training stopped without saving."""
-
-
-class TrainingSetupError(ValueError):
-  """A configuration that cannot train (batch not divisible, ...)."""
 
 
 def _log(message):
   print(message, flush=True)
 
 
-class _StopSignals:
-  """Remembers a SIGTERM (preemption) or a first Ctrl-C (SIGINT) so the loop can save a
-  checkpoint after the running step and stop cleanly; a second Ctrl-C interrupts at once."""
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+  """How long the run is and over how many steps Eq. 4 decays the learning rates."""
+  steps_per_epoch: int
+  total_steps: int
+  decay_steps: int
 
-  SIGNALS = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "Ctrl-C (SIGINT)"}
-
-  def __init__(self):
-    self.received = None
-    self._previous = {}
-
-  def __enter__(self):
-    if threading.current_thread() is threading.main_thread():
-      for number in self.SIGNALS:
-        self._previous[number] = signal.signal(number, self._handle)
-    return self
-
-  def _handle(self, signum, frame):
-    del frame
-    if self.received and signum == signal.SIGINT:
-      raise KeyboardInterrupt
-    self.received = self.SIGNALS[signum]
-
-  def __exit__(self, *exc):
-    for number, previous in self._previous.items():
-      signal.signal(number, previous)
+  def describe(self):
+    decay_epochs = self.decay_steps / self.steps_per_epoch
+    return (f"{self.total_steps} steps ({self.total_steps / self.steps_per_epoch:.3g} epochs of "
+            f"{self.steps_per_epoch}); learning rates decay (Eq. 4) over {self.decay_steps} steps "
+            f"({decay_epochs:.3g} epochs)"
+            + (", then stay at their end values" if self.decay_steps < self.total_steps else ""))
 
 
-def _write_strip(writer, step, images, depths, pred, count=3):
-  strips = [visualization.comparison_strip(images[i], depths[i], pred[i])
-            for i in range(min(count, images.shape[0]))]
-  with writer.as_default(step=step):
-    tf.summary.image("rgb_gt_prediction", np.stack(strips), max_outputs=count)
+def resolve_schedule(source, batch_size, epochs, decay_epochs, steps_per_epoch=None,
+                     total_steps=None, decay_steps=None):
+  """The run's length in steps from epochs (paper: 20 and a decay over 16), unless set in
+  steps directly."""
+  if steps_per_epoch is None:
+    frames = data.count_frames(source, "train")
+    if frames is None:
+      raise TrainingSetupError(f"{source}: the number of training frames is not known in "
+                               f"advance; set train.steps_per_epoch")
+    steps_per_epoch = max(math.ceil(frames / batch_size), 1)
+  total_steps = int(total_steps or epochs * steps_per_epoch)
+  decay_steps = int(decay_steps or max(int(decay_epochs * steps_per_epoch), 1))
+  return Schedule(int(steps_per_epoch), total_steps, decay_steps)
+
+
+def configure_determinism(deterministic):
+  """Makes every op deterministic (`tf.config.experimental.enable_op_determinism`) and runs
+  each op on one thread: on CPU, TensorFlow's multi-threaded kernels (oneDNN's and Eigen's) sum
+  in an order that varies between processes, which Adam amplifies within a few dozen steps.
+  Must run before TensorFlow starts its runtime (tools/train.py does so); raises
+  TrainingSetupError when it is too late."""
+  if not deterministic:
+    return
+  tf.config.experimental.enable_op_determinism()
+  if tf.config.threading.get_intra_op_parallelism_threads() == 1:
+    return
+  try:
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+  except RuntimeError:
+    raise TrainingSetupError(
+        "train.deterministic = True must be set before TensorFlow starts (tools/train.py "
+        "applies it from --gin_file/--gin_bindings; in Python call "
+        "attn_depth.training.configure_determinism(True) first)") from None
 
 
 @gin.configurable(denylist=["model_dir", "strategy"])
 def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epochs=20,
-          decay_epochs=16, steps_per_epoch=None, total_steps=None,
+          decay_epochs=16, steps_per_epoch=None, total_steps=None, decay_steps=None,
           dfe_learning_rate=(1e-5, 1e-7), dmg_learning_rate=(1e-4, 1e-6), power=1.0,
-          seed=0, checkpoint_every=1000, keep_checkpoints=3, log_every=100,
+          seed=0, deterministic=False, checkpoint_every=1000, keep_checkpoints=3, log_every=100,
           image_summary_every=1000, eval_every=5000, eval_batches=20, warm_start_from=None,
           mixed_precision=None, jit_compile=False, final_eval=True, final_eval_batches=None,
           export_saved_model=False):
@@ -93,11 +107,15 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
     epochs, decay_epochs: training length and Eq. 4's decay_steps, in epochs (paper: 20, 16).
     steps_per_epoch: default ceil(training frames / batch_size).
     total_steps: overrides epochs * steps_per_epoch.
+    decay_steps: overrides decay_epochs * steps_per_epoch (with a shortened run, set it to
+      decay over the run's own length; the console states it either way).
     dfe_learning_rate, dmg_learning_rate: (initial, end) of Eq. 4 for each module.
-    power: Eq. 4's power (paper: 1.0).
-    seed: initialisation, shuffling and augmentation; same seed, same first losses on CPU.
-    checkpoint_every: steps between checkpoints (one is also written at the end, on SIGTERM and
-      on the first Ctrl-C).
+    power: Eq. 4's power.
+    seed: initialisation, the per-epoch permutations and augmentation.
+    deterministic: every op deterministic and single-threaded: two runs with the same seed, or
+      a run resumed any number of times, end bit-identical (on one device; cost: see README).
+    checkpoint_every: steps between checkpoints (one is also written at the end, on SIGTERM, on
+      the first Ctrl-C and on a coordinated preemption save).
     keep_checkpoints: checkpoints kept.
     log_every: steps between console lines and scalar summaries.
     image_summary_every: steps between RGB | ground truth | prediction strips in TensorBoard.
@@ -113,12 +131,68 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
       tools/export.py writes, without TFLite) for tools/predict.py and serving.
   """
   strategy = strategy or tf.distribute.get_strategy()
-  learning_rates = {"dfe": tuple(dfe_learning_rate), "dmg": tuple(dmg_learning_rate)}
   replicas = strategy.num_replicas_in_sync
   if batch_size % replicas:
     raise TrainingSetupError(f"batch size {batch_size} does not split over {replicas} replicas")
+  configure_determinism(deterministic)
   keras.utils.set_random_seed(seed)
-  previous_policy = keras.mixed_precision.global_policy()
+  schedule = resolve_schedule(source, batch_size, epochs, decay_epochs, steps_per_epoch,
+                              total_steps, decay_steps)
+  chief = distribution.is_chief(strategy)
+  if chief:
+    _log(f"training on {source}: {schedule.describe()}; global batch {batch_size} on "
+         f"{replicas} replica(s)")
+  with _precision_policy(mixed_precision):
+    with strategy.scope():
+      model = models.build_model(input_shape=(None, None, 3))
+    trainer = Trainer(model, strategy, batch_size, schedule.decay_steps,
+                      {"dfe": tuple(dfe_learning_rate), "dmg": tuple(dmg_learning_rate)}, power,
+                      loss_scaling=mixed_precision == "float16", jit_compile=jit_compile)
+    checkpoints = Checkpoints(trainer.checkpoint,
+                              distribution.worker_model_dir(model_dir, strategy),
+                              checkpoint_every, keep_checkpoints)
+    _restore_or_warm_start(checkpoints, model, warm_start_from, chief)
+
+    def dataset_fn(context):
+      return data.build_pipeline(
+          source, "train", batch_size=context.get_per_replica_batch_size(batch_size), seed=seed,
+          start_step=trainer.step, global_batch_size=batch_size,
+          pipelines=(context.num_input_pipelines, context.input_pipeline_id))
+
+    iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+    predict = evaluate.traced_inference(model)  # never eager: see traced_inference
+    side_tasks = _SideTasks(model_dir, source, batch_size, trainer, predict, schedule, chief)
+    actions = [
+        PeriodicAction(0, side_tasks.write_operative_config, at_first_step=True),
+        PeriodicAction(log_every, side_tasks.log, at_first_step=True, at_last_step=True),
+        PeriodicAction(image_summary_every if chief else 0, side_tasks.image_strip),
+        PeriodicAction(eval_every if chief else 0,
+                       functools.partial(side_tasks.evaluate, batches=eval_batches),
+                       before_last_step_only=True),
+    ]
+    with StopSignals() as stop:
+      controller = Controller(trainer, iterator, schedule.total_steps, checkpoints, actions,
+                              stop=distribution.coordinated(stop, strategy),
+                              on_stop=side_tasks.stopped)
+      losses = controller.run()
+    side_tasks.close()
+    step = trainer.step
+    result = {"step": step, "total_steps": schedule.total_steps, "decay_steps":
+              schedule.decay_steps, "loss": losses[-1] if losses else float("nan"),
+              "loss_history": losses, "checkpoint": checkpoints.latest,
+              "learning_rates": {g: float(trainer.learning_rate(g, step - 1))
+                                 for g in trainer.active}}
+    if chief and final_eval and step >= schedule.total_steps:
+      result["eval"] = _final_evaluation(predict, source, batch_size, model_dir,
+                                         final_eval_batches)
+    if chief and export_saved_model and step >= schedule.total_steps:
+      result["export"] = _export(model, model_dir, step)
+  return result
+
+
+@contextlib.contextmanager
+def _precision_policy(mixed_precision):
+  previous = keras.mixed_precision.global_policy()
   if mixed_precision:
     policies = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
     if mixed_precision not in policies:
@@ -126,47 +200,18 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
                                f"got {mixed_precision!r}")
     keras.mixed_precision.set_global_policy(policies[mixed_precision])
   try:
-    return _train(model_dir, strategy, source, batch_size, epochs, decay_epochs,
-                  steps_per_epoch, total_steps, learning_rates, power, seed, checkpoint_every,
-                  keep_checkpoints, log_every, image_summary_every, eval_every, eval_batches,
-                  warm_start_from, mixed_precision, jit_compile, final_eval,
-                  final_eval_batches, export_saved_model)
+    yield
   finally:
-    keras.mixed_precision.set_global_policy(previous_policy)
+    keras.mixed_precision.set_global_policy(previous)
 
 
-def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_per_epoch,
-           total_steps, learning_rates, power, seed, checkpoint_every, keep_checkpoints,
-           log_every, image_summary_every, eval_every, eval_batches, warm_start_from,
-           mixed_precision, jit_compile, final_eval, final_eval_batches, export_saved_model):
-  chief = distribution.is_chief(strategy)
-  if steps_per_epoch is None:
-    frames = data.count_frames(source, "train")
-    if frames is None:
-      raise TrainingSetupError(f"{source}: the number of training frames is not known in "
-                               f"advance; set train.steps_per_epoch")
-    steps_per_epoch = max(math.ceil(frames / batch_size), 1)
-  total_steps = int(total_steps or epochs * steps_per_epoch)
-  decay_steps = max(int(decay_epochs * steps_per_epoch), 1)
-  if chief:
-    _log(f"training on {source}: {total_steps} steps (steps per epoch {steps_per_epoch}, "
-         f"poly decay over {decay_steps}), global batch {batch_size} on "
-         f"{strategy.num_replicas_in_sync} replica(s)")
-
-  with strategy.scope():
-    model = models.build_model(input_shape=(None, None, 3))
-  predict = evaluate.traced_inference(model)  # never eager: see traced_inference
-  trainer = Trainer(model, strategy, batch_size, decay_steps, learning_rates, power,
-                    loss_scaling=mixed_precision == "float16", jit_compile=jit_compile)
-
-  checkpoint_dir = distribution.worker_model_dir(model_dir, strategy)
-  manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoint_dir,
-                                       max_to_keep=keep_checkpoints)
-  if _checkpoints_on_record(manager):
-    restored = _restore_latest_readable(trainer.checkpoint, manager)
+def _restore_or_warm_start(checkpoints, model, warm_start_from, chief):
+  restored = checkpoints.restore_latest_readable()
+  if restored:
     if chief:
-      _log(f"resumed from {restored} at step {trainer.step}")
-  elif warm_start_from:
+      _log(f"resumed from {restored} at step {int(checkpoints.checkpoint.global_step.numpy())}")
+    return
+  if warm_start_from:
     path = (tf.train.latest_checkpoint(warm_start_from) if os.path.isdir(warm_start_from)
             else warm_start_from)
     if not path:
@@ -175,114 +220,76 @@ def _train(model_dir, strategy, source, batch_size, epochs, decay_epochs, steps_
     if chief:
       _log(f"warm start: model weights from {path}")
 
-  def dataset_fn(context):
-    return data.build_pipeline(
-        source, "train", batch_size=context.get_per_replica_batch_size(batch_size), seed=seed,
-        shard=(context.num_input_pipelines, context.input_pipeline_id))
 
-  iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
-  writer = (tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief
-            else tf.summary.create_noop_writer())
-  eval_writer = (tf.summary.create_file_writer(os.path.join(model_dir, "eval")) if chief
-                 else tf.summary.create_noop_writer())
-  step = trainer.step
-  start_step, loss, loss_history = step, float("nan"), []
-  interval_start, interval_step = time.perf_counter(), step
-  saved_config, summary_batch = False, None
-  with _StopSignals() as stop:
-    while step < total_steps:
-      loss_t, norms = trainer.train_step(iterator)
-      step = trainer.step
-      loss = float(loss_t)
-      loss_history.append(loss)
-      if not math.isfinite(loss):
-        last = manager.latest_checkpoint or "none"
-        raise NonFiniteLossError(f"non-finite loss ({loss}) at step {step}; stopped without "
-                                 f"saving; the last good checkpoint is {last}")
-      if chief and not saved_config:
-        # The operative config lists every parameter the run actually used (Trax's _save_gin).
-        with open(os.path.join(model_dir, "operative_config.gin"), "w", encoding="utf-8") as f:
-          f.write(gin.operative_config_str())
-        saved_config = True
-      if step % log_every == 0 or step == total_steps or step == start_step + 1:
-        now = time.perf_counter()
-        rate = (step - interval_step) / max(now - interval_start, 1e-9)
-        interval_start, interval_step = now, step
-        eta = evaluate.format_duration((total_steps - step) / max(rate, 1e-9))
-        lrs = {g: float(trainer.learning_rate(g)) for g in trainer.active}
-        speed = ("(first step: tracing)" if step == start_step + 1 else
-                 f"{rate:.2f} steps/s  ETA {eta}")
-        if chief:
-          _log(f"step {step}/{total_steps}  loss {loss:.4f}  "
-               + "  ".join(f"lr_{g} {lr:.2e}" for g, lr in lrs.items()) + f"  {speed}")
-        with writer.as_default(step=step):
-          tf.summary.scalar("loss", loss)
-          tf.summary.scalar("steps_per_second", rate)
-          for group, lr in lrs.items():
-            tf.summary.scalar(f"learning_rate/{group}", lr)
-          for group, norm in norms.items():
-            tf.summary.scalar(f"gradient_norm/{group}", float(norm))
-      if chief and image_summary_every and step % image_summary_every == 0:
-        if summary_batch is None:  # the same test images every time, read once
-          summary_batch = next(iter(data.build_pipeline(source, "test", batch_size=3)))
-        images, depths = summary_batch
-        _write_strip(writer, step, images.numpy(), depths.numpy(),
-                     predict(images).numpy())
-      if chief and eval_every and step % eval_every == 0 and step < total_steps:
-        metrics, _ = evaluate.evaluate_model(
-            model, data.build_pipeline(source, "test", batch_size=batch_size),
-            max_batches=eval_batches, predict=predict)
-        with eval_writer.as_default(step=step):
-          for name, value in metrics.items():
-            tf.summary.scalar(f"metrics/{name}", value)
-        _log(f"eval at step {step}: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-      if step % checkpoint_every == 0 or step == total_steps or stop.received:
-        manager.save(checkpoint_number=step)
-      if stop.received:
-        _log(f"{stop.received}: saved a checkpoint at step {step} and stopped; the same command "
-             f"resumes")
-        break
-  writer.flush()
-  result = {"step": step, "total_steps": total_steps, "loss": loss,
-            "loss_history": loss_history, "checkpoint": manager.latest_checkpoint,
-            "learning_rates": {g: float(trainer.learning_rate(g, step - 1)) for g in trainer.active}}
-  if chief and final_eval and step >= total_steps:
-    result["eval"] = _final_evaluation(predict, source, batch_size, model_dir,
-                                       final_eval_batches)
-  if chief and export_saved_model and step >= total_steps:
-    result["export"] = _export(model, model_dir, step)
-  return result
+class _SideTasks:
+  """What happens between steps besides checkpoints: console lines, scalar and image
+  summaries, periodic evaluation, the operative config. Writes only on the chief."""
 
+  def __init__(self, model_dir, source, batch_size, trainer, predict, schedule, chief):
+    self.model_dir, self.source, self.batch_size = model_dir, source, batch_size
+    self.trainer, self.predict, self.schedule, self.chief = trainer, predict, schedule, chief
+    summaries = (tf.summary.create_file_writer if chief
+                 else lambda path: tf.summary.create_noop_writer())
+    self.writer = summaries(os.path.join(model_dir, "train"))
+    self.eval_writer = summaries(os.path.join(model_dir, "eval"))
+    self._interval = (time.perf_counter(), trainer.step)
+    self._first_step = trainer.step + 1
+    self._summary_batch = None
 
-def _checkpoints_on_record(manager):
-  """The manager's checkpoints and any complete-looking `ckpt-N` beside them that its state file
-  does not list yet (a kill between writing a checkpoint and recording it), oldest first."""
-  prefixes = set(manager.checkpoints)
-  for index_file in tf.io.gfile.glob(os.path.join(manager.directory, "ckpt-*.index")):
-    prefixes.add(index_file[:-len(".index")])
+  def write_operative_config(self, step, loss):
+    del step, loss
+    if self.chief:  # every parameter the run actually used (Trax's _save_gin)
+      with open(os.path.join(self.model_dir, "operative_config.gin"), "w",
+                encoding="utf-8") as f:
+        f.write(gin.operative_config_str())
 
-  def number(prefix):
-    suffix = prefix.rsplit("-", 1)[-1]
-    return int(suffix) if suffix.isdigit() else -1
+  def log(self, step, loss):
+    now = time.perf_counter()
+    rate = (step - self._interval[1]) / max(now - self._interval[0], 1e-9)
+    self._interval = (now, step)
+    eta = evaluate.format_duration((self.schedule.total_steps - step) / max(rate, 1e-9))
+    lrs = {g: float(self.trainer.learning_rate(g)) for g in self.trainer.active}
+    speed = ("(first step: tracing)" if step == self._first_step else
+             f"{rate:.2f} steps/s  ETA {eta}")
+    if self.chief:
+      _log(f"step {step}/{self.schedule.total_steps}  loss {loss:.4f}  "
+           + "  ".join(f"lr_{g} {lr:.2e}" for g, lr in lrs.items()) + f"  {speed}")
+    with self.writer.as_default(step=step):
+      tf.summary.scalar("loss", loss)
+      tf.summary.scalar("steps_per_second", rate)
+      for group, lr in lrs.items():
+        tf.summary.scalar(f"learning_rate/{group}", lr)
+      for group, norm in self.trainer.last_norms.items():
+        tf.summary.scalar(f"gradient_norm/{group}", float(norm))
 
-  return sorted(prefixes, key=number)
+  def image_strip(self, step, loss, count=3):
+    del loss
+    if self._summary_batch is None:  # the same test images every time, read once
+      self._summary_batch = next(iter(data.build_pipeline(self.source, "test", batch_size=3)))
+    images, depths = (t.numpy() for t in self._summary_batch)
+    pred = self.predict(self._summary_batch[0]).numpy()
+    strips = [visualization.comparison_strip(images[i], depths[i], pred[i])
+              for i in range(min(count, images.shape[0]))]
+    with self.writer.as_default(step=step):
+      tf.summary.image("rgb_gt_prediction", np.stack(strips), max_outputs=count)
 
+  def evaluate(self, step, loss, batches):
+    del loss
+    metrics, _ = evaluate.evaluate_model(
+        None, data.build_pipeline(self.source, "test", batch_size=self.batch_size),
+        max_batches=batches, predict=self.predict)
+    with self.eval_writer.as_default(step=step):
+      for name, value in metrics.items():
+        tf.summary.scalar(f"metrics/{name}", value)
+    _log(f"eval at step {step}: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
-def _restore_latest_readable(checkpoint, manager):
-  """Restores the newest checkpoint that reads completely; a truncated or half-written one (a
-  kill during the save, a full disk) is skipped with one warning line. Raises if none reads:
-  never a silent fresh start."""
-  failures = []
-  for path in reversed(_checkpoints_on_record(manager)):
-    try:
-      checkpoint.restore(path).assert_existing_objects_matched()
-      return path
-    except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError, OSError) as error:
-      reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-      logging.warning("%s: unreadable (%s); trying the previous checkpoint", path, reason[:200])
-      failures.append(path)
-  raise TrainingSetupError(f"no readable checkpoint in {manager.directory} "
-                           f"({', '.join(failures)} all failed); move them away to start afresh")
+  def stopped(self, reason, step):
+    if self.chief:
+      _log(f"{reason}: saved a checkpoint at step {step} and stopped; the same command resumes")
+
+  def close(self):
+    self.writer.flush()
+    self.eval_writer.flush()
 
 
 def _export(model, model_dir, step):

@@ -53,6 +53,7 @@ class Trainer:
         **{f"{group}_optimizer": opt for group, opt in self.optimizers.items()})
     self._gradients = tf.function(self._gradients_fn, jit_compile=jit_compile)
     self._step = tf.function(self._step_fn)
+    self.last_norms = {}
 
   @property
   def step(self):
@@ -110,5 +111,7 @@ class Trainer:
     return loss, norms
 
   def train_step(self, iterator):
-    """One step on the next global batch; returns (loss over the global batch, grad norms)."""
-    return self._step(iterator)
+    """One step on the next global batch; returns (loss over the global batch, grad norms)
+    and keeps the norms in `last_norms` for summaries."""
+    loss, self.last_norms = self._step(iterator)
+    return loss, self.last_norms

@@ -19,8 +19,7 @@ def small_rooms(tmp_path):
 
 
 def _batches(seed, count=3):
-  pipeline = data.build_pipeline("synthetic_rooms", "train", batch_size=2, seed=seed,
-                                 shuffle_buffer=4)
+  pipeline = data.build_pipeline("synthetic_rooms", "train", batch_size=2, seed=seed)
   return [(x.numpy(), y.numpy()) for x, y in pipeline.take(count)]
 
 
