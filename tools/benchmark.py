@@ -131,7 +131,8 @@ def gin_query(name, default):
 # name: (what, unit, goal or None, higher is better, measure)
 SECTIONS = {
     "rooms": ("procedural rooms rendered (480x640, one core)", "scenes/s", 20.0, True, _rooms),
-    "pipeline": ("training pipeline: tfds records -> decode -> preprocess -> augment -> batch",
+    "pipeline": ("training pipeline: records by index (epoch permutation) -> decode -> "
+                 "preprocess -> augment -> batch",
                  "examples/s", 200.0, True, _pipeline),
     "train": ("peak memory of a training step (full, ResNet-101, batch 3, 240x320)", "GB",
               8.0, False, _train),

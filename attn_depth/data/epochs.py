@@ -16,10 +16,12 @@ import tensorflow as tf
 def frame_at(positions, num_frames, seed):
   """Frame index trained at global position(s) `positions` (int64)."""
   positions = tf.cast(positions, tf.int64)
+  if positions.shape.rank:
+    return tf.map_fn(lambda p: frame_at(p, num_frames, seed), positions)
   n = tf.constant(int(num_frames), tf.int64)
   epoch, within = positions // n, positions % n
-  seed = tf.stack([tf.cast(seed, tf.int64) * tf.ones_like(epoch), epoch], axis=-1)
-  return tf.random.experimental.index_shuffle(within, seed=seed, max_index=n - 1)
+  return tf.random.experimental.index_shuffle(
+      within, seed=tf.stack([tf.cast(seed, tf.int64), epoch]), max_index=n - 1)
 
 
 def pipeline_positions(start_step, global_batch, pipelines=1, pipeline_id=0):
@@ -35,8 +37,3 @@ def pipeline_positions(start_step, global_batch, pipelines=1, pipeline_id=0):
     return step * global_batch + pipeline_id * per_pipeline + slot
 
   return tf.data.Dataset.range(first, tf.int64.max).map(position)
-
-
-def epoch_of(position, num_frames):
-  """The epoch a global position belongs to (0-based)."""
-  return int(position) // int(num_frames)

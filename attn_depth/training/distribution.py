@@ -69,7 +69,7 @@ class _AgreedStop:
     requests = int(self._reduce(tf.constant(1 if self._local.received else 0, tf.int32)))
     if not requests:
       return None
-    return self._local.received or "a stop request (SIGTERM or Ctrl-C) on another worker"
+    return self._local.received or "SIGTERM (or Ctrl-C) on another worker"
 
 
 def coordinated(stop, strategy):

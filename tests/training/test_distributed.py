@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def _free_ports(count):
   return ports
 
 
-def test_two_workers_on_loopback_end_with_equal_weights(tmp_path):
+def _start_workers(tmp_path, steps):
   data_dir = tmp_path / "data"
   synthetic_rooms.synthetic_rooms_dataset(8, 0, str(data_dir))  # prepared once, not raced
   workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
@@ -84,12 +85,16 @@ def test_two_workers_on_loopback_end_with_equal_weights(tmp_path):
   processes = []
   for index in range(2):
     tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-    command = [sys.executable, "tools/train.py", f"--model_dir={model_dir}",
+    command = [sys.executable, "-u", "tools/train.py", f"--model_dir={model_dir}",
                "--strategy=multi_worker"] + [f"--gin_bindings={b}"
-                                             for b in _bindings(data_dir, steps=3)]
+                                             for b in _bindings(data_dir, steps=steps)]
     processes.append(subprocess.Popen(
         command, cwd=REPO_ROOT, env={**_ENV, "TF_CONFIG": json.dumps(tf_config)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+  return model_dir, processes
+
+
+def _finish(processes):
   outputs = []
   try:
     for process in processes:
@@ -99,6 +104,12 @@ def test_two_workers_on_loopback_end_with_equal_weights(tmp_path):
       process.kill()
   for process, output in zip(processes, outputs):
     assert process.returncode == 0, output[-3000:]
+  return outputs
+
+
+def test_two_workers_on_loopback_end_with_equal_weights(tmp_path):
+  model_dir, processes = _start_workers(tmp_path, steps=3)
+  outputs = _finish(processes)
   assert "on 2 replica(s)" in outputs[0]
   chief = _variables(tf.train.latest_checkpoint(model_dir))
   other = _variables(tf.train.latest_checkpoint(os.path.join(model_dir, "workers", "worker_1")))
@@ -106,3 +117,20 @@ def test_two_workers_on_loopback_end_with_equal_weights(tmp_path):
   for name in chief:
     np.testing.assert_array_equal(chief[name], other[name], err_msg=name)
   assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-3")
+
+
+def test_sigterm_to_one_worker_makes_all_workers_save_the_same_step(tmp_path):
+  model_dir, processes = _start_workers(tmp_path, steps=10_000)
+  seen = []
+  for line in processes[0].stdout:  # the chief logs every step (log_every = 1)
+    seen.append(line)
+    if line.startswith("step 3/"):
+      break
+  processes[1].send_signal(signal.SIGTERM)  # the preempted worker is not the chief
+  outputs = _finish(processes)
+  chief_output = "".join(seen) + outputs[0]
+  assert "SIGTERM (or Ctrl-C) on another worker: saved a checkpoint at step" in chief_output
+  assert "Traceback" not in chief_output + outputs[1]
+  chief_step = tf.train.latest_checkpoint(model_dir).rsplit("-", 1)[1]
+  other = tf.train.latest_checkpoint(os.path.join(model_dir, "workers", "worker_1"))
+  assert other.rsplit("-", 1)[1] == chief_step and int(chief_step) >= 3
