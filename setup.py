@@ -26,6 +26,8 @@ setup(
         "pillow",  # image files in and out
         "importlib_resources",  # tensorflow-datasets imports it without declaring it
         "tensorboard",  # tf.summary writers
+        "matplotlib",  # tools/figures.py: the paper's figures with axes, legends, colour bars
+        "openexr",  # .exr depth of your own RGB-D data
     ],
     extras_require={"test": ["pytest>=7"]},
 )

@@ -160,7 +160,7 @@ def test_every_table1_config_trains_at_full_size(world, row):
   result = world.run(args, f"train {row}", _bind(*bindings))
   out = result["stdout"]
   assert f"step {STEPS[row]}/{STEPS[row]}" in out
-  assert "training on nyu_tfds" in out and "steps per epoch 4" in out  # 12 frames / batch 3
+  assert "training on nyu_tfds" in out and "of 4 steps);" in out  # 12 frames / batch 3
   if row == "baseline_r50":
     assert re.search(r"resumed from \S+ckpt-[23] at step [23]", out), out
   for name in ("operative_config.gin", "checkpoint", f"ckpt-{STEPS[row]}.index",

@@ -3,6 +3,7 @@
   python tools/evaluate.py --model=runs/full_r101 \
       --nyu_mat=/data/nyu_depth_v2_labeled.mat --nyu_splits=/data/splits.mat
   python tools/evaluate.py --model=runs/quickstart --source=synthetic_rooms --protocol=eigen
+  python tools/evaluate.py --model=runs/full_r101 --source=sunrgbd --sunrgbd=/data/SUNRGBD
 
 --model takes a training run's folder (latest checkpoint + operative_config.gin), one checkpoint
 (runs/x/ckpt-1000) or a SavedModel written by tools/export.py. Prints a Table-1 row and writes
@@ -15,6 +16,8 @@ import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
 
 from absl import flags  # noqa: E402
 
+import _data_flags  # noqa: E402
+
 from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
 from attn_depth import data  # noqa: E402
@@ -25,17 +28,6 @@ from attn_depth.evaluation import test_set  # noqa: E402
 
 _MODEL = flags.DEFINE_string("model", None, "(required) Training run folder, checkpoint "
                              "prefix or SavedModel folder.", required=True)
-_SOURCE = flags.DEFINE_enum("source", "nyu_labeled", sorted(data.SOURCES),
-                            "Test data: nyu_labeled (654 frames of the labeled .mat), nyu_tfds "
-                            "(tfds' validation split, the same 654), synthetic_rooms, "
-                            "densedepth.")
-_NYU_MAT = flags.DEFINE_string("nyu_mat", None, "nyu_depth_v2_labeled.mat (--source="
-                               "nyu_labeled).")
-_NYU_SPLITS = flags.DEFINE_string("nyu_splits", None, "NYU's splits.mat (--source=nyu_labeled).")
-_TFDS_DATA_DIR = flags.DEFINE_string("tfds_data_dir", None, "tfds data folder holding a prepared "
-                                     "nyu_depth_v2 (--source=nyu_tfds); default tfds' own.")
-_DENSEDEPTH = flags.DEFINE_string("densedepth", None, "DenseDepth's nyu_data.zip or its "
-                                  "extracted folder (--source=densedepth).")
 _DEPTH_KEY = flags.DEFINE_enum("depth_key", None, ["depths", "rawDepths"],
                                "Ground truth of the labeled .mat: in-painted or raw Kinect; "
                                "default the protocol's (paper, densedepth: depths; eigen: "
@@ -65,45 +57,33 @@ def _depth_key():
   return _DEPTH_KEY.value or protocols.PROTOCOL_DEFAULTS[_PROTOCOL.value]["depth_key"]
 
 
-def _data_bindings():
-  bindings = [f"nyu_labeled_source.depth_key = '{_depth_key()}'"]
-  if _NYU_MAT.value:
-    bindings.append(f"nyu_labeled_source.mat_path = '{_NYU_MAT.value}'")
-  if _NYU_SPLITS.value:
-    bindings.append(f"nyu_labeled_source.splits_path = '{_NYU_SPLITS.value}'")
-  if _TFDS_DATA_DIR.value:
-    bindings.append(f"nyu_tfds_source.data_dir = '{_TFDS_DATA_DIR.value}'")
-  if _DENSEDEPTH.value:
-    bindings.append(f"densedepth_source.path = '{_DENSEDEPTH.value}'")
-  return bindings
-
-
 def _default_output(model_path):
   folder = model_path if os.path.isdir(model_path) else os.path.dirname(model_path)
   saved_model = os.path.isfile(os.path.join(folder, "saved_model.pb"))
   if saved_model:  # runs/x/export -> runs/x/eval
     folder = os.path.dirname(os.path.normpath(folder))
-  name = test_set.result_name(_SOURCE.value, _PROTOCOL.value, _FLIP.value, _MODE.value,
-                              _depth_key(), _MAX_IMAGES.value, saved_model)
+  name = test_set.result_name(_data_flags.SOURCE.value, _PROTOCOL.value, _FLIP.value,
+                              _MODE.value, _depth_key(), _MAX_IMAGES.value, saved_model)
   return os.path.join(folder or ".", "eval", name + ".json")
 
 
 def main(argv):
   del argv
   with cli.tool("evaluate"):
-    config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _data_bindings() + _GIN_BINDINGS.value)
+    config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value,
+                               _data_flags.bindings(_depth_key()) + _GIN_BINDINGS.value)
     network = inference.load_network(_MODEL.value)
-    frames = data.load_source(_SOURCE.value, "test")
-    total = data.count_frames(_SOURCE.value, "test")
+    frames = data.load_source(_data_flags.SOURCE.value, "test")
+    total = data.count_frames(_data_flags.SOURCE.value, "test")
     if _MAX_IMAGES.value:
       total = min(total or _MAX_IMAGES.value, _MAX_IMAGES.value)
-    print(f"model {network.source} (step {network.step}); {_SOURCE.value} test set; "
+    print(f"model {network.source} (step {network.step}); {_data_flags.SOURCE.value} test set; "
           f"{protocols.describe(_PROTOCOL.value, network, _FLIP.value)}", flush=True)
     result = test_set.evaluate_network(
         network, frames, _PROTOCOL.value, _MODE.value, _FLIP.value, _BOUNDARY.value,
         _BATCH_SIZE.value, _MAX_IMAGES.value,
         progress=progress_lib.Progress(total, "evaluating", print_fn=cli.print_flush))
-    report = test_set.build_report(network, result, _SOURCE.value, _PROTOCOL.value,
+    report = test_set.build_report(network, result, _data_flags.SOURCE.value, _PROTOCOL.value,
                                    _MODE.value, _FLIP.value, _depth_key(), _MAX_IMAGES.value)
     output = _OUTPUT.value or _default_output(_MODEL.value)
     output, markdown = test_set.write_report(report, output)

@@ -8,6 +8,7 @@ from attn_depth.data.pipeline import SOURCES
 from attn_depth.data.pipeline import build_pipeline
 from attn_depth.data.pipeline import count_frames
 from attn_depth.data.pipeline import load_source
+from attn_depth.data.pipeline import load_table
 from attn_depth.data.preprocessing import augment
 from attn_depth.data.preprocessing import preprocess_example
 from attn_depth.data.preprocessing import valid_mask

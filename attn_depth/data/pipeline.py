@@ -7,6 +7,8 @@ from attn_depth.data import densedepth
 from attn_depth.data import epochs
 from attn_depth.data import nyu_labeled
 from attn_depth.data import nyu_tfds
+from attn_depth.data import rgbd_files
+from attn_depth.data import sunrgbd
 from attn_depth.data import synthetic_rooms
 from attn_depth.data.frames import DataError
 from attn_depth.data.frames import expand_path
@@ -63,10 +65,40 @@ def synthetic_rooms_source(split, num_train_examples=1000, num_test_examples=100
   return synthetic_rooms.synthetic_rooms_table(count, scene_set, expand_path(data_dir))
 
 
+@gin.configurable
+def sunrgbd_source(split, path=None, subsets=("kv1/b3dodata",), depth_folder="depth",
+                   count_only=False):
+  """SUN RGB-D for the paper's generalization test: every frame of `subsets` is a test frame
+  (the network never trains on it)."""
+  path = expand_path(path)
+  if split != "test":
+    raise DataError("sunrgbd: a test-only source (the paper's generalization test); to train on "
+                    "SUN RGB-D frames, list them for the rgbd_files source")
+  if not path:
+    raise DataError("sunrgbd: no path given; expected SUN RGB-D's SUNRGBD folder (gin: "
+                    "sunrgbd_source.path; tools/evaluate.py takes --sunrgbd)")
+  if count_only:
+    return len(sunrgbd.find_frames(path, subsets, depth_folder))
+  return sunrgbd.sunrgbd_table(path, subsets, depth_folder)
+
+
+@gin.configurable
+def rgbd_files_source(split, train=None, test=None, depth_encoding="png", depth_scale=None,
+                      focal=None, count_only=False):
+  """Your own RGB-D frames: each split a CSV 'rgb,depth[,fx]' or a folder with rgb/ and depth/
+  (see attn_depth/data/rgbd_files.py for encodings and camera handling)."""
+  path = expand_path(train if split == "train" else test)
+  if count_only:
+    return len(rgbd_files.list_pairs(path, depth_encoding))
+  return rgbd_files.rgbd_files_table(path, depth_encoding, depth_scale, focal)
+
+
 SOURCES = {
     "nyu_tfds": nyu_tfds_source,
     "nyu_labeled": nyu_labeled_source,
     "densedepth": densedepth_source,
+    "sunrgbd": sunrgbd_source,
+    "rgbd_files": rgbd_files_source,
     "synthetic_rooms": synthetic_rooms_source,
 }
 

@@ -95,6 +95,10 @@ GROUND_TRUTH = {
                  "rawDepths tables"),
     "densedepth": "DenseDepth's nyu2_test 16-bit PNGs (the filled depth of the 654 test frames)",
     "synthetic_rooms": "exact rendered depth of procedural rooms",
+    "sunrgbd": ("SUN RGB-D depth (raw sensor depth, holes excluded; depth_bfx if chosen), each "
+                "frame rescaled to NYU's focal length and centre-padded to 480x640"),
+    "rgbd_files": ("your own RGB-D frames (depth as given, holes excluded), brought to NYU's "
+                   "camera (rescaled by focal length or to cover 480x640)"),
 }
 
 

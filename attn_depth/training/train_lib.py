@@ -46,10 +46,13 @@ class Schedule:
   decay_steps: int
 
   def describe(self):
-    decay_epochs = self.decay_steps / self.steps_per_epoch
-    return (f"{self.total_steps} steps ({self.total_steps / self.steps_per_epoch:.3g} epochs of "
-            f"{self.steps_per_epoch}); learning rates decay (Eq. 4) over {self.decay_steps} steps "
-            f"({decay_epochs:.3g} epochs)"
+    def epochs(steps):
+      count = steps / self.steps_per_epoch
+      return f"{count:.3g} epoch{'' if count == 1 else 's'}"
+
+    return (f"{self.total_steps} steps ({epochs(self.total_steps)} of {self.steps_per_epoch} "
+            f"steps); learning rates decay (Eq. 4) over {self.decay_steps} steps "
+            f"({epochs(self.decay_steps)})"
             + (", then stay at their end values" if self.decay_steps < self.total_steps else ""))
 
 
