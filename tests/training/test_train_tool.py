@@ -12,13 +12,16 @@ import tensorflow as tf
 from attn_depth import config
 from attn_depth import training
 from attn_depth.data import nyu_tfds
+from attn_depth.data import rgbd_files
 from tests.conftest import REPO_ROOT
 from tests.conftest import run_tool
 from tests.data import nyu_files
 from tests.training import tiny
 
-SHIPPED = sorted(["gin/base.gin", "gin/quickstart.gin"] +
+SHIPPED = sorted([f"gin/{name}" for name in os.listdir(os.path.join(REPO_ROOT, "gin"))
+                  if name.endswith(".gin")] +
                  [f"gin/nyu/{name}" for name in os.listdir(os.path.join(REPO_ROOT, "gin", "nyu"))])
+WITH_EXPORT = ("gin/quickstart.gin", "gin/own_rgbd.gin")  # end with a SavedModel
 
 
 @pytest.fixture(scope="module")
@@ -45,15 +48,19 @@ def test_every_shipped_config_trains_two_steps_shrunk(gin_file, tmp_path, tiny_n
       "synthetic_rooms_source.num_train_examples = 6",
       "synthetic_rooms_source.num_test_examples = 2",
       f"nyu_tfds_source.data_dir = '{tiny_nyu}'"]
+  if gin_file == "gin/own_rgbd.gin":
+    rgbd_files.export_rooms(str(tmp_path / "own"), num_train=4, num_test=2)
+    shrink += [f"rgbd_files_source.train = '{tmp_path / 'own' / 'train'}'",
+               f"rgbd_files_source.test = '{tmp_path / 'own' / 'test'}'"]
   config.parse_gin([gin_file], shrink, finalize=False)
   result = training.train(str(tmp_path / "run"))
   assert result["step"] == 2
   assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith("ckpt-2")
   assert os.path.isfile(tmp_path / "run" / "operative_config.gin")
   assert os.path.isfile(tmp_path / "run" / "eval" / "metrics.json")
-  # The quickstart ends with a SavedModel for tools/predict.py.
+  # The quickstart (and its fine-tuning) ends with a SavedModel for tools/predict.py.
   assert os.path.isfile(tmp_path / "run" / "export" / "saved_model.pb") == (
-      gin_file == "gin/quickstart.gin")
+      gin_file in WITH_EXPORT)
 
 
 def test_offline_imagenet_weights_is_one_line(tmp_path):
