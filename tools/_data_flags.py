@@ -4,11 +4,14 @@ from absl import flags
 
 from attn_depth import data
 
-SOURCE = flags.DEFINE_enum("source", "nyu_labeled", sorted(data.SOURCES),
+SEQUENCE_SOURCES = ("synthetic_flythroughs",)
+SOURCE = flags.DEFINE_enum("source", "nyu_labeled", sorted(data.SOURCES) + list(SEQUENCE_SOURCES),
                            "Test data: nyu_labeled (654 frames of the labeled .mat), nyu_tfds "
                            "(tfds' validation split, the same 654), densedepth, sunrgbd (SUN "
                            "RGB-D, e.g. B3DO), rgbd_files (your own RGB-D frames), "
-                           "synthetic_rooms.")
+                           "synthetic_rooms; synthetic_flythroughs: temporal consistency on "
+                           "camera fly-throughs with known poses (per-frame and consistent "
+                           "mode).")
 NYU_MAT = flags.DEFINE_string("nyu_mat", None, "nyu_depth_v2_labeled.mat (--source=nyu_labeled).")
 NYU_SPLITS = flags.DEFINE_string("nyu_splits", None, "NYU's splits.mat (--source=nyu_labeled).")
 TFDS_DATA_DIR = flags.DEFINE_string("tfds_data_dir", None, "tfds data folder holding a prepared "

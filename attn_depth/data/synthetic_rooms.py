@@ -211,17 +211,26 @@ def _camera_rays(height, width):
   return _RAY_CACHE[key]
 
 
-def render(seed, height=HEIGHT, width=WIDTH):
+def renderer_intrinsics(height=HEIGHT, width=WIDTH):
+  """(fx, fy, cx, cy) the renderer projects with at this size: NYU's values with the principal
+  point used as 0-based pixel coordinates (the NYU toolbox's are 1-based, so rendered rooms sit
+  1 px off NYU's camera; kept so that cached scenes stay valid). Exact geometry of a render."""
+  scale = width / WIDTH
+  return NYU_FX * scale, NYU_FY * scale, NYU_CX * scale, NYU_CY * scale
+
+
+def render(seed, height=HEIGHT, width=WIDTH, view=None):
   """Renders one scene: (image uint8 [H, W, 3], depth float32 [H, W] metres).
 
-  `seed` is anything numpy.random.default_rng takes. `width` scales NYU's intrinsics (the field
-  of view stays NYU's). Arrays are [H, W] so that each box works on a view of its rectangle.
+  `seed` is anything numpy.random.default_rng takes, or a `Scene`. `width` scales NYU's
+  intrinsics (the field of view stays NYU's). `view`: (camera position [3], world-from-camera
+  rotation [3, 3]) instead of the scene's own camera (camera fly-throughs). Arrays are [H, W]
+  so that each box works on a view of its rectangle.
   """
   _keep_freed_memory()
-  scene = Scene(np.random.default_rng(seed))
-  scale = width / WIDTH
-  fx, fy, cx, cy = NYU_FX * scale, NYU_FY * scale, NYU_CX * scale, NYU_CY * scale
-  rotation = scene.rotation()
+  scene = seed if isinstance(seed, Scene) else Scene(np.random.default_rng(seed))
+  fx, fy, cx, cy = renderer_intrinsics(height, width)
+  rotation = scene.rotation() if view is None else np.asarray(view[1], np.float32)
 
   # World ray directions for camera rays (x, y, 1): t along them is the camera z-depth,
   # NYU's depth semantics.
@@ -230,7 +239,7 @@ def render(seed, height=HEIGHT, width=WIDTH):
   for r in rays:  # a ray exactly parallel to a face never reaches it: nudge 0 to +tiny
     r[r == 0] = np.float32(1e-30)
   inv = [np.float32(1) / r for r in rays]
-  origin = scene.camera.astype(np.float32)
+  origin = (scene.camera if view is None else np.asarray(view[0])).astype(np.float32)
   room = scene.size.astype(np.float32)
 
   # The room, seen from inside: every ray leaves it through the face where it exits.

@@ -154,10 +154,11 @@ def result_name(source, protocol, flip=False, mode=None, depth_key=None, max_ima
 
 # A later checkpoint of the same run evaluated alike replaces its earlier result; any other
 # difference keeps both.
-_SETTINGS = ("source", "protocol", "flip", "mode", "ground_truth_key", "max_images")
+_SETTINGS = ("source", "protocol", "flip", "mode", "ground_truth_key", "max_images",
+             "sequence_settings")
 
 
-def _free_path(json_path, report):
+def free_path(json_path, report):
   """`json_path`, unless it holds a result of other settings: then the first free
   `<stem>-2.json`, `-3`, ... (a result never replaces one with different settings)."""
   stem, number, path = os.path.splitext(json_path)[0], 2, json_path
@@ -180,7 +181,7 @@ def write_report(report, json_path):
   folder = os.path.dirname(json_path)
   if folder:
     os.makedirs(folder, exist_ok=True)
-  json_path = _free_path(json_path, report)
+  json_path = free_path(json_path, report)
   with open(json_path, "w", encoding="utf-8") as f:
     json.dump(report, f, indent=2, default=_json_default)
   markdown_path = os.path.splitext(json_path)[0] + ".md"

@@ -1,0 +1,141 @@
+"""Depth for video: frames in, per-frame depth out, optionally temporally stabilised.
+
+`TemporalStabilizer` is this project's temporally consistent mode (beyond the paper, whose
+network sees one frame at a time and stays the default): each frame's predicted depth is fused,
+in log depth, with the previous fused depth carried to the current frame by dense optical flow
+between the two RGB frames (OpenCV's Farneback). The past's weight per pixel falls with the
+photometric error of that flow (occlusions, disocclusions and flow failures keep the current
+prediction), so static parts are averaged over time while moving edges follow the new frame.
+It needs no camera poses, works on any video, and costs one optical flow per frame.
+`stabilize_clip` runs it forwards and backwards over a whole clip and averages the two in log
+depth (offline: every frame is fused with its past and its future, without lag); that is the
+consistent mode of tools/predict.py and tools/evaluate.py.
+"""
+
+import os
+
+import cv2
+import numpy as np
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+class VideoError(ValueError):
+  """A video that cannot be read; the message names the file."""
+
+
+class TemporalStabilizer:
+  """Call with consecutive frames: (uint8 image [H, W, 3], depth [H, W] metres) -> fused depth.
+
+  Args:
+    memory: weight of the carried past where the flow is photometrically exact (0: off).
+    photometric_scale: grey-level error (0-255) at which the past's weight falls to 1/e.
+    flow_width: width the optical flow is computed at (speed; the flow is upsampled).
+  """
+
+  def __init__(self, memory=0.9, photometric_scale=16.0, flow_width=320):
+    self.memory, self.photometric_scale, self.flow_width = memory, photometric_scale, flow_width
+    self.reset()
+
+  def reset(self):
+    """Forget the past (a new clip)."""
+    self._grey, self._image, self._log_depth = None, None, None
+
+  def _flow_to_previous(self, grey):
+    """Per pixel of the current frame, where it was in the previous one: (map_x, map_y)."""
+    height, width = grey.shape
+    scale = min(self.flow_width / width, 1.0)
+    small = (max(int(round(width * scale)), 8), max(int(round(height * scale)), 8))
+    flow = cv2.calcOpticalFlowFarneback(cv2.resize(grey, small), cv2.resize(self._grey, small),
+                                        None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    flow = cv2.resize(flow, (width, height)) / scale
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return xs + flow[..., 0], ys + flow[..., 1]
+
+  def __call__(self, image, depth):
+    image = np.asarray(image, np.uint8)
+    depth = np.asarray(depth, np.float32)
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    log_depth = np.log(np.maximum(depth, 1e-3))
+    if self._grey is None or self.memory <= 0 or self._grey.shape != grey.shape:
+      fused = log_depth
+    else:
+      map_x, map_y = self._flow_to_previous(grey)
+      carried = cv2.remap(self._log_depth, map_x, map_y, cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+      seen = cv2.remap(self._image, map_x, map_y, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+      error = np.abs(image.astype(np.float32) - seen.astype(np.float32)).mean(axis=2)
+      inside = (map_x >= 0) & (map_x <= grey.shape[1] - 1) & (map_y >= 0) & (map_y <= grey.shape[0] - 1)
+      weight = self.memory * np.exp(-error / self.photometric_scale) * inside
+      fused = (1 - weight) * log_depth + weight * carried
+    self._grey, self._image, self._log_depth = grey, image, fused.astype(np.float32)
+    return np.exp(fused).astype(np.float32)
+
+
+def stabilize_clip(images, depths, stabilizer=None):
+  """Depth [T, H, W] of a whole clip fused over time in both directions (see the module)."""
+  stabilizer = stabilizer or TemporalStabilizer()
+  stabilizer.reset()
+  forward = [np.log(stabilizer(image, depth)) for image, depth in zip(images, depths)]
+  stabilizer.reset()
+  backward = [np.log(stabilizer(image, depth))
+              for image, depth in zip(images[::-1], depths[::-1])][::-1]
+  stabilizer.reset()
+  return np.stack([np.exp(0.5 * (f + b)) for f, b in zip(forward, backward)]).astype(np.float32)
+
+
+def is_video(path):
+  return os.path.isfile(path) and path.lower().endswith(VIDEO_EXTENSIONS)
+
+
+def video_info(path):
+  """(frame count (an estimate for some containers), frames per second, (height, width))."""
+  capture = cv2.VideoCapture(path)
+  try:
+    if not capture.isOpened():
+      raise VideoError(f"{path}: not a readable video (OpenCV could not open it)")
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)))
+  finally:
+    capture.release()
+  return count, fps, size
+
+
+def read_frames(path):
+  """Yields the RGB frames (uint8 [H, W, 3]) of a video file, in order."""
+  capture = cv2.VideoCapture(path)
+  if not capture.isOpened():
+    raise VideoError(f"{path}: not a readable video (OpenCV could not open it)")
+  count = 0
+  try:
+    while True:
+      ok, frame = capture.read()
+      if not ok:
+        break
+      count += 1
+      yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+  finally:
+    capture.release()
+  if not count:
+    raise VideoError(f"{path}: no frame could be decoded; expected a video OpenCV reads "
+                     f"({', '.join(VIDEO_EXTENSIONS)})")
+
+
+class VideoWriter:
+  """Writes RGB frames to an .mp4 (MPEG-4 part 2, readable everywhere)."""
+
+  def __init__(self, path, fps, size):
+    height, width = size
+    self.path = path
+    self._writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), float(fps),
+                                   (width, height))
+    if not self._writer.isOpened():
+      raise VideoError(f"{path}: OpenCV cannot write an .mp4 here")
+
+  def write(self, frame):
+    self._writer.write(cv2.cvtColor(np.asarray(frame, np.uint8), cv2.COLOR_RGB2BGR))
+
+  def close(self):
+    self._writer.release()
