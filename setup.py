@@ -28,6 +28,7 @@ setup(
         "tensorboard",  # tf.summary writers
         "matplotlib",  # tools/figures.py: the paper's figures with axes, legends, colour bars
         "openexr",  # .exr depth of your own RGB-D data
+        "opencv-python-headless",  # video files in and out, optical flow of the consistent mode
     ],
     extras_require={"test": ["pytest>=7"]},
 )

@@ -10,8 +10,15 @@ Images of any size are resized to the scale the network was trained at (--fit=wh
 photo at the area of a 312x416 training frame, aspect kept) and the depth is resized back, so
 outputs match each photo's pixels. Depth is
 in metres as learned from the training data (NYU: a Kinect indoors, up to 10 m).
+
+Videos (.mp4, .mov, .avi, .mkv, ...) and, with --sequence, folders of frames give per-frame depth
+(npy, 16-bit PNG) and an RGB | depth video with one colour scale for the clip:
+
+  python tools/predict.py --model=runs/quickstart/export clip.mp4 --consistent
 """
 
+
+import os
 
 import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
 
@@ -22,6 +29,7 @@ from attn_depth import config  # noqa: E402
 from attn_depth import inference  # noqa: E402
 from attn_depth.apps import pointcloud  # noqa: E402
 from attn_depth.apps import predict  # noqa: E402
+from attn_depth.apps import video  # noqa: E402
 
 _MODEL = flags.DEFINE_string("model", None, "(required) SavedModel folder, training run folder or "
                              "checkpoint prefix.", required=True)
@@ -41,6 +49,14 @@ _FIT = flags.DEFINE_enum("fit", "whole", ["whole", "squeeze"],
                          "whole: the whole photo at the training frames' scale (its area "
                          "resized to 312x416's for the paper's networks, aspect kept); squeeze: "
                          "resized to the training crop (240x320), objects 0.77x smaller.")
+_CONSISTENT = flags.DEFINE_bool("consistent", False, "Videos: fuse depth over time (optical "
+                                 "flow, both directions; less flicker). Default: each frame on "
+                                 "its own, as the paper's network.")
+_SEQUENCE = flags.DEFINE_bool("sequence", False, "Treat folders as the ordered frames of one "
+                              "video (natural name order) instead of separate photos.")
+_FPS = flags.DEFINE_float("fps", None, "Frame rate of the depth video (default the input "
+                          "video's; 10 for folders of frames).")
+_CHUNK = flags.DEFINE_integer("chunk", 100, "--consistent: frames held in memory at once.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace outputs of an earlier run in "
                                "--output_dir (default: keep them, name new ones <name>_2, ...).")
 _GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files.")
@@ -72,13 +88,26 @@ def main(argv):
     config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _GIN_BINDINGS.value)
     network = inference.load_network(_MODEL.value)
     network.fit = _FIT.value
-    result = predict.predict_files(network, inputs, _OUTPUT_DIR.value, outputs, intrinsics,
-                                   _FOCUS_DEPTH.value, _APERTURE.value,
-                                   print_fn=cli.print_flush, overwrite=_OVERWRITE.value)
-    print(f"{len(result['written'])} image(s) -> {_OUTPUT_DIR.value}"
-          + (f"; {len(result['failed'])} skipped" if result["failed"] else ""))
-    if not result["written"]:
-      raise cli.UserError("no image could be processed")
+    clips = [p for p in inputs if video.is_video(p) or (_SEQUENCE.value and os.path.isdir(p))]
+    photos = [p for p in inputs if p not in clips]
+    done = 0
+    for clip in clips:
+      os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
+      try:
+        video.predict_video(network, clip, _OUTPUT_DIR.value, _CONSISTENT.value, _FPS.value,
+                            _CHUNK.value, _OVERWRITE.value, print_fn=cli.print_flush)
+        done += 1
+      except video.VideoError as error:  # a batch job goes on with the rest
+        print(f"skipped {error}", flush=True)
+    if photos:
+      result = predict.predict_files(network, photos, _OUTPUT_DIR.value, outputs, intrinsics,
+                                     _FOCUS_DEPTH.value, _APERTURE.value,
+                                     print_fn=cli.print_flush, overwrite=_OVERWRITE.value)
+      done += len(result["written"])
+      print(f"{len(result['written'])} image(s) -> {_OUTPUT_DIR.value}"
+            + (f"; {len(result['failed'])} skipped" if result["failed"] else ""))
+    if not done:
+      raise cli.UserError("no image or video could be processed")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,14 @@ consistent mode of tools/predict.py and tools/evaluate.py.
 """
 
 import os
+import re
 
 import cv2
 import numpy as np
+
+from attn_depth import visualization
+from attn_depth.apps import images as images_lib
+from attn_depth.evaluation.evaluate import Progress
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
@@ -73,16 +78,14 @@ class TemporalStabilizer:
     return np.exp(fused).astype(np.float32)
 
 
-def stabilize_clip(images, depths, stabilizer=None):
-  """Depth [T, H, W] of a whole clip fused over time in both directions (see the module)."""
-  stabilizer = stabilizer or TemporalStabilizer()
-  stabilizer.reset()
-  forward = [np.log(stabilizer(image, depth)) for image, depth in zip(images, depths)]
-  stabilizer.reset()
-  backward = [np.log(stabilizer(image, depth))
-              for image, depth in zip(images[::-1], depths[::-1])][::-1]
-  stabilizer.reset()
-  return np.stack([np.exp(0.5 * (f + b)) for f, b in zip(forward, backward)]).astype(np.float32)
+def stabilize_clip(images, depths, forward=None):
+  """Depth [T, H, W] of a whole clip fused over time in both directions (see the module).
+  `forward`: a TemporalStabilizer that goes on from an earlier part of the clip."""
+  ahead, behind = forward or TemporalStabilizer(), TemporalStabilizer()
+  forwards = [np.log(ahead(image, depth)) for image, depth in zip(images, depths)]
+  backwards = [np.log(behind(image, depth))
+               for image, depth in zip(images[::-1], depths[::-1])][::-1]
+  return np.stack([np.exp(0.5 * (f + b)) for f, b in zip(forwards, backwards)]).astype(np.float32)
 
 
 def is_video(path):
@@ -139,3 +142,96 @@ class VideoWriter:
 
   def close(self):
     self._writer.release()
+
+
+def _natural_key(name):
+  return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def frame_files(folder):
+  """The image files of a folder of video frames, in natural order (frame2 before frame10)."""
+  names = [n for n in os.listdir(folder) if n.lower().endswith(images_lib.IMAGE_EXTENSIONS)]
+  if not names:
+    raise VideoError(f"{folder}: no image files; expected the frames of a video "
+                     f"({', '.join(images_lib.IMAGE_EXTENSIONS)})")
+  return [os.path.join(folder, n) for n in sorted(names, key=_natural_key)]
+
+
+def _frames_of(source):
+  """(frames iterator factory, frame count or None, fps or None) of a video file or folder."""
+  if os.path.isdir(source):
+    files = frame_files(source)
+    return (lambda: (images_lib.read_rgb(path) for path in files)), len(files), None
+  count, fps, _ = video_info(source)
+  return (lambda: read_frames(source)), count or None, fps
+
+
+def _free_name(output_dir, name, overwrite):
+  candidate, number = name, 2
+  while not overwrite and (os.path.exists(os.path.join(output_dir, candidate)) or
+                           os.path.exists(os.path.join(output_dir, candidate + "_depth.mp4"))):
+    candidate, number = f"{name}_{number}", number + 1
+  return candidate
+
+
+def predict_video(network, source, output_dir, consistent=False, fps=None, chunk=100,
+                  overwrite=False, print_fn=print):
+  """Depth for every frame of a video file or an ordered folder of frames.
+
+  Writes <output_dir>/<name>/depth_NNNNN.npy (float32 metres, the frame's size) and
+  depth_mm_NNNNN.png (16-bit millimetres), and <output_dir>/<name>_depth.mp4: RGB | depth side
+  by side, one colour scale for the whole clip (its 2nd to 98th percentile of depth). With
+  `consistent`, depth is fused over time (`stabilize_clip`) in chunks of `chunk` frames kept in
+  memory (the forward pass runs through the whole clip; the backward pass restarts at each
+  chunk's end). Earlier outputs are kept (<name>_2, ...) unless `overwrite`. Returns
+  {"frames": n, "folder": ..., "video": ...}.
+  """
+  frames, total, source_fps = _frames_of(source)
+  name = _free_name(output_dir, os.path.splitext(os.path.basename(os.path.normpath(source)))[0],
+                    overwrite)
+  folder = os.path.join(output_dir, name)
+  os.makedirs(folder, exist_ok=True)
+  progress = Progress(total, f"{name}: depth", unit="frames", print_fn=print_fn)
+  forward = TemporalStabilizer() if consistent else None
+  count, ranges, size = 0, [], None
+
+  def flush(images, depths):
+    nonlocal count
+    if consistent:
+      depths = stabilize_clip(images, depths, forward)
+    for depth in depths:
+      np.save(os.path.join(folder, f"depth_{count:05d}.npy"), depth.astype(np.float32))
+      images_lib.save_depth_png16(os.path.join(folder, f"depth_mm_{count:05d}.png"), depth)
+      valid = depth[np.isfinite(depth) & (depth > 0)]
+      if valid.size:
+        ranges.append(np.percentile(valid, [2, 98]))
+      count += 1
+      progress(count)
+
+  images, depths = [], []
+  for image in frames():
+    if size is None:
+      size = image.shape[:2]
+    elif image.shape[:2] != size:
+      raise VideoError(f"{source}: frame {count + len(images)} is {image.shape[1]}x"
+                       f"{image.shape[0]}, the first was {size[1]}x{size[0]}")
+    images.append(image)
+    depths.append(network.depth_at_image_size(image[None])[0])
+    if len(images) == chunk:
+      flush(images, depths)
+      images, depths = [], []
+  if images:
+    flush(images, depths)
+  low = float(np.median([r[0] for r in ranges])) if ranges else 0.0
+  high = float(np.median([r[1] for r in ranges])) if ranges else 10.0
+  video_path = os.path.join(output_dir, f"{name}_depth.mp4")
+  writer = VideoWriter(video_path, fps or source_fps or 10.0, (size[0], 2 * size[1]))
+  try:
+    for index, image in enumerate(frames()):
+      depth = np.load(os.path.join(folder, f"depth_{index:05d}.npy"))
+      writer.write(np.concatenate([image, visualization.colorize(depth, low, high)], axis=1))
+  finally:
+    writer.close()
+  print_fn(f"{source}: {count} frames -> {folder}/ and {video_path} (colour scale "
+           f"{low:.2f}-{high:.2f} m{'; consistent mode' if consistent else ''})")
+  return {"frames": count, "folder": folder, "video": video_path}

@@ -32,7 +32,8 @@ def pose_matrix(position, rotation):
 
 def trajectory(scene, num_frames, rng):
   """Camera poses (world-from-camera 4x4, [T, 4, 4]) of a smooth path through `scene`."""
-  t = np.linspace(0.0, 1.0, int(num_frames))
+  # Time in units of 24 frames: a path does not move faster in a shorter sequence.
+  t = np.arange(int(num_frames)) / 24.0
 
   def wobble(amplitude):
     frequency, phase = rng.uniform(0.3, 0.8), rng.uniform(0, 2 * np.pi)

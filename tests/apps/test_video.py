@@ -1,0 +1,110 @@
+"""Video in, depth video out: round trip, tools/predict.py on a clip and on a folder of frames,
+a bad video in one line, and tools/evaluate.py on fly-throughs."""
+
+import json
+import os
+
+import gin
+import numpy as np
+import pytest
+from PIL import Image
+
+from attn_depth import config
+from attn_depth import training
+from attn_depth.apps import video
+from attn_depth.data import synthetic_rooms
+from tests.conftest import run_tool
+from tests.training import tiny
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+  root = tmp_path_factory.mktemp("tiny_run")
+  gin.clear_config()
+  config.parse_gin([], tiny.TINY_MODEL + tiny.tiny_rooms(root / "data")
+                   + tiny.tiny_training(total_steps=1))
+  training.train(str(root / "run"))
+  gin.clear_config()
+  return str(root / "run")
+
+
+def _frames(count=5, size=(96, 128)):
+  return [synthetic_rooms.render([3, i], *size)[0] for i in range(count)]
+
+
+def _write_clip(path, frames, fps=8):
+  writer = video.VideoWriter(str(path), fps, frames[0].shape[:2])
+  for frame in frames:
+    writer.write(frame)
+  writer.close()
+
+
+def test_video_round_trip(tmp_path):
+  frames = _frames()
+  _write_clip(tmp_path / "clip.mp4", frames)
+  count, fps, size = video.video_info(str(tmp_path / "clip.mp4"))
+  assert (count, fps, size) == (5, 8.0, (96, 128))
+  back = list(video.read_frames(str(tmp_path / "clip.mp4")))
+  assert len(back) == 5
+  for original, decoded in zip(frames, back):
+    assert np.abs(original.astype(int) - decoded).mean() < 8  # lossy, but the same pictures
+
+
+def test_a_broken_video_is_one_line(tmp_path):
+  (tmp_path / "broken.mp4").write_bytes(b"not a video at all")
+  with pytest.raises(video.VideoError, match="broken.mp4: not a readable video"):
+    list(video.read_frames(str(tmp_path / "broken.mp4")))
+
+
+def test_predict_tool_on_a_clip_a_folder_of_frames_and_a_broken_file(run_dir, tmp_path):
+  frames = _frames()
+  _write_clip(tmp_path / "clip.mp4", frames)
+  (tmp_path / "broken.mp4").write_bytes(b"not a video at all")
+  folder = tmp_path / "frames"
+  folder.mkdir()
+  for index, frame in enumerate(frames):  # natural order: frame2 before frame10
+    Image.fromarray(frame).save(folder / f"frame{index * 4}.png")
+  out = tmp_path / "out"
+  result = run_tool("predict", f"--model={run_dir}", "--consistent", "--sequence",
+                    f"--output_dir={out}", str(tmp_path / "clip.mp4"),
+                    str(tmp_path / "broken.mp4"), str(folder))
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "skipped " in result.stdout and "broken.mp4: not a readable video" in result.stdout
+  assert "Traceback" not in result.stderr
+  for name in ("clip", "frames"):
+    depths = sorted(os.listdir(out / name))
+    assert len([d for d in depths if d.endswith(".npy")]) == 5
+    assert len([d for d in depths if d.startswith("depth_mm_")]) == 5
+    depth = np.load(out / name / "depth_00000.npy")
+    assert depth.shape == (96, 128) and np.all(depth > 0)
+    count, _, size = video.video_info(str(out / f"{name}_depth.mp4"))
+    assert count == 5 and size == (96, 256)  # RGB | depth side by side
+  assert "ETA" in result.stdout
+  # The folder's frames in natural order: its first depth video frame shows frame0.
+  first = next(video.read_frames(str(out / "frames_depth.mp4")))
+  assert np.abs(first[:, :128].astype(int) - frames[0]).mean() < 8
+  # A second run keeps the first one's outputs.
+  again = run_tool("predict", f"--model={run_dir}", f"--output_dir={out}",
+                   str(tmp_path / "clip.mp4"))
+  assert again.returncode == 0 and os.path.isdir(out / "clip_2")
+
+
+def test_evaluate_tool_on_fly_throughs(run_dir, tmp_path):
+  out = tmp_path / "temporal.json"
+  result = run_tool(
+      "evaluate", f"--model={run_dir}", "--source=synthetic_flythroughs", f"--output={out}",
+      "--gin_bindings=synthetic_flythroughs_source.num_sequences = 1",
+      "--gin_bindings=synthetic_flythroughs_source.num_frames = 3",
+      "--gin_bindings=synthetic_flythroughs_source.num_static = 1",
+      "--gin_bindings=synthetic_flythroughs_source.static_frames = 3",
+      f"--gin_bindings=synthetic_flythroughs_source.data_dir = '{tmp_path / 'cache'}'")
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(out.read_text())
+  for mode in ("per_frame", "consistent"):
+    assert report[mode]["sequences"] == 1 and report[mode]["static_sequences"] == 1
+    assert report[mode]["temporal_error"] >= 0 and report[mode]["flicker"] >= 0
+  assert report["per_frame"]["temporal_error_floor"] < 1e-3
+  assert len(report["curves"]["per_frame"]["temporal"]) == 2
+  assert os.path.getsize(tmp_path / "temporal.png") > 10_000
+  assert "| consistent / per-frame |" in result.stdout
+  assert len(os.listdir(tmp_path / "cache" / "synthetic_flythroughs" / "v1")) == 2  # cached
