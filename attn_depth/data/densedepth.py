@@ -112,3 +112,19 @@ def densedepth_table(path, split="train"):
 def densedepth_dataset(path, split="train"):
   """`densedepth_table`'s frames in the CSV's order, as a dataset."""
   return densedepth_table(path, split).frames()
+
+
+def scene_sequences(path, split="train"):
+  """NYU's raw scenes as sequences: {scene folder: row indices of the split's CSV in capture
+  order} (DenseDepth names frames <scene>_out/<frame number>.jpg, numbered in capture order).
+  Index `densedepth_table(path, split)` with them to read a scene's frames in order."""
+  _, pairs = _open_pairs(path, split)
+  scenes = {}
+  for index, (rgb_name, _) in enumerate(pairs):
+    folder, name = os.path.split(rgb_name)
+    stem = os.path.splitext(name)[0]
+    number = int(stem) if stem.isdigit() else None
+    scenes.setdefault(os.path.basename(folder), []).append((number, stem, index))
+  return {scene: [index for _, _, index in sorted(frames, key=lambda f: (f[0] is None, f[0] or 0,
+                                                                          f[1]))]
+          for scene, frames in sorted(scenes.items())}

@@ -141,6 +141,13 @@ def test_densedepth_train_scale_and_bad_frames_skipped(densedepth_path, caplog):
   assert log.count("skipped a frame") == 2
 
 
+def test_densedepth_scenes_in_capture_order(densedepth_path):
+  from attn_depth.data import densedepth  # pylint: disable=import-outside-toplevel
+  # CSV rows: living_room 37, living_room 38, kitchen 1 (rows 0, 1, 2).
+  assert densedepth.scene_sequences(densedepth_path, "train") == {
+      "kitchen_0001_out": [2], "living_room_0038_out": [0, 1]}
+
+
 def test_densedepth_test_split_is_millimetres(densedepth_path):
   frame = next(data.densedepth_dataset(densedepth_path, "test").as_numpy_iterator())
   np.testing.assert_allclose(frame["depth"], 2.345, rtol=1e-6)

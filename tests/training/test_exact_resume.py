@@ -80,6 +80,10 @@ def test_deterministic_runs_are_bit_identical_and_survive_ten_kill_9(tmp_path):
   assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
   assert tf.train.latest_checkpoint(killed).endswith(f"ckpt-{STEPS}")
   _assert_bit_identical(reference, _weights(killed))
+  # The checkpoint keeps nothing of the input pipeline but the step: no iterator, no buffer.
+  names = tf.train.load_checkpoint(tf.train.latest_checkpoint(killed)).get_variable_to_shape_map()
+  assert all(n.startswith(("model/", "dfe_optimizer/", "dmg_optimizer/", "global_step/",
+                           "_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter/")) for n in names), names
 
 
 def test_without_the_switch_a_resumed_run_trains_on_the_same_batches(tmp_path, monkeypatch):
