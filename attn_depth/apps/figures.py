@@ -178,56 +178,54 @@ def render_points(points, colours, intrinsics, size, yaw_degrees=30.0, pitch_deg
   return canvas
 
 
-def figure5(frames, runs, intrinsics, path, yaw_degrees=30.0):
-  """Point clouds of ground truth and each run, rendered from a turned viewpoint."""
-  columns = 2 + len(runs)
-  rows = len(frames.images)
+def _image_grid(panel_rows, title, path):
+  """Saves a grid of RGB pictures: `panel_rows` is a list of rows of (title, uint8 image); the
+  first row's titles label the columns."""
+  rows, columns = len(panel_rows), len(panel_rows[0])
   fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.1 * rows), squeeze=False)
-  size = frames.depths.shape[1:3]
-  for row in range(rows):
-    panels = [("RGB", frames.images[row])]
-    for title, depth in [("ground truth", frames.depths[row])] + [
-        (run.label, run.depths[row]) for run in runs]:
-      points, colours = pointcloud.depth_to_points(depth, intrinsics, frames.images[row])
-      panels.append((title, render_points(points, colours, intrinsics, size, yaw_degrees)))
-    for column, (title, picture) in enumerate(panels):
+  for row, panels in enumerate(panel_rows):
+    for column, (name, picture) in enumerate(panels):
       axes[row, column].imshow(picture)
       axes[row, column].set_xticks([])
       axes[row, column].set_yticks([])
       if row == 0:
-        axes[row, column].set_title(title, fontsize=8)
-  fig.suptitle(f"Fig. 5: point clouds seen from {yaw_degrees:.0f} degrees to the side",
-               fontsize=9)
+        axes[row, column].set_title(name, fontsize=8)
+  fig.suptitle(title, fontsize=9)
   fig.savefig(path, dpi=110, bbox_inches="tight")
   plt.close(fig)
   return path
 
 
+def figure5(frames, runs, intrinsics, path, yaw_degrees=30.0):
+  """Point clouds of ground truth and each run, rendered from a turned viewpoint."""
+  size = frames.depths.shape[1:3]
+  panel_rows = []
+  for row, image in enumerate(frames.images):
+    panels = [("RGB", image)]
+    for title, depth in [("ground truth", frames.depths[row])] + [
+        (run.label, run.depths[row]) for run in runs]:
+      points, colours = pointcloud.depth_to_points(depth, intrinsics, image)
+      panels.append((title, render_points(points, colours, intrinsics, size, yaw_degrees)))
+    panel_rows.append(panels)
+  return _image_grid(panel_rows, f"Fig. 5: point clouds seen from {yaw_degrees:.0f} degrees to "
+                     f"the side", path)
+
+
 def figure7(frames, runs, path, aperture=8.0):
   """Bokeh from the ground truth beside bokeh from each run's depth, focused on the ground
   truth's depth at the image centre."""
-  columns = 2 + len(runs)
-  rows = len(frames.images)
-  fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.1 * rows), squeeze=False)
-  for row in range(rows):
-    image, truth = frames.images[row], frames.depths[row]
+  panel_rows = []
+  for row, image in enumerate(frames.images):
+    truth = frames.depths[row]
     focus = bokeh.focus_depth_at_centre(truth)
     filled = np.where(truth > 0, truth, np.median(truth[truth > 0]) if (truth > 0).any() else 1.0)
     panels = [("RGB", image), ("bokeh, ground-truth depth",
                                bokeh.render_bokeh(image, filled, focus, aperture))]
     panels += [(f"bokeh, {run.label}", bokeh.render_bokeh(image, run.depths[row], focus, aperture))
                for run in runs]
-    for column, (title, picture) in enumerate(panels):
-      axes[row, column].imshow(picture)
-      axes[row, column].set_xticks([])
-      axes[row, column].set_yticks([])
-      if row == 0:
-        axes[row, column].set_title(title, fontsize=8)
-  fig.suptitle(f"Fig. 7: bokeh (focus at the centre's depth, aperture {aperture:g} px)",
-               fontsize=9)
-  fig.savefig(path, dpi=110, bbox_inches="tight")
-  plt.close(fig)
-  return path
+    panel_rows.append(panels)
+  return _image_grid(panel_rows, f"Fig. 7: bokeh (focus at the centre's depth, aperture "
+                     f"{aperture:g} px)", path)
 
 
 def write_all(frames, runs, fig4_points, device, output_dir, intrinsics):

@@ -58,18 +58,14 @@ def evaluate_sequences(network, flythroughs, statics, progress=None):
   per-pair temporal error and per-frame rel of each mode, averaged over the fly-throughs}."""
   results = {mode: ([], []) for mode in MODES}
   done = 0
-  for sequence in flythroughs:
-    for mode in MODES:
-      results[mode][0].append(evaluate_flythrough(network, sequence, mode))
-    done += 1
-    if progress:
-      progress(done)
-  for sequence in statics:
-    for mode in MODES:
-      results[mode][1].append(evaluate_static(network, sequence, mode))
-    done += 1
-    if progress:
-      progress(done)
+  for kind, (group, evaluate) in enumerate(((flythroughs, evaluate_flythrough),
+                                            (statics, evaluate_static))):
+    for sequence in group:
+      for mode in MODES:
+        results[mode][kind].append(evaluate(network, sequence, mode))
+      done += 1
+      if progress:
+        progress(done)
   report = {mode: summarise(*results[mode]) for mode in MODES}
   report["curves"] = {mode: {"temporal": np.nanmean([r["temporal"] for r in results[mode][0]],
                                                     axis=0).tolist(),

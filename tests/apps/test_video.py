@@ -4,28 +4,13 @@ a bad video in one line, and tools/evaluate.py on fly-throughs."""
 import json
 import os
 
-import gin
 import numpy as np
 import pytest
 from PIL import Image
 
-from attn_depth import config
-from attn_depth import training
 from attn_depth.apps import video
 from attn_depth.data import synthetic_rooms
 from tests.conftest import run_tool
-from tests.training import tiny
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-  root = tmp_path_factory.mktemp("tiny_run")
-  gin.clear_config()
-  config.parse_gin([], tiny.TINY_MODEL + tiny.tiny_rooms(root / "data")
-                   + tiny.tiny_training(total_steps=1))
-  training.train(str(root / "run"))
-  gin.clear_config()
-  return str(root / "run")
 
 
 def _frames(count=5, size=(96, 128)):

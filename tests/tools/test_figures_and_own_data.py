@@ -6,29 +6,15 @@ import os
 import re
 import shlex
 
-import gin
 import numpy as np
 import pytest
 
-from attn_depth import config
-from attn_depth import training
 from attn_depth.apps import figures
 from attn_depth.apps import pointcloud
 from tests.conftest import REPO_ROOT
 from tests.conftest import run_tool
 from tests.data.test_other_cameras import sun_root  # noqa: F401  pylint: disable=unused-import
 from tests.training import tiny
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-  root = tmp_path_factory.mktemp("tiny_run")
-  gin.clear_config()
-  config.parse_gin([], tiny.TINY_MODEL + tiny.tiny_rooms(root / "data")
-                   + tiny.tiny_training(total_steps=1))
-  training.train(str(root / "run"))
-  gin.clear_config()
-  return str(root / "run")
 
 
 def test_render_points_keeps_the_nearest_point_of_each_pixel():

@@ -12,25 +12,11 @@ from PIL import Image
 from attn_depth import config
 from attn_depth import data
 from attn_depth import inference
-from attn_depth import training
 from attn_depth.apps import images as images_lib
 from attn_depth.apps import pointcloud
 from attn_depth.evaluation import protocols
 from tests.conftest import run_tool
 from tests.data import nyu_files
-from tests.training import tiny
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-  """One training step of a tiny network on procedural rooms: a real training-run folder."""
-  root = tmp_path_factory.mktemp("tiny_run")
-  gin.clear_config()
-  config.parse_gin([], tiny.TINY_MODEL + tiny.tiny_rooms(root / "data")
-                   + tiny.tiny_training(total_steps=1))
-  training.train(str(root / "run"))
-  gin.clear_config()
-  return str(root / "run")
 
 
 def test_evaluate_tool_on_the_labeled_mat(run_dir, tmp_path):
