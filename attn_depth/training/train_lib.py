@@ -117,8 +117,8 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
     seed: initialisation, the per-epoch permutations and augmentation.
     deterministic: every op deterministic and single-threaded: two runs with the same seed, or
       a run resumed any number of times, end bit-identical (on one device; cost: see README).
-    checkpoint_every: steps between checkpoints (one is also written at the end, on SIGTERM, on
-      the first Ctrl-C and on a coordinated preemption save).
+    checkpoint_every: steps between checkpoints (one is also written at the end, and on SIGTERM
+      or a first Ctrl-C on any worker).
     keep_checkpoints: checkpoints kept.
     log_every: steps between console lines and scalar summaries.
     image_summary_every: steps between RGB | ground truth | prediction strips in TensorBoard.
