@@ -191,6 +191,10 @@ def predict_video(network, source, output_dir, consistent=False, fps=None, chunk
                     overwrite)
   folder = os.path.join(output_dir, name)
   os.makedirs(folder, exist_ok=True)
+  if overwrite:  # frames of an earlier, longer clip must not linger beside the new ones
+    for stale in os.listdir(folder):
+      if re.fullmatch(r"depth(_mm)?_\d{5}\.(npy|png)", stale):
+        os.remove(os.path.join(folder, stale))
   progress = Progress(total, f"{name}: depth", unit="frames", print_fn=print_fn)
   forward = TemporalStabilizer() if consistent else None
   count, ranges, size = 0, [], None
