@@ -119,8 +119,8 @@ def count_frames(source, split="train"):
 
 
 def load_table(source, split):
-  """The frames of `source` ("nyu_tfds", "nyu_labeled", "densedepth", "synthetic_rooms"),
-  split "train" or "test", as a `FrameTable`; paths and sizes come from gin."""
+  """The frames of `source` (one of SOURCES), split "train" or "test", as a `FrameTable`;
+  paths and sizes come from gin."""
   _check(source, split)
   return SOURCES[source](split)
 
