@@ -46,9 +46,11 @@ def pipeline_examples_per_second(data_dir=None, num_records=256, batch_size=3,
     return num_batches * batch_size / (time.perf_counter() - start)
 
 
-def training_step(variant="full", depth=101, batch_size=3, size=(240, 320), steps=2):
+def training_step(variant="full", depth=101, batch_size=3, size=(240, 320), steps=2,
+                  deterministic=False):
   """Seconds per training step and peak resident memory (GB) of a fresh process running
-  `steps` steps of the paper's recipe (frozen conv1/Res-Block 1/BN, two Adams) on random data.
+  `steps` steps of the paper's recipe (frozen conv1/Res-Block 1/BN, two Adams) on random data,
+  with `train.deterministic`'s settings if asked.
 
   A separate process, so that the peak belongs to the step and not to earlier benchmarks.
   """
@@ -59,7 +61,11 @@ def training_step(variant="full", depth=101, batch_size=3, size=(240, 320), step
 import json, resource, time
 import numpy as np, tensorflow as tf
 from attn_depth import models
+from attn_depth.training import configure_determinism
 from attn_depth.training.trainer import Trainer
+configure_determinism({bool(deterministic)})
+import keras
+keras.utils.set_random_seed(0)  # determinism refuses unseeded random ops
 model = models.build_model({variant!r}, depth={depth}, input_shape=(None, None, 3))
 trainer = Trainer(model, tf.distribute.get_strategy(), {batch_size}, decay_steps=100,
                   learning_rates={{"dfe": (1e-5, 1e-7), "dmg": (1e-4, 1e-6)}})

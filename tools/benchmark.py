@@ -5,6 +5,8 @@
   pipeline  training pipeline examples/s (records -> batch), 2 cores        >= 200
   train     peak memory of a training step: full ResNet-101, batch 3,
             240x320 (GB; also seconds per step)                             <= 8
+  deterministic  seconds per training step (full, ResNet-101, batch 3, 240x320)
+            with train.deterministic / without (report only)
   train_run peak memory of a short real run of gin/nyu/full_r101.gin with
             its periodic and final evaluation (GB)                          <= 8
   flops     parameters and GFLOPs of every Table-1 variant (report only)
@@ -60,6 +62,12 @@ def _pipeline():
 def _train():
   result = benchmarks.training_step()
   return {"value": result["peak_rss_gb"], "seconds_per_step": result["seconds_per_step"]}
+
+
+def _deterministic():
+  seconds = {mode: benchmarks.training_step(deterministic=mode)["seconds_per_step"]
+             for mode in (False, True)}
+  return {"value": seconds[True] / seconds[False], "seconds_per_step": seconds}
 
 
 def _train_run():
@@ -136,6 +144,8 @@ SECTIONS = {
                  "examples/s", 200.0, True, _pipeline),
     "train": ("peak memory of a training step (full, ResNet-101, batch 3, 240x320)", "GB",
               8.0, False, _train),
+    "deterministic": ("seconds per step with train.deterministic / without (full, ResNet-101, "
+                      "batch 3, 240x320)", "ratio", None, False, _deterministic),
     "train_run": ("peak memory of a short real run of gin/nyu/full_r101.gin: 4 steps, "
                   "periodic + final evaluation, image summaries, checkpoints", "GB", 8.0, False,
                   _train_run),
