@@ -45,7 +45,7 @@ def trajectory(scene, num_frames, rng):
   pitch = scene.pitch + wobble(0.08) / 2
   roll = scene.roll + wobble(0.03) / 2
   return np.stack([pose_matrix(scene.camera + offsets[i],
-                               synthetic_rooms._rotation(yaw[i], pitch[i], roll[i]))  # pylint: disable=protected-access
+                               synthetic_rooms.camera_rotation(yaw[i], pitch[i], roll[i]))
                    for i in range(len(t))])
 
 

@@ -22,6 +22,7 @@ import os
 import numpy as np
 from PIL import Image
 
+from attn_depth.apps import images as images_lib
 from attn_depth.data.camera_fit import fit_to_nyu_camera
 from attn_depth.data.frame_tables import PythonFrames
 from attn_depth.data.frames import DataError
@@ -161,8 +162,7 @@ def write_pair(folder, name, image, depth_m):
   for sub in ("rgb", "depth"):
     os.makedirs(os.path.join(folder, sub), exist_ok=True)
   Image.fromarray(np.asarray(image, np.uint8)).save(os.path.join(folder, "rgb", f"{name}.png"))
-  millimetres = np.clip(np.round(np.asarray(depth_m, np.float64) * 1000.0), 0, 65535)
-  Image.fromarray(millimetres.astype(np.uint16)).save(os.path.join(folder, "depth", f"{name}.png"))
+  images_lib.save_depth_png16(os.path.join(folder, "depth", f"{name}.png"), depth_m)
 
 
 def export_rooms(folder, num_train, num_test, seed=100, progress=None):

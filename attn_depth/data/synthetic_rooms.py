@@ -31,7 +31,7 @@ from attn_depth.data.frames import prepare_quietly
 HEIGHT, WIDTH = 480, 640
 MIN_DEPTH, MAX_DEPTH = 0.5, 10.0
 
-def _rotation(yaw, pitch, roll):
+def camera_rotation(yaw, pitch, roll):
   """World-from-camera rotation. Camera: x right, y down, z forward; world: x right, y up."""
   flip = np.diag([1.0, -1.0, 1.0])
   cr, sr = np.cos(roll), np.sin(roll)
@@ -65,7 +65,7 @@ class Scene:
 
   def rotation(self):
     """World-from-camera rotation of this scene's camera."""
-    return _rotation(self.yaw, self.pitch, self.roll)
+    return camera_rotation(self.yaw, self.pitch, self.roll)
 
   def _clear_of_camera(self, lo, hi, margin=0.35):
     return np.any(self.camera < lo - margin) or np.any(self.camera > hi + margin)

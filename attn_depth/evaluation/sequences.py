@@ -11,21 +11,23 @@ from attn_depth.evaluation.metrics import depth_metrics
 MODES = ("per_frame", "consistent")
 
 
-def predict_sequence(network, images, mode="per_frame", batch_size=8):
-  """Depth [T, H, W] of frames [T, H, W, 3] through the photo path (`depth_at_image_size`):
-  each frame on its own (the paper's network), or fused over the clip (`video.stabilize_clip`)."""
-  if mode not in MODES:
-    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+def predict_modes(network, images, batch_size=8):
+  """{mode: depth [T, H, W]} of frames [T, H, W, 3] through the photo path
+  (`depth_at_image_size`): each frame on its own (the paper's network), and the same predictions
+  fused over the clip (`video.stabilize_clip`); the network runs once."""
   depths = np.concatenate([network.depth_at_image_size(images[i:i + batch_size])
                            for i in range(0, len(images), batch_size)])
-  return depths if mode == "per_frame" else video.stabilize_clip(images, depths)
+  return {"per_frame": depths, "consistent": video.stabilize_clip(images, depths)}
 
 
-def evaluate_flythrough(network, sequence, mode="per_frame", tolerance=0.01):
+def _half_resolution(preds, sequence):
+  return preds[:, ::2, ::2], np.asarray(sequence["depths"])[:, ::2, ::2]
+
+
+def evaluate_flythrough(preds, sequence, tolerance=0.01):
   """Per frame: rel (whole frame, at half resolution); per consecutive pair: the reprojection
-  error of the predictions and of the ground truth (the floor)."""
-  preds = predict_sequence(network, sequence["images"], mode)[:, ::2, ::2]
-  gts = np.asarray(sequence["depths"])[:, ::2, ::2]
+  error of the predictions [T, H, W] and of the ground truth (the floor)."""
+  preds, gts = _half_resolution(preds, sequence)
   intrinsics = temporal.half_resolution(sequence["intrinsics"])
   errors, floor, matched = temporal.sequence_errors(preds, gts, sequence["poses"], intrinsics,
                                                     tolerance)
@@ -33,10 +35,10 @@ def evaluate_flythrough(network, sequence, mode="per_frame", tolerance=0.01):
   return {"rel": rel, "temporal": errors, "floor": floor, "matched": matched}
 
 
-def evaluate_static(network, sequence, mode="per_frame"):
-  """Flicker of one static view seen with photometric noise, and its rel."""
-  preds = predict_sequence(network, sequence["images"], mode)[:, ::2, ::2]
-  gts = np.asarray(sequence["depths"])[:, ::2, ::2]
+def evaluate_static(preds, sequence):
+  """Flicker of predictions [T, H, W] of one static view seen with photometric noise, and
+  their rel."""
+  preds, gts = _half_resolution(preds, sequence)
   rel = np.array([depth_metrics(g, p)["rel"] for g, p in zip(gts, preds)])
   return {"flicker": temporal.flicker(preds), "rel": rel}
 
@@ -61,8 +63,8 @@ def evaluate_sequences(network, flythroughs, statics, progress=None):
   for kind, (group, evaluate) in enumerate(((flythroughs, evaluate_flythrough),
                                             (statics, evaluate_static))):
     for sequence in group:
-      for mode in MODES:
-        results[mode][kind].append(evaluate(network, sequence, mode))
+      for mode, preds in predict_modes(network, sequence["images"]).items():
+        results[mode][kind].append(evaluate(preds, sequence))
       done += 1
       if progress:
         progress(done)

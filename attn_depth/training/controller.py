@@ -3,8 +3,8 @@
 Shaped after Orbit's Controller: it runs the trainer's steps up to the last one and calls each
 periodic side task (console and scalar summaries, image strips, evaluation) when its interval
 divides the step, and writes checkpoints on their interval, at the last step and when a stop
-signal (SIGTERM, a first Ctrl-C; under multi-worker training, on any worker) arrives. Each piece is small and
-testable on its own.
+signal (SIGTERM, a first Ctrl-C; under multi-worker training, on any worker) arrives. Each
+piece is small and testable on its own.
 """
 
 import dataclasses

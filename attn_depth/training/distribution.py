@@ -73,8 +73,8 @@ class _AgreedStop:
 
 
 def coordinated(stop, strategy):
-  """`stop` (has `received` and `SIGNALS`) as every worker of a multi-worker strategy agrees on
-  it; `stop` itself on one worker."""
+  """`stop` (has `received`) as every worker of a multi-worker strategy agrees on it; `stop`
+  itself on one worker."""
   resolver = getattr(strategy, "cluster_resolver", None)
   jobs = resolver.cluster_spec().as_dict() if resolver is not None else {}
   if len(jobs.get("worker", [])) + len(jobs.get("chief", [])) > 1:
