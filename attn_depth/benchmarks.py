@@ -249,17 +249,20 @@ def device_names():
 def photo_fit_comparison(network, frames, max_images=100):
   """How photos are best fitted to the network: depth of whole 480x640 frames through
   `network.depth_at_image_size` (what tools/predict.py, PLY, bokeh and the SavedModel do) under
-  each fit, scored against the frame's whole ground truth (per-image means, paper's clipping).
-  Returns {fit: {"rel": ..., "delta1": ..., "rms": ...}, "images": n}."""
-  from attn_depth.evaluation.metrics import DepthMetricsAccumulator  # pylint: disable=import-outside-toplevel
-  from attn_depth.inference import FITS  # pylint: disable=import-outside-toplevel
-  accumulators = {fit: DepthMetricsAccumulator() for fit in FITS}
-  images = 0
-  for frame in frames.take(max_images).as_numpy_iterator():
-    for fit, accumulator in accumulators.items():
-      accumulator.add(frame["depth"], network.depth_at_image_size(frame["image"][None], fit)[0])
-    images += 1
-  out = {fit: {k: v for k, v in acc.result().items() if k in ("rel", "rms", "delta1")}
-         for fit, acc in accumulators.items()}
-  out["images"] = images
+  each fit, scored against the frame's whole ground truth (the Evaluator's `photo` protocol:
+  per-image means, paper's clipping). Returns {fit: {"rel": ..., "delta1": ..., "rms": ...},
+  "images": n}."""
+  # pylint: disable=import-outside-toplevel
+  from attn_depth.evaluation.evaluator import Evaluator
+  from attn_depth.inference import FITS
+  evaluator = Evaluator("photo", boundary=False, batch_size=1, max_images=max_images)
+  out, chosen = {}, network.fit
+  try:
+    for fit in FITS:
+      network.fit = fit
+      result = evaluator.run(network, frames)
+      out[fit] = {k: v for k, v in result["metrics"].items() if k in ("rel", "rms", "delta1")}
+      out["images"] = result["images"]
+  finally:
+    network.fit = chosen
   return out

@@ -4,6 +4,9 @@ import contextlib
 import os
 import sys
 
+from attn_depth import errors
+
+
 def quiet_logs():
   """Library chatter (tfds' notes on its own configs and deprecations) off. The package's own
   warnings, such as skipped frames, go through Python's root logger and stay."""
@@ -12,21 +15,8 @@ def quiet_logs():
     logging.set_verbosity(logging.ERROR)
 
 
-class UserError(Exception):
-  """A mistake in the user's input (a file, a flag): reported in one line, never a traceback."""
-
-
-def _user_error_types():
-  # pylint: disable=import-outside-toplevel
-  from attn_depth.config import ConfigError
-  from attn_depth.data import DataError
-  from attn_depth.export import ExportCheckError
-  from attn_depth.inference import ModelLoadError
-  from attn_depth.models import ImageNetWeightsUnavailable
-  from attn_depth.training import NonFiniteLossError
-  from attn_depth.training import TrainingSetupError
-  return (UserError, ImageNetWeightsUnavailable, FileNotFoundError, DataError,
-          NonFiniteLossError, TrainingSetupError, ModelLoadError, ExportCheckError, ConfigError)
+# Every user-facing error of the package derives from it (attn_depth.errors); tools raise it too.
+UserError = errors.UserError
 
 
 @contextlib.contextmanager
@@ -39,7 +29,7 @@ def user_errors(program):
     # traceback through TensorFlow's internals.
     print(f"{program}: interrupted", file=sys.stderr)
     sys.exit(130)
-  except _user_error_types() as error:
+  except (UserError, FileNotFoundError) as error:
     # gin appends "In call to configurable ..." lines; the message itself is one line.
     message = str(error).split("\n  In call to configurable", 1)[0].strip()
     print(f"{program}: error: {message}", file=sys.stderr)

@@ -10,13 +10,14 @@ from gin import config_parser
 import attn_depth.data  # noqa: F401
 import attn_depth.models  # noqa: F401
 import attn_depth.training  # noqa: F401
+from attn_depth.errors import UserError
 
 _search_paths_added = set()
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GIN_DIR = os.path.join(REPO_DIR, "gin")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
   """A gin file or binding that cannot be parsed (typo, unknown parameter, bad value)."""
 
 
@@ -88,11 +89,17 @@ def parse_run_config(path):
 
 
 def parse_gin_for_model(model_path, gin_files=(), gin_bindings=()):
-  """What the tools that read a trained model do: the run's own operative config first (it
-  says which network to build), then the user's files and bindings on top."""
-  from attn_depth import inference  # pylint: disable=import-outside-toplevel
-  for path in inference.model_gin_files(model_path):
-    parse_run_config(path)
+  """What the tools that read a trained model do: the run's own operative config first, so
+  that its data settings (the test set it was trained beside, say) carry over, then the user's
+  files and bindings on top. The network itself is rebuilt from the model's own spec, never
+  from gin (attn_depth.inference.load_network). Nothing of the model for a SavedModel, a preset
+  or no model."""
+  # pylint: disable=import-outside-toplevel
+  from attn_depth import inference
+  from attn_depth import presets
+  if model_path and not presets.is_preset(model_path):
+    for path in inference.model_gin_files(model_path):
+      parse_run_config(path)
   parse_gin(gin_files, gin_bindings)
 
 

@@ -8,36 +8,61 @@
 or a list of images of different sizes (then "depths" is a list of [H, W, 1] arrays). Each
 image reaches the network whole at the scale it was trained at (`fit="whole"`, see
 `attn_depth.inference`), and its depth comes back at the image's own size.
+
+Share a trained model as a preset and load someone else's (keras-hub's `from_preset` /
+`save_to_preset`; see `attn_depth.presets`):
+
+    estimator.save_to_preset("presets/full_r101")
+    estimator = attn_depth.DepthEstimator.from_preset("hf://owner/attn-depth-full-r101")
 """
 
-import gin
+import os
+
 import numpy as np
 
-from attn_depth import config
 from attn_depth import inference
+from attn_depth import presets
 
 
 class DepthEstimator:
   """A trained attn_depth network for depth in metres from RGB images."""
 
-  def __init__(self, network):
-    """`network`: an `attn_depth.inference.DepthNetwork` (see `from_path`)."""
-    self.network = network
+  def __init__(self, network, run_dir=None):
+    """`network`: an `attn_depth.inference.DepthNetwork` (see `from_path`, `from_preset`);
+    `run_dir`: the training run it came from (its evaluation results go into presets)."""
+    self.network, self.run_dir = network, run_dir
 
   @classmethod
   def from_path(cls, path, fit="whole"):
     """Loads a training run's folder, one of its checkpoints (`runs/x/ckpt-600`) or a
-    SavedModel written by tools/export.py. For runs and checkpoints, gin's configuration is
-    replaced by the run's own operative config (it says which network to build)."""
-    if fit not in inference.FITS:
-      raise ValueError(f"fit must be one of {inference.FITS}, got {fit!r}")
-    if inference.model_gin_files(path):  # a run or checkpoint: its network comes from gin
-      with gin.unlock_config():
-        gin.clear_config()
-        config.parse_gin_for_model(path)
+    SavedModel written by tools/export.py. The network is rebuilt from the model's own
+    description (model_spec.json); gin's configuration is neither read nor changed."""
+    _check_fit(fit)
     network = inference.load_network(path)
     network.fit = fit
+    return cls(network, _run_dir_of(path))
+
+  @classmethod
+  def from_preset(cls, handle, fit=None):
+    """Loads a preset: a local folder written by `save_to_preset` (or tools/export.py),
+    `hf://<owner>/<repo>` or `kaggle://<owner>/<model>/<framework>/<variation>[/<version>]`
+    (downloaded and cached by huggingface_hub / kagglehub, which must be installed).
+    `fit`: default the preset's own."""
+    network = presets.load(handle)
+    if fit is not None:
+      _check_fit(fit)
+      network.fit = fit
     return cls(network)
+
+  def save_to_preset(self, preset_dir):
+    """Writes this model as a preset folder: model.keras, model_spec.json, metadata.json, the
+    model card (README.md) and the training run's evaluation results. Returns the folder."""
+    return presets.save(self.network, preset_dir, self.run_dir)
+
+  @property
+  def spec(self):
+    """The `attn_depth.models.ModelSpec`: what the network is and its training scale."""
+    return self.network.spec
 
   @property
   def input_size(self):
@@ -65,3 +90,16 @@ def _as_batch(images):
   if images.ndim != 4 or images.shape[-1] != 3:
     raise ValueError(f"expected RGB images [H, W, 3] or [B, H, W, 3], got shape {images.shape}")
   return images
+
+
+def _check_fit(fit):
+  if fit not in inference.FITS:
+    raise ValueError(f"fit must be one of {inference.FITS}, got {fit!r}")
+
+
+def _run_dir_of(path):
+  """The training run folder behind a run, checkpoint or the run's own export/ SavedModel."""
+  folder = os.path.normpath(path if os.path.isdir(path) else os.path.dirname(path) or ".")
+  if os.path.isfile(os.path.join(folder, "saved_model.pb")):
+    folder = os.path.dirname(folder)
+  return folder if os.path.isdir(os.path.join(folder, "eval")) else None

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from attn_depth import inference
+from attn_depth.errors import UserError
 
 
 def _ensure_float32_output(model):
@@ -28,24 +29,24 @@ def _ensure_float32_output(model):
   return network_fn
 
 
-def export_saved_model(model, export_dir, input_size=(240, 320), step=None, config=None,
-                       resize_size=None, fit="whole"):
+def export_saved_model(model, export_dir, spec, step=None, fit="whole"):
   """Writes `model` as a SavedModel to `export_dir` (see the module docstring). Returns it.
 
-  input_size: the training crop (paper: 240x320), what fit="squeeze" resizes images to.
-  resize_size: the frame size that crop came from in training (paper: 312x416): fit="whole"
-    resizes images to its area, and evaluation protocols run whole frames at it.
+  spec: the `models.ModelSpec` of `model`, stored inside (assets.extra/model_spec.json); its
+    input_size (the training crop, paper 240x320) is what fit="squeeze" resizes images to, its
+    resize_size (the frame size that crop came from, paper 312x416) the area fit="whole"
+    resizes images to and the scale evaluation protocols run whole frames at.
   fit: how serving_default fits an image to the network (inference.FITS).
   """
   network_fn = _ensure_float32_output(model)
-  input_size = tuple(int(v) for v in input_size)
+  input_size, resize_size = spec.input_size, spec.resize_size
   archive = keras.export.ExportArchive()
   archive.track(model)
 
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
   def serve(images):
     return {"depth": inference.resize_predict_resize(network_fn, images, input_size,
-                                                     resize_size or input_size, fit)}
+                                                     resize_size, fit)}
 
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32,
                                               name="images")])
@@ -55,10 +56,9 @@ def export_saved_model(model, export_dir, input_size=(240, 320), step=None, conf
   archive.add_endpoint(name=inference.SERVING_SIGNATURE, fn=serve)
   archive.add_endpoint(name=inference.NETWORK_SIGNATURE, fn=network)
   archive.write_out(export_dir, verbose=False)
-  metadata = {"input_size": list(input_size),
-              "resize_size": list(resize_size or input_size), "fit": fit, "step": step,
-              "config": config or {}, "model": model.name}
-  os.makedirs(os.path.join(export_dir, "assets.extra"), exist_ok=True)
+  metadata = {"input_size": list(input_size), "resize_size": list(resize_size), "fit": fit,
+              "step": step, "config": spec.to_dict(), "model": model.name}
+  spec.save(os.path.join(export_dir, "assets.extra"))
   with open(os.path.join(export_dir, inference.METADATA_FILE), "w", encoding="utf-8") as f:
     json.dump(metadata, f, indent=2)
   return export_dir
@@ -120,7 +120,7 @@ def compare_depths(reference, other, floor_m=0.1):
 TFLITE_TOLERANCE = {"float32": {"max_rel": 1e-3}, "float16": {"mean_rel": 0.02}}
 
 
-class ExportCheckError(RuntimeError):
+class ExportCheckError(UserError, RuntimeError):
   """A TFLite model disagrees with the SavedModel beyond TFLITE_TOLERANCE."""
 
 
@@ -136,8 +136,7 @@ def export_network(network, export_dir, tflite_precisions=TFLITE_PRECISIONS, sam
                    print_fn=print):
   """SavedModel of a checkpoint-loaded `network`, plus checked TFLite files. Returns the
   TFLite check: {precision: {"file", "max_abs_m", "mean_rel"}}."""
-  export_saved_model(network.model, export_dir, network.input_size, network.step,
-                     network.config, network.resize_size, network.fit)
+  export_saved_model(network.model, export_dir, network.spec, network.step, network.fit)
   print_fn(f"wrote SavedModel {export_dir} (step {network.step}, input "
            f"{network.input_size[0]}x{network.input_size[1]})")
   sample = _sample_image(sample_image)[None]

@@ -20,19 +20,20 @@ How a photo is fitted to the network (`fit`):
 import json
 import os
 
-import gin
 import numpy as np
 import tensorflow as tf
 
 from attn_depth import models
+from attn_depth.errors import UserError
 
 NETWORK_SIGNATURE = "network"
 SERVING_SIGNATURE = "serving_default"
 METADATA_FILE = os.path.join("assets.extra", "attn_depth.json")
 OPERATIVE_CONFIG = "operative_config.gin"
+SPEC_FILE = os.path.join("assets.extra", "model_spec.json")  # inside a SavedModel
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(UserError, ValueError):
   """The path given as a model is none of the kinds attn_depth can read."""
 
 
@@ -75,6 +76,7 @@ class DepthNetwork:
     # The frame size training cropped `input_size` from (paper: 312x416 around 240x320).
     self.resize_size = tuple(int(v) for v in resize_size or input_size)
     self.source, self.step, self.config = source, step, config or {}
+    self.spec = None  # the models.ModelSpec, where the model carries one
     if fit not in FITS:
       raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
     self.fit = fit
@@ -95,13 +97,12 @@ class DepthNetwork:
     return np.asarray(self._at_image_size[fit or self.fit](tf.convert_to_tensor(images)))
 
 
-def keras_network(model, input_size=None, source="in-memory model", step=None, config=None,
-                  resize_size=None):
-  """A DepthNetwork of a Keras model of attn_depth (inference mode); sizes default to gin's."""
+def keras_network(model, spec, source="in-memory model", step=None):
+  """A DepthNetwork of a Keras model of attn_depth (inference mode) described by `spec`
+  (a `models.ModelSpec`: its sizes say how to feed it)."""
   call = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
-  network = DepthNetwork(call, input_size or configured_size("crop_shape"), source, step, config,
-                         resize_size or configured_size("resize_shape"))
-  network.model = model
+  network = DepthNetwork(call, spec.input_size, source, step, spec.to_dict(), spec.resize_size)
+  network.model, network.spec = model, spec
   return network
 
 
@@ -109,72 +110,65 @@ def _is_saved_model(path):
   return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
-def _checkpoint_and_config(path):
-  """(checkpoint prefix, operative_config.gin path or None) of a model dir or a prefix."""
+def _checkpoint_and_folder(path):
+  """(checkpoint prefix, the folder that holds it) of a model dir or a prefix."""
   if os.path.isdir(path):
     checkpoint = tf.train.latest_checkpoint(path)
     if not checkpoint:
       raise ModelLoadError(f"{path}: no checkpoint in this folder; expected a model directory "
                            f"written by tools/train.py, a checkpoint prefix or a SavedModel "
                            f"from tools/export.py")
-    folder = path
-  elif os.path.isfile(path + ".index"):
-    checkpoint, folder = path, os.path.dirname(path) or "."
-  else:
-    raise ModelLoadError(f"{path}: not found; expected a model directory written by "
-                         f"tools/train.py, a checkpoint prefix (ckpt-N) or a SavedModel folder")
-  config_path = os.path.join(folder, OPERATIVE_CONFIG)
-  return checkpoint, config_path if os.path.isfile(config_path) else None
+    return checkpoint, path
+  if os.path.isfile(path + ".index"):
+    return path, os.path.dirname(path) or "."
+  raise ModelLoadError(f"{path}: not found; expected a model directory written by "
+                       f"tools/train.py, a checkpoint prefix (ckpt-N) or a SavedModel folder")
 
 
 def model_gin_files(path):
-  """The gin file that describes the model at `path` (a training run's operative config), to
-  parse before the user's own files; empty for SavedModels, which carry no gin."""
+  """The training run's operative config beside the model at `path`, which tools parse before
+  the user's own files so that a run's data settings (its test set, say) carry over; empty for
+  SavedModels and for checkpoints without one. The network itself never comes from gin
+  (`run_spec`)."""
   if _is_saved_model(path):
     return []
-  _, config_path = _checkpoint_and_config(path)
-  if config_path is None:
-    raise ModelLoadError(f"{path}: no {OPERATIVE_CONFIG} beside the checkpoint; it says which "
-                         f"network to build (pass the training run's gin files instead)")
-  return [config_path]
+  _, folder = _checkpoint_and_folder(path)
+  config_path = os.path.join(folder, OPERATIVE_CONFIG)
+  return [config_path] if os.path.isfile(config_path) else []
 
 
-def configured_size(parameter):
-  """preprocess_example's `crop_shape` (the network's input) or `resize_shape` under gin."""
-  from attn_depth.data import preprocessing  # pylint: disable=import-outside-toplevel
+def run_spec(folder):
+  """The ModelSpec of the run whose checkpoints are in `folder`: its model_spec.json, or for
+  runs written before that record existed, read from its operative_config.gin."""
+  spec_path = os.path.join(folder, models.SPEC_FILE)
   try:
-    value = gin.query_parameter(f"preprocess_example.{parameter}")
-  except ValueError:  # not bound: the function's default
-    return {"crop_shape": preprocessing.PAPER_CROP,
-            "resize_shape": preprocessing.PAPER_RESIZE}[parameter]
-  if isinstance(value, gin.config.ConfigurableReference):  # a macro such as %INPUT_SIZE
-    value = value.scoped_configurable_fn()
-  return tuple(value)
+    if os.path.isfile(spec_path):
+      return models.ModelSpec.load(spec_path)
+    config_path = os.path.join(folder, OPERATIVE_CONFIG)
+    if os.path.isfile(config_path):
+      return models.ModelSpec.from_operative_config(config_path)
+  except (ValueError, SyntaxError, OSError) as error:
+    raise ModelLoadError(f"{folder}: cannot read the model's description "
+                         f"({str(error).splitlines()[0]})") from None
+  raise ModelLoadError(f"{folder}: neither {models.SPEC_FILE} nor {OPERATIVE_CONFIG} beside the "
+                       f"checkpoint; one of them says which network to build")
 
 
-def configured_model_description():
-  """{"variant": ...} as gin configures build_model (empty where it is left at its default)."""
-  try:
-    return {"variant": gin.query_parameter("build_model.variant")}
-  except ValueError:
-    return {}
-
-
-def load_checkpoint_network(path):
-  """Builds the gin-configured network and restores its weights from `path`."""
-  checkpoint, _ = _checkpoint_and_config(path)
-  model = models.build_model(input_shape=(None, None, 3), backbone_weights=None)
+def load_checkpoint_network(path, spec=None):
+  """Builds the network `spec` describes (default: the run's own, `run_spec`) and restores its
+  weights from the checkpoint at `path` (a run folder or a ckpt-N prefix). Reads no gin."""
+  checkpoint, folder = _checkpoint_and_folder(path)
+  spec = spec or run_spec(folder)
+  model = spec.build()
   step = tf.Variable(0, dtype=tf.int64, name="global_step")
   status = tf.train.Checkpoint(model=model, global_step=step).read(checkpoint)
   try:
     status.assert_existing_objects_matched()
   except AssertionError as error:
-    raise ModelLoadError(f"{checkpoint}: its variables do not fit the configured network "
-                         f"({str(error).splitlines()[0]}); was it trained with other gin "
-                         f"settings?") from None
+    raise ModelLoadError(f"{checkpoint}: its variables do not fit the network its model spec "
+                         f"describes ({spec.name}: {str(error).splitlines()[0]})") from None
   status.expect_partial()  # optimizer slots are not needed for inference
-  return keras_network(model, source=checkpoint, step=int(step.numpy()),
-                       config=configured_model_description())
+  return keras_network(model, spec, source=checkpoint, step=int(step.numpy()))
 
 
 def load_saved_model_network(path):
@@ -184,6 +178,11 @@ def load_saved_model_network(path):
   if os.path.isfile(metadata_path):
     with open(metadata_path, encoding="utf-8") as f:
       metadata = json.load(f)
+  spec_path = os.path.join(path, SPEC_FILE)
+  spec = models.ModelSpec.load(spec_path) if os.path.isfile(spec_path) else None
+  if spec:  # older exports carry the sizes in attn_depth.json alone
+    metadata.update(input_size=list(spec.input_size), resize_size=list(spec.resize_size),
+                    config=spec.to_dict())
   if NETWORK_SIGNATURE not in loaded.signatures or "input_size" not in metadata:
     raise ModelLoadError(f"{path}: a SavedModel without attn_depth's '{NETWORK_SIGNATURE}' "
                          f"signature and {METADATA_FILE}; export it with tools/export.py")
@@ -196,15 +195,18 @@ def load_saved_model_network(path):
                          metadata.get("config"), metadata.get("resize_size"),
                          metadata.get("fit", "whole"))
   network.saved_model = loaded  # keeps the loaded variables alive
+  network.spec = spec
   return network
 
 
 def load_network(path):
-  """A DepthNetwork from a model directory, a checkpoint prefix or a SavedModel.
-
-  For checkpoints the network is built from gin, so parse the run's config first
-  (`attn_depth.config.parse_gin_for_model(path)`); the tools do.
-  """
+  """A DepthNetwork from a model directory, a checkpoint prefix or a SavedModel: the network is
+  rebuilt from the model's own description (model_spec.json), never from gin, and gin's
+  configuration is left as it was. Presets (a folder with model.keras, or an hf:// or
+  kaggle:// handle) load too (attn_depth.presets)."""
+  from attn_depth import presets  # pylint: disable=import-outside-toplevel  (presets uses us)
+  if presets.is_preset(path):
+    return presets.load(path)
   if _is_saved_model(path):
     return load_saved_model_network(path)
   return load_checkpoint_network(path)

@@ -4,7 +4,7 @@ import gin
 import pytest
 
 from attn_depth import config
-from attn_depth import inference
+from attn_depth import models
 
 
 def test_bad_bindings_are_one_line_config_errors():
@@ -22,4 +22,4 @@ def test_a_run_config_with_bindings_this_version_lacks_still_loads(tmp_path):
   assert config.parse_run_config(str(path)) == ["train.export_after_training"]
   config.parse_gin([], [])
   assert gin.query_parameter("build_model.variant") == "dfe"
-  assert inference.configured_size("crop_shape") == (64, 96)
+  assert models.ModelSpec.from_gin().input_size == (64, 96)

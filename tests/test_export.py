@@ -11,18 +11,17 @@ from attn_depth import inference
 from attn_depth import models
 
 INPUT_SIZE = (64, 96)
+SPEC = models.ModelSpec("full", backbone_blocks=(1, 1, 1, 1), backbone_width=0.125,
+                        dmg_widths=(8, 8, 16, 16), input_size=INPUT_SIZE, resize_size=(80, 120))
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-  model = models.build_model("full", input_shape=(None, None, 3), backbone_blocks=(1, 1, 1, 1),
-                             backbone_width=0.125, dmg_widths=(8, 8, 16, 16))
+  model = SPEC.build()
   export_dir = str(tmp_path_factory.mktemp("export") / "saved_model")
-  export.export_saved_model(model, export_dir, INPUT_SIZE, step=5, config={"variant": "full"},
-                            resize_size=(80, 120))
+  export.export_saved_model(model, export_dir, SPEC, step=5)
   image = np.random.default_rng(0).integers(0, 256, (1, 50, 70, 3), dtype=np.uint8)
-  expected = inference.keras_network(model, INPUT_SIZE,
-                                     resize_size=(80, 120)).depth_at_image_size(image)
+  expected = inference.keras_network(model, SPEC).depth_at_image_size(image)
   return export_dir, image, expected
 
 
@@ -55,7 +54,7 @@ def test_saved_model_loads_back_as_a_network_with_its_metadata(exported):
   export_dir, image, expected = exported
   network = inference.load_network(export_dir)
   assert network.input_size == INPUT_SIZE and network.resize_size == (80, 120)
-  assert network.step == 5 and network.config == {"variant": "full"}
+  assert network.step == 5 and network.spec == SPEC and network.config["variant"] == "full"
   np.testing.assert_allclose(network.depth_at_image_size(image), expected, rtol=1e-5, atol=1e-6)
   assert network.network(np.zeros((2, 64, 96, 3), np.float32)).shape == (2, 32, 48)
 
@@ -98,9 +97,7 @@ def test_photos_reach_the_network_whole_at_the_training_scale_or_squeezed():
 
 
 def test_a_float16_file_outside_its_tolerance_is_removed_with_one_line(tmp_path, monkeypatch):
-  model = models.build_model("full", input_shape=(None, None, 3), backbone_blocks=(1, 1, 1, 1),
-                             backbone_width=0.125, dmg_widths=(8, 8, 16, 16))
-  network = inference.keras_network(model, INPUT_SIZE, resize_size=(80, 120), step=1)
+  network = inference.keras_network(SPEC.build(), SPEC, step=1)
   real, calls = export.compare_depths, []
 
   def compare(reference, other):  # the second check (float16) as if its weights could not hold

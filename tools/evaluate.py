@@ -1,14 +1,18 @@
-"""Evaluates a trained model on a test set under a named protocol (Table 1 + detail metrics).
+"""Evaluates a trained model -- or anyone's saved predictions -- on a test set under a named
+protocol (Table 1 + detail metrics).
 
   python tools/evaluate.py --model=runs/full_r101 \
       --nyu_mat=/data/nyu_depth_v2_labeled.mat --nyu_splits=/data/splits.mat
   python tools/evaluate.py --model=runs/quickstart --source=synthetic_rooms --protocol=eigen
   python tools/evaluate.py --model=runs/full_r101 --source=sunrgbd --sunrgbd=/data/SUNRGBD
   python tools/evaluate.py --model=runs/quickstart --source=synthetic_flythroughs
+  python tools/evaluate.py --predictions=my_method/ --nyu_mat=... --nyu_splits=... --protocol=eigen
 
---model takes a training run's folder (latest checkpoint + operative_config.gin), one checkpoint
-(runs/x/ckpt-1000) or a SavedModel written by tools/export.py. Prints a Table-1 row and writes
-it as JSON (metrics, protocol, step, config) and markdown.
+--model takes a training run's folder (latest checkpoint + model_spec.json), one checkpoint
+(runs/x/ckpt-1000), a SavedModel written by tools/export.py or a preset. --predictions takes a
+folder with one file per test frame named by its 0-based index (00000.npy float32 metres, or
+00000.png 16-bit millimetres) at the frame's size. Prints a Table-1 row and writes it as JSON
+(metrics, protocol, step, config) and markdown.
 """
 
 import json
@@ -24,14 +28,22 @@ from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
 from attn_depth import data  # noqa: E402
 from attn_depth import inference  # noqa: E402
-from attn_depth.evaluation import evaluate as progress_lib  # noqa: E402
-from attn_depth.data import flythroughs  # noqa: E402
+from attn_depth.console import Progress  # noqa: E402
 from attn_depth.evaluation import protocols  # noqa: E402
+from attn_depth.evaluation import reports  # noqa: E402
 from attn_depth.evaluation import sequences  # noqa: E402
-from attn_depth.evaluation import test_set  # noqa: E402
+from attn_depth.evaluation.evaluator import Evaluator  # noqa: E402
+from attn_depth.evaluation.predictions import FramePredictions  # noqa: E402
 
-_MODEL = flags.DEFINE_string("model", None, "(required) Training run folder, checkpoint "
-                             "prefix or SavedModel folder.", required=True)
+_SOURCE = _data_flags.define_source_flag()
+_MODEL = flags.DEFINE_string("model", None, "Training run folder, checkpoint prefix, SavedModel "
+                             "folder or preset (folder, hf://..., kaggle://...). One of --model "
+                             "and --predictions is required.")
+_PREDICTIONS = flags.DEFINE_string("predictions", None, "A folder of someone's predictions to "
+                                   "score instead of a model: one file per test frame of "
+                                   "--source, named by its 0-based index (00000.npy float32 "
+                                   "metres, or 00000.png 16-bit millimetres), at the frame's "
+                                   "size (480x640 for NYU).")
 _DEPTH_KEY = flags.DEFINE_enum("depth_key", None, ["depths", "rawDepths"],
                                "Ground truth of the labeled .mat: in-painted or raw Kinect; "
                                "default the protocol's (paper, densedepth: depths; eigen: "
@@ -40,7 +52,8 @@ _PROTOCOL = flags.DEFINE_enum("protocol", "paper", list(protocols.PROTOCOLS),
                               "paper: 312x416 -> 240x320 centre crop, 2x bilinear upsampling; "
                               "eigen: whole frame, Eigen crop of the 480x640 raw ground truth "
                               "(BTS); densedepth: whole frame, flip, DenseDepth's crop, pixels "
-                              "pooled, DenseDepth's rel.")
+                              "pooled, DenseDepth's rel; photo: the whole frame through the "
+                              "photo path of tools/predict.py, scored on the whole frame.")
 _MODE = flags.DEFINE_enum("mode", None, ["image", "pixel"],
                           "Mean of per-image metrics, or all pixels pooled; default the "
                           "protocol's (pixel for densedepth, image otherwise).")
@@ -61,35 +74,43 @@ def _depth_key():
   return _DEPTH_KEY.value or protocols.PROTOCOL_DEFAULTS[_PROTOCOL.value]["depth_key"]
 
 
-def _default_output(model_path):
+def _evaluator():
+  return Evaluator(_PROTOCOL.value, _MODE.value, _FLIP.value, _BOUNDARY.value, _BATCH_SIZE.value,
+                   _MAX_IMAGES.value, _depth_key())
+
+
+def _default_output(evaluator):
+  """<run>/eval/<name>.json: for a SavedModel the run that holds it, for predictions the
+  predictions' folder."""
+  if _PREDICTIONS.value:
+    return os.path.join(_PREDICTIONS.value, "eval",
+                        evaluator.result_name(_SOURCE.value, predictions=True) + ".json")
+  model_path = _MODEL.value
   folder = model_path if os.path.isdir(model_path) else os.path.dirname(model_path)
   saved_model = os.path.isfile(os.path.join(folder, "saved_model.pb"))
   if saved_model:  # runs/x/export -> runs/x/eval
     folder = os.path.dirname(os.path.normpath(folder))
-  name = test_set.result_name(_data_flags.SOURCE.value, _PROTOCOL.value, _FLIP.value,
-                              _MODE.value, _depth_key(), _MAX_IMAGES.value, saved_model)
-  return os.path.join(folder or ".", "eval", name + ".json")
+  return os.path.join(folder or ".", "eval",
+                      evaluator.result_name(_SOURCE.value, saved_model) + ".json")
 
 
 def _evaluate_sequences(network):
   """Temporal consistency on fly-throughs with known poses: per-frame vs. consistent mode."""
-  settings = {name: config.query(f"synthetic_flythroughs_source.{name}", default)
-              for name, default in (("num_sequences", 8), ("num_frames", 24), ("num_static", 2),
-                                    ("static_frames", 12), ("seed", 2))}
-  fly, static = flythroughs.synthetic_flythroughs_source()
+  source = data.descriptor(_SOURCE.value)
+  settings = source.settings()
+  fly, static = source.configure()
   print(f"model {network.source} (step {network.step}); {settings['num_sequences']} camera "
         f"fly-throughs of {settings['num_frames']} frames and {settings['num_static']} static "
         f"views (unseen rooms, set {settings['seed']}); per-frame and consistent mode", flush=True)
   total = settings["num_sequences"] + settings["num_static"]
   result = sequences.evaluate_sequences(
       network, fly, static,
-      progress=progress_lib.Progress(total, "evaluating", unit="sequences",
-                                     print_fn=cli.print_flush))
+      progress=Progress(total, "evaluating", unit="sequences", print_fn=cli.print_flush))
   report = sequences.temporal_report(network, result, settings)
-  output = _OUTPUT.value or os.path.join(os.path.dirname(_default_output(_MODEL.value)),
-                                         "synthetic_flythroughs_temporal.json")
+  output = _OUTPUT.value or os.path.join(os.path.dirname(_default_output(_evaluator())),
+                                         f"{_SOURCE.value}_temporal.json")
   os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
-  output = test_set.free_path(output, report)
+  output = reports.free_path(output, report)
   with open(output, "w", encoding="utf-8") as f:
     json.dump(report, f, indent=2)
   plot = sequences.plot_curves(report, os.path.splitext(output)[0] + ".png",
@@ -101,28 +122,41 @@ def _evaluate_sequences(network):
 def main(argv):
   del argv
   with cli.tool("evaluate"):
+    if bool(_MODEL.value) == bool(_PREDICTIONS.value):
+      raise cli.UserError("give one of --model (a trained model) and --predictions (a folder "
+                          "of saved predictions)")
+    # The run's own data settings (its test set) first, then the user's.
     config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value,
                                _data_flags.bindings(_depth_key()) + _GIN_BINDINGS.value)
-    network = inference.load_network(_MODEL.value)
-    if _data_flags.SOURCE.value in _data_flags.SEQUENCE_SOURCES:
-      _evaluate_sequences(network)
+    descriptor = data.descriptor(_SOURCE.value)
+    if descriptor.kind == "sequences":
+      if _PREDICTIONS.value:
+        raise cli.UserError(f"--predictions: {_SOURCE.value} is evaluated on a model's own "
+                            f"predictions of each sequence; give --model")
+      _evaluate_sequences(inference.load_network(_MODEL.value))
       return
-    frames = data.load_source(_data_flags.SOURCE.value, "test")
-    total = data.count_frames(_data_flags.SOURCE.value, "test")
+    evaluator = _evaluator()
+    total = data.count_frames(_SOURCE.value, "test")
+    if _PREDICTIONS.value:
+      if _FLIP.value:
+        raise cli.UserError("--flip: saved predictions cannot be flipped here; average your "
+                            "own mirrored predictions before saving them")
+      network = FramePredictions(_PREDICTIONS.value, min(total, _MAX_IMAGES.value or total)
+                                 if total else None, limited=bool(_MAX_IMAGES.value))
+    else:
+      network = inference.load_network(_MODEL.value)
+    frames = data.load_source(_SOURCE.value, "test")
     if _MAX_IMAGES.value:
       total = min(total or _MAX_IMAGES.value, _MAX_IMAGES.value)
-    print(f"model {network.source} (step {network.step}); {_data_flags.SOURCE.value} test set; "
-          f"{protocols.describe(_PROTOCOL.value, network, _FLIP.value)}", flush=True)
-    result = test_set.evaluate_network(
-        network, frames, _PROTOCOL.value, _MODE.value, _FLIP.value, _BOUNDARY.value,
-        _BATCH_SIZE.value, _MAX_IMAGES.value,
-        progress=progress_lib.Progress(total, "evaluating", print_fn=cli.print_flush))
-    report = test_set.build_report(network, result, _data_flags.SOURCE.value, _PROTOCOL.value,
-                                   _MODE.value, _FLIP.value, _depth_key(), _MAX_IMAGES.value)
-    output = _OUTPUT.value or _default_output(_MODEL.value)
-    output, markdown = test_set.write_report(report, output)
+    print(f"{'predictions' if _PREDICTIONS.value else 'model'} {network.source} (step "
+          f"{network.step}); {_SOURCE.value} test set; {evaluator.describe(network)}"
+          + ("; the predictions' own flipping, if any" if _PREDICTIONS.value else ""), flush=True)
+    result = evaluator.run(network, frames,
+                           progress=Progress(total, "evaluating", print_fn=cli.print_flush))
+    report = evaluator.report(network, result, _SOURCE.value)
+    output, markdown = reports.write_report(report, _OUTPUT.value or _default_output(evaluator))
     print(f"\n{result['images']} images, {report['mode']}; ground truth: "
-          f"{report['ground_truth']}\n\n{test_set.markdown_rows(report)}\n")
+          f"{report['ground_truth']}\n\n{reports.markdown_rows(report)}\n")
     print(f"wrote {output} and {markdown}")
 
 

@@ -6,7 +6,9 @@ Writes <export_dir>/ (SavedModel: serving_default takes uint8 images [B, H, W, 3
 and returns depth float32 [B, H, W] in metres; loads with plain TensorFlow), and
 <export_dir>/model_float32.tflite and model_float16.tflite, each checked against the
 SavedModel on a sample image (the check's numbers are printed and saved in
-<export_dir>/assets.extra/tflite_check.json).
+<export_dir>/assets.extra/tflite_check.json), and beside it a preset, <model folder>/preset/
+(model.keras, model_spec.json, the model card README.md and the run's evaluation results: the
+folder to share; attn_depth.DepthEstimator.from_preset loads it).
 """
 
 import os
@@ -19,6 +21,7 @@ from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
 from attn_depth import export  # noqa: E402
 from attn_depth import inference  # noqa: E402
+from attn_depth import presets  # noqa: E402
 
 _MODEL = flags.DEFINE_string("model", None, "(required) Training run folder or checkpoint prefix.",
                              required=True)
@@ -26,6 +29,8 @@ _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "SavedModel folder; defaul
                                   "<model folder>/export.")
 _TFLITE = flags.DEFINE_list("tflite", list(export.TFLITE_PRECISIONS),
                             "TFLite precisions to write (empty: none).")
+_PRESET_DIR = flags.DEFINE_string("preset_dir", None, "Preset folder; default <model "
+                                  "folder>/preset; 'none' writes no preset.")
 _SAMPLE = flags.DEFINE_string("sample_image", None, "Image for the TFLite check; default a "
                               "synthetic room.")
 _GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files.")
@@ -48,6 +53,9 @@ def main(argv):
     export_dir = _EXPORT_DIR.value or os.path.join(folder, "export")
     export.export_network(network, export_dir, _TFLITE.value, _SAMPLE.value,
                           print_fn=cli.print_flush)
+    if (_PRESET_DIR.value or "").lower() != "none":
+      presets.save(network, _PRESET_DIR.value or os.path.join(folder, "preset"), folder,
+                   print_fn=cli.print_flush)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import os
 import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
 
 from absl import flags  # noqa: E402
-import gin  # noqa: E402
 import numpy as np  # noqa: E402
 
 import _data_flags  # noqa: E402
@@ -26,8 +25,9 @@ from attn_depth import config  # noqa: E402
 from attn_depth import data  # noqa: E402
 from attn_depth import inference  # noqa: E402
 from attn_depth.apps import figures  # noqa: E402
-from attn_depth.evaluation import test_set  # noqa: E402
+from attn_depth.evaluation.evaluator import Evaluator  # noqa: E402
 
+_SOURCE = _data_flags.define_source_flag(kinds=("frames",))
 _RUNS = flags.DEFINE_list("runs", None, "(required) Training run folders, checkpoints or "
                           "SavedModels, comma-separated.", required=True)
 _LABELS = flags.DEFINE_list("labels", None, "A name per run for the legends (default: the "
@@ -50,10 +50,10 @@ def _label(path, network, index):
 
 
 def _shown_frames():
-  frames = data.load_source(_data_flags.SOURCE.value, "test")
+  frames = data.load_source(_SOURCE.value, "test")
   chosen = list(frames.skip(_FIRST_IMAGE.value).take(_NUM_IMAGES.value).as_numpy_iterator())
   if not chosen:
-    raise cli.UserError(f"{_data_flags.SOURCE.value}: no test frames from index "
+    raise cli.UserError(f"{_SOURCE.value}: no test frames from index "
                         f"{_FIRST_IMAGE.value} on")
   return (np.stack([f["image"] for f in chosen]), np.stack([f["depth"] for f in chosen]))
 
@@ -62,10 +62,12 @@ def main(argv):
   del argv
   with cli.tool("figures"):
     runs, points, shown, crops, intrinsics = [], [], None, None, None
+    # The first run's data settings (its test set), then the user's; each network is rebuilt
+    # from its own spec, so runs of different configurations sit side by side.
+    config.parse_gin_for_model(_RUNS.value[0], _GIN_FILES.value,
+                               _data_flags.bindings() + _GIN_BINDINGS.value)
+    evaluator = Evaluator("paper", boundary=False, max_images=_EVAL_IMAGES.value or None)
     for index, path in enumerate(_RUNS.value):
-      gin.clear_config()
-      config.parse_gin_for_model(path, _GIN_FILES.value,
-                                 _data_flags.bindings() + _GIN_BINDINGS.value)
       network = inference.load_network(path)
       label = _label(path, network, index)
       if shown is None:
@@ -80,9 +82,7 @@ def main(argv):
       runs.append(figures.RunPredictions(label, network, prediction))
       print(f"{label}: measuring rel on {_EVAL_IMAGES.value or 'all'} test frames and the time "
             f"per image", flush=True)
-      result = test_set.evaluate_network(
-          network, data.load_source(_data_flags.SOURCE.value, "test"), "paper",
-          boundary=False, max_images=_EVAL_IMAGES.value or None)
+      result = evaluator.run(network, data.load_source(_SOURCE.value, "test"))
       points.append({"label": label, "rel": result["metrics"]["rel"],
                      "images": result["images"],
                      "seconds": figures.seconds_per_image(network)})
@@ -93,7 +93,7 @@ def main(argv):
     with cli.output_folder(output_dir):
       paths = figures.write_all(crops, runs, points, device, output_dir, intrinsics)
       with open(os.path.join(output_dir, "fig4.json"), "w", encoding="utf-8") as f:
-        json.dump({"device": device, "source": _data_flags.SOURCE.value, "protocol": "paper",
+        json.dump({"device": device, "source": _SOURCE.value, "protocol": "paper",
                    "runs": points, "paper_quoted": {"ours": figures.PAPER_OURS,
                                                     "others_rel": figures.PAPER_OTHERS_REL}},
                   f, indent=2)

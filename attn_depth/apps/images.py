@@ -11,11 +11,12 @@ from PIL import ImageOps
 from PIL import UnidentifiedImageError
 
 from attn_depth import visualization
+from attn_depth.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
-class ImageReadError(ValueError):
+class ImageReadError(UserError, ValueError):
   """One input that is not a readable image; the batch goes on without it."""
 
 

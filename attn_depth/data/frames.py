@@ -12,6 +12,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from attn_depth.errors import UserError
+
 FRAME_HEIGHT, FRAME_WIDTH = 480, 640
 # NYU Depth V2's colour camera at 640x480 (toolbox camera_params.m), in pixels.
 NYU_FX, NYU_FY, NYU_CX, NYU_CY = 518.857901, 519.469611, 325.582449, 253.736166
@@ -28,7 +30,7 @@ def expand_path(path):
   return os.path.expandvars(os.path.expanduser(path)) if path else path
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
   """A data file that cannot be used; the message names the file and what was expected."""
 
 

@@ -1,128 +1,26 @@
-"""Source name + gin bindings -> the batched, prefetched tf.data pipeline of training and eval."""
+"""Source name + gin bindings -> the batched, prefetched tf.data pipeline of training and eval
+(sources are declared in attn_depth.data.sources)."""
 
 import gin
 import tensorflow as tf
 
-from attn_depth.data import densedepth
 from attn_depth.data import epochs
-from attn_depth.data import nyu_labeled
-from attn_depth.data import nyu_tfds
-from attn_depth.data import rgbd_files
-from attn_depth.data import sunrgbd
-from attn_depth.data import synthetic_rooms
+from attn_depth.data import sources
 from attn_depth.data.frames import DataError
-from attn_depth.data.frames import expand_path
 from attn_depth.data.preprocessing import preprocess_example
-
-SPLITS = ("train", "test")
-
-
-# Each source takes the split and returns its frames as a table addressable by index (see
-# frame_tables) or, with `count_only`, the number of frames (steps per epoch are derived from it,
-# without preparing anything that is not prepared yet where the source can tell); paths and sizes
-# are gin bindings.
-
-@gin.configurable
-def nyu_tfds_source(split, num_train_examples=nyu_tfds.PAPER_TRAIN_EXAMPLES, data_dir=None,
-                    download=False, archive=None, count_only=False):
-  data_dir = expand_path(data_dir)
-  archive = expand_path(archive)
-  if count_only:
-    return nyu_tfds.count_frames(split, num_train_examples, data_dir, download, archive)
-  return nyu_tfds.nyu_tfds_table(split, num_train_examples, data_dir, download, archive)
-
-
-@gin.configurable
-def nyu_labeled_source(split, mat_path=None, splits_path=None, depth_key="depths",
-                       count_only=False):
-  mat_path, splits_path = expand_path(mat_path), expand_path(splits_path)
-  if count_only:
-    nyu_labeled.check_files(mat_path, splits_path)  # the dataset checks them itself
-    return len(nyu_labeled.read_split_indices(splits_path, split))
-  return nyu_labeled.nyu_labeled_table(mat_path, splits_path, split, depth_key)
-
-
-@gin.configurable
-def densedepth_source(split, path=None, count_only=False):
-  path = expand_path(path)
-  if not path:
-    raise DataError("densedepth: no path given; expected DenseDepth's nyu_data.zip or the "
-                    "folder it was extracted to (gin: densedepth_source.path; tools/evaluate.py "
-                    "takes --densedepth)")
-  if count_only:
-    return densedepth.count_frames(path, split)
-  return densedepth.densedepth_table(path, split)
-
-
-@gin.configurable
-def synthetic_rooms_source(split, num_train_examples=1000, num_test_examples=100, seed=0,
-                           data_dir=None, count_only=False):
-  """Train and test scenes come from different seeds, so test scenes are unseen."""
-  count, scene_set = ((num_train_examples, seed) if split == "train" else
-                      (num_test_examples, seed + 1))
-  if count_only:
-    return count
-  return synthetic_rooms.synthetic_rooms_table(count, scene_set, expand_path(data_dir))
-
-
-@gin.configurable
-def sunrgbd_source(split, path=None, subsets=("kv1/b3dodata",), depth_folder="depth",
-                   count_only=False):
-  """SUN RGB-D for the paper's generalization test: every frame of `subsets` is a test frame
-  (the network never trains on it)."""
-  path = expand_path(path)
-  if split != "test":
-    raise DataError("sunrgbd: a test-only source (the paper's generalization test); to train on "
-                    "SUN RGB-D frames, list them for the rgbd_files source")
-  if not path:
-    raise DataError("sunrgbd: no path given; expected SUN RGB-D's SUNRGBD folder (gin: "
-                    "sunrgbd_source.path; tools/evaluate.py takes --sunrgbd)")
-  if count_only:
-    return len(sunrgbd.find_frames(path, subsets, depth_folder))
-  return sunrgbd.sunrgbd_table(path, subsets, depth_folder)
-
-
-@gin.configurable
-def rgbd_files_source(split, train=None, test=None, depth_encoding="png", depth_scale=None,
-                      focal=None, count_only=False):
-  """Your own RGB-D frames: each split a CSV 'rgb,depth[,fx]' or a folder with rgb/ and depth/
-  (see attn_depth/data/rgbd_files.py for encodings and camera handling)."""
-  path = expand_path(train if split == "train" else test)
-  if count_only:
-    return len(rgbd_files.list_pairs(path, depth_encoding))
-  return rgbd_files.rgbd_files_table(path, depth_encoding, depth_scale, focal)
-
-
-SOURCES = {
-    "nyu_tfds": nyu_tfds_source,
-    "nyu_labeled": nyu_labeled_source,
-    "densedepth": densedepth_source,
-    "sunrgbd": sunrgbd_source,
-    "rgbd_files": rgbd_files_source,
-    "synthetic_rooms": synthetic_rooms_source,
-}
-
-
-def _check(source, split):
-  if source not in SOURCES:
-    raise DataError(f"unknown data source {source!r}; choose one of {sorted(SOURCES)}")
-  if split not in SPLITS:
-    raise DataError(f"unknown split {split!r}; choose one of {SPLITS}")
 
 
 def count_frames(source, split="train"):
   """Frames in a split of `source`, as configured by gin (before any bad frame is skipped);
   None where the source cannot tell without reading it all."""
-  _check(source, split)
-  count = SOURCES[source](split, count_only=True)
+  count = sources.frame_split(source, split).count()
   return count if count >= 0 else None
 
 
 def load_table(source, split):
-  """The frames of `source` (one of SOURCES), split "train" or "test", as a `FrameTable`;
-  paths and sizes come from gin."""
-  _check(source, split)
-  return SOURCES[source](split)
+  """The frames of `source` (one of sources.FRAME_SOURCES), split "train" or "test", as a
+  `FrameTable`; paths and sizes come from gin."""
+  return sources.frame_split(source, split).table()
 
 
 def load_source(source, split):

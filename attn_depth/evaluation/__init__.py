@@ -1,5 +1,8 @@
-"""Depth metrics and evaluation of models on the data pipelines."""
+"""Evaluation: the Evaluator (one implementation of every protocol), protocols, reports.
 
-from attn_depth.evaluation.metrics import METRIC_NAMES
-from attn_depth.evaluation.metrics import DepthMetricsAccumulator
-from attn_depth.evaluation.metrics import depth_metrics
+The metrics themselves have one public face, `attn_depth.metrics`.
+"""
+
+from attn_depth.evaluation.evaluator import Evaluator
+from attn_depth.evaluation.evaluator import constant_depth_network
+from attn_depth.evaluation.protocols import PROTOCOLS

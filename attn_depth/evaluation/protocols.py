@@ -17,6 +17,11 @@ All start from NYU's 480x640 frames and differ in geometry, ground truth and ave
   divides by the prediction (its compute_errors receives the prediction as ground truth; the
   other metrics are symmetric), which this protocol reproduces so numbers compare with theirs.
 
+* `photo` (not a published protocol: what tools/predict.py, the PLY, bokeh and the SavedModel
+  give a user): the whole frame through the photo path (`DepthNetwork.depth_at_image_size` with
+  the network's fit), scored on the whole frame, per image. The photo-fit benchmark compares
+  fits with it.
+
 Sizes follow the network (its training crop and resize), so reduced models keep the geometry.
 Optional flip test-time augmentation averages the prediction with the mirrored prediction of the
 mirrored image.
@@ -28,16 +33,18 @@ import tensorflow as tf
 from attn_depth.data.preprocessing import clean_depth
 from attn_depth.data.preprocessing import resize_and_crop_depth
 from attn_depth.data.preprocessing import resize_and_crop_image
-from attn_depth.evaluation.evaluate import upsample_to
+from attn_depth.data.preprocessing import PAPER_CROP
+from attn_depth.data.preprocessing import PAPER_RESIZE
 
 EIGEN_CROP = (45, 471, 41, 601)  # top, bottom, left, right in the 480x640 frame
 DENSEDEPTH_CROP = (20, 460, 24, 616)  # DenseDepth's [20, 459, 24, 615], inclusive
-PROTOCOLS = ("paper", "eigen", "densedepth")
+PROTOCOLS = ("paper", "eigen", "densedepth", "photo")
 # What each protocol averages over and how, and which labeled-.mat depth it scores against.
 PROTOCOL_DEFAULTS = {
     "paper": {"mode": "image", "depth_key": "depths", "rel_denominator": "ground_truth"},
     "eigen": {"mode": "image", "depth_key": "rawDepths", "rel_denominator": "ground_truth"},
     "densedepth": {"mode": "pixel", "depth_key": "depths", "rel_denominator": "prediction"},
+    "photo": {"mode": "image", "depth_key": "depths", "rel_denominator": "ground_truth"},
 }
 
 
@@ -60,6 +67,11 @@ def describe(protocol, network, flip=False):
             f"cols {left}-{right - 1} of the ground truth; rel relative to the prediction, as "
             f"DenseDepth computes it")
     flip = False  # part of the protocol, said above
+  elif protocol == "photo":
+    text = (f"photo: whole frame through the photo path (fit '{network.fit}': "
+            + ("resized to the training frames' area" if network.fit == "whole" else
+               f"squeezed to {crop[0]}x{crop[1]}")
+            + "), depth resized back; the whole frame scored")
   else:
     raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
   return text + ("; flip test-time averaging" if flip else "")
@@ -75,7 +87,9 @@ def predict(network, images, flip=False):
 
 
 def _resize(depth, size):
-  return upsample_to(np.asarray(depth)[..., None], size).numpy()[..., 0]
+  """Bilinear resize of depth [B, h, w] to `size` (H, W)."""
+  return tf.image.resize(np.asarray(depth, np.float32)[..., None], size,
+                         method="bilinear").numpy()[..., 0]
 
 
 def apply(protocol, network, images, depths, flip=False):
@@ -97,4 +111,39 @@ def apply(protocol, network, images, depths, flip=False):
     top, bottom, left, right = EIGEN_CROP if protocol == "eigen" else DENSEDEPTH_CROP
     gt = clean_depth(depths).numpy()
     return gt[:, top:bottom, left:right], pred[:, top:bottom, left:right]
+  if protocol == "photo":
+    pred = np.asarray(network.depth_at_image_size(images))
+    if flip:
+      mirrored = network.depth_at_image_size(tf.reverse(images, axis=[2]))
+      pred = 0.5 * (pred + np.asarray(mirrored)[:, :, ::-1])
+    return clean_depth(depths).numpy(), pred
+  raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+
+
+def apply_to_frame_predictions(protocol, predictions, depths, resize_size=PAPER_RESIZE,
+                               input_size=PAPER_CROP):
+  """Someone's predictions at the frames' own size, float [B, 480, 640] metres, and the frames'
+  depth [B, 480, 640] -> (ground truth, prediction) over the pixels the protocol scores, as
+  `apply` gives them for our network.
+
+  paper: the prediction is brought to the evaluation's grid the way the frame is -- resized
+  bilinearly to `resize_size` (312x416) and centre-cropped to `input_size` (240x320) -- and
+  scored against the ground truth resized (nearest) and cropped alike. eigen and densedepth
+  score the prediction at the frame's size inside their crops, photo on the whole frame. Test-time flipping is the
+  prediction maker's to do (DenseDepth's protocol includes it; say so when reporting).
+  """
+  predictions = np.asarray(predictions, np.float32)
+  depths = tf.convert_to_tensor(depths, tf.float32)
+  if protocol == "paper":
+    gt = resize_and_crop_depth(depths, resize_size, input_size)[..., 0].numpy()
+    resized = _resize(predictions, resize_size)
+    top = (resize_size[0] - input_size[0]) // 2
+    left = (resize_size[1] - input_size[1]) // 2
+    return gt, resized[:, top:top + input_size[0], left:left + input_size[1]]
+  if protocol in ("eigen", "densedepth"):
+    top, bottom, left, right = EIGEN_CROP if protocol == "eigen" else DENSEDEPTH_CROP
+    gt = clean_depth(depths).numpy()
+    return gt[:, top:bottom, left:right], predictions[:, top:bottom, left:right]
+  if protocol == "photo":
+    return clean_depth(depths).numpy(), predictions
   raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")

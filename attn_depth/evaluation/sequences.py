@@ -3,7 +3,7 @@ noisy views): per-frame accuracy and frame-to-frame consistency, per-frame and s
 
 import numpy as np
 
-from attn_depth.apps import video
+from attn_depth import stabilizer
 from attn_depth.evaluation import temporal
 from attn_depth.evaluation.metrics import depth_metrics
 
@@ -14,10 +14,10 @@ MODES = ("per_frame", "consistent")
 def predict_modes(network, images, batch_size=8):
   """{mode: depth [T, H, W]} of frames [T, H, W, 3] through the photo path
   (`depth_at_image_size`): each frame on its own (the paper's network), and the same predictions
-  fused over the clip (`video.stabilize_clip`); the network runs once."""
+  fused over the clip (`stabilizer.stabilize_clip`); the network runs once."""
   depths = np.concatenate([network.depth_at_image_size(images[i:i + batch_size])
                            for i in range(0, len(images), batch_size)])
-  return {"per_frame": depths, "consistent": video.stabilize_clip(images, depths)}
+  return {"per_frame": depths, "consistent": stabilizer.stabilize_clip(images, depths)}
 
 
 def _half_resolution(preds, sequence):
@@ -116,7 +116,7 @@ def temporal_report(network, result, settings):
               "into frame t+1 by the true relative pose, |z' - d| / d over pixels co-visible "
               "and unoccluded by the ground truth (1% tolerance); flicker: std / mean over time "
               "per pixel of a static view with photometric noise; consistent mode: "
-              "attn_depth.apps.video.stabilize_clip"),
+              "attn_depth.stabilizer.stabilize_clip"),
           **result}
 
 

@@ -15,3 +15,5 @@ from attn_depth.models.depth_net import variable_groups
 from attn_depth.models.layers import BilinearUpsample2x
 from attn_depth.models.layers import CropToMatch
 from attn_depth.models.layers import ResNetPreprocess
+from attn_depth.models.spec import ModelSpec
+from attn_depth.models.spec import SPEC_FILE

@@ -12,6 +12,8 @@ import os
 import keras
 from keras import layers
 
+from attn_depth.errors import UserError
+
 # Blocks per Res-Block for each depth, as in keras.applications.resnet.
 _BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 _FILTERS = (64, 128, 256, 512)
@@ -27,7 +29,7 @@ _BN_EPSILON = 1.001e-5  # keras.applications' value; the ImageNet statistics wer
 IMAGENET_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 
 
-class ImageNetWeightsUnavailable(RuntimeError):
+class ImageNetWeightsUnavailable(UserError, RuntimeError):
   """The ImageNet weights file is neither on disk nor downloadable."""
 
 

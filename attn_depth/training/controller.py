@@ -17,12 +17,14 @@ from typing import Callable
 
 import tensorflow as tf
 
+from attn_depth.errors import UserError
 
-class NonFiniteLossError(RuntimeError):
+
+class NonFiniteLossError(UserError, RuntimeError):
   """The loss became NaN or infinite; training stopped without saving."""
 
 
-class TrainingSetupError(ValueError):
+class TrainingSetupError(UserError, ValueError):
   """A configuration that cannot train (batch not divisible, no readable checkpoint, ...)."""
 
 

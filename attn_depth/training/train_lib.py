@@ -7,7 +7,6 @@ Paper 3.4's recipe is the default (gin/base.gin): Adam, per-module poly learning
 import contextlib
 import dataclasses
 import functools
-import json
 import logging
 import math
 import os
@@ -24,7 +23,12 @@ from attn_depth import export
 from attn_depth import inference
 from attn_depth import models
 from attn_depth import visualization
-from attn_depth.evaluation import evaluate
+from attn_depth.console import Progress
+from attn_depth.console import format_duration
+from attn_depth.evaluation import reports
+from attn_depth.evaluation.evaluator import Evaluator
+from attn_depth.evaluation.evaluator import constant_depth_network
+from attn_depth.evaluation.evaluator import median_depth
 from attn_depth.training import distribution
 from attn_depth.training.controller import Checkpoints
 from attn_depth.training.controller import Controller
@@ -127,8 +131,9 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
       `model_dir` has none; optimizers and step start fresh.
     mixed_precision: None, "float16" (with dynamic loss scaling) or "bfloat16".
     jit_compile: compile forward and backward pass with XLA.
-    final_eval: evaluate on the whole test split after training; writes eval/metrics.json with
-      a constant-depth predictor beside the model, and eval/preview.png.
+    final_eval: evaluate on the whole test split after training (paper protocol with the
+      detail metrics, beside a constant-depth predictor); writes eval/<source>_paper.json --
+      the report tools/evaluate.py writes -- and eval/preview.png.
     final_eval_batches: limit the final evaluation to this many batches.
     export_saved_model: after the last step, write a SavedModel to `model_dir`/export (what
       tools/export.py writes, without TFLite) for tools/predict.py and serving.
@@ -148,6 +153,7 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
   with _precision_policy(mixed_precision):
     with strategy.scope():
       model = models.build_model(input_shape=(None, None, 3))
+    spec = models.ModelSpec.from_gin()  # written beside the checkpoints: the run's identity
     trainer = Trainer(model, strategy, batch_size, schedule.decay_steps,
                       {"dfe": tuple(dfe_learning_rate), "dmg": tuple(dmg_learning_rate)}, power,
                       loss_scaling=mixed_precision == "float16", jit_compile=jit_compile)
@@ -163,10 +169,13 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
           pipelines=(context.num_input_pipelines, context.input_pipeline_id))
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
-    predict = evaluate.traced_inference(model)  # never eager: see traced_inference
-    side_tasks = _SideTasks(model_dir, source, batch_size, trainer, predict, schedule, chief)
+    # Traced inference, never eager: called eagerly, a Keras functional model keeps every
+    # intermediate map alive until its output (7 GB for the full ResNet-101 model on 3 images at
+    # 240x320); the graph frees each one as soon as it is used.
+    network = inference.keras_network(model, spec, source=model_dir)
+    side_tasks = _SideTasks(model_dir, source, batch_size, trainer, network, schedule, chief)
     actions = [
-        PeriodicAction(0, side_tasks.write_operative_config, at_first_step=True),
+        PeriodicAction(0, side_tasks.write_run_description, at_first_step=True),
         PeriodicAction(log_every, side_tasks.log, at_first_step=True, at_last_step=True),
         PeriodicAction(image_summary_every if chief else 0, side_tasks.image_strip),
         PeriodicAction(eval_every if chief else 0,
@@ -186,10 +195,11 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
               "learning_rates": {g: float(trainer.learning_rate(g, step - 1))
                                  for g in trainer.active}}
     if chief and final_eval and step >= schedule.total_steps:
-      result["eval"] = _final_evaluation(predict, source, batch_size, model_dir,
+      network.step = step
+      result["eval"] = _final_evaluation(network, source, batch_size, model_dir,
                                          final_eval_batches)
     if chief and export_saved_model and step >= schedule.total_steps:
-      result["export"] = _export(model, model_dir, step)
+      result["export"] = _export(model, spec, model_dir, step)
   return result
 
 
@@ -228,9 +238,9 @@ class _SideTasks:
   """What happens between steps besides checkpoints: console lines, scalar and image
   summaries, periodic evaluation, the operative config. Writes only on the chief."""
 
-  def __init__(self, model_dir, source, batch_size, trainer, predict, schedule, chief):
+  def __init__(self, model_dir, source, batch_size, trainer, network, schedule, chief):
     self.model_dir, self.source, self.batch_size = model_dir, source, batch_size
-    self.trainer, self.predict, self.schedule, self.chief = trainer, predict, schedule, chief
+    self.trainer, self.network, self.schedule, self.chief = trainer, network, schedule, chief
     summaries = (tf.summary.create_file_writer if chief
                  else lambda path: tf.summary.create_noop_writer())
     self.writer = summaries(os.path.join(model_dir, "train"))
@@ -239,9 +249,13 @@ class _SideTasks:
     self._first_step = trainer.step + 1
     self._summary_batch = None
 
-  def write_operative_config(self, step, loss):
+  def write_run_description(self, step, loss):
+    """model_spec.json (what the network is: all a reader needs to rebuild it) and
+    operative_config.gin (every parameter the run actually used, Trax's _save_gin), before the
+    first checkpoint is written."""
     del step, loss
-    if self.chief:  # every parameter the run actually used (Trax's _save_gin)
+    if self.chief:
+      self.network.spec.save(self.model_dir)
       with open(os.path.join(self.model_dir, "operative_config.gin"), "w",
                 encoding="utf-8") as f:
         f.write(gin.operative_config_str())
@@ -250,7 +264,7 @@ class _SideTasks:
     now = time.perf_counter()
     rate = (step - self._interval[1]) / max(now - self._interval[0], 1e-9)
     self._interval = (now, step)
-    eta = evaluate.format_duration((self.schedule.total_steps - step) / max(rate, 1e-9))
+    eta = format_duration((self.schedule.total_steps - step) / max(rate, 1e-9))
     lrs = {g: float(self.trainer.learning_rate(g)) for g in self.trainer.active}
     speed = ("(first step: tracing)" if step == self._first_step else
              f"{rate:.2f} steps/s  ETA {eta}")
@@ -270,21 +284,30 @@ class _SideTasks:
     if self._summary_batch is None:  # the same test images every time, read once
       self._summary_batch = next(iter(data.build_pipeline(self.source, "test", batch_size=3)))
     images, depths = (t.numpy() for t in self._summary_batch)
-    pred = self.predict(self._summary_batch[0]).numpy()
+    pred = self.network.network(self._summary_batch[0])
     strips = [visualization.comparison_strip(images[i], depths[i], pred[i])
               for i in range(min(count, images.shape[0]))]
     with self.writer.as_default(step=step):
       tf.summary.image("rgb_gt_prediction", np.stack(strips), max_outputs=count)
 
   def evaluate(self, step, loss, batches):
+    """The paper protocol with the detail metrics on the first `batches` test batches (the
+    Evaluator of tools/evaluate.py), to TensorBoard (metrics/, detail/) and the console."""
     del loss
-    metrics, _ = evaluate.evaluate_model(
-        None, data.build_pipeline(self.source, "test", batch_size=self.batch_size),
-        max_batches=batches, predict=self.predict)
+    evaluator = Evaluator("paper", batch_size=self.batch_size,
+                          max_images=batches * self.batch_size if batches else None)
+    self.network.step = step
+    result = evaluator.run(self.network, data.load_source(self.source, "test"))
     with self.eval_writer.as_default(step=step):
-      for name, value in metrics.items():
+      for name, value in result["metrics"].items():
         tf.summary.scalar(f"metrics/{name}", value)
-    _log(f"eval at step {step}: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+      for name, value in result["boundary"].items():
+        if np.isfinite(value):  # undefined where no image has edges
+          tf.summary.scalar(f"detail/{name}", value)
+    shown = {**result["metrics"], **{name: result["boundary"][name]
+                                     for name in reports.DETAIL_COLUMNS[:2]}}
+    _log(f"eval at step {step} ({result['images']} test frames): "
+         + "  ".join(f"{k} {v:.4f}" for k, v in shown.items()))
 
   def stopped(self, reason, step):
     if self.chief:
@@ -295,41 +318,50 @@ class _SideTasks:
     self.eval_writer.flush()
 
 
-def _export(model, model_dir, step):
+def _export(model, spec, model_dir, step):
   export_dir = os.path.join(model_dir, "export")
-  export.export_saved_model(model, export_dir, inference.configured_size("crop_shape"), step,
-                            inference.configured_model_description(),
-                            inference.configured_size("resize_shape"))
+  export.export_saved_model(model, export_dir, spec, step)
   _log(f"wrote SavedModel {export_dir} (tools/predict.py --model={export_dir} photo.jpg)")
   return export_dir
 
 
-def _final_evaluation(predict, source, batch_size, model_dir, max_batches):
-  """Model vs. the best constant-depth predictor on the test split, side by side."""
-  out_dir = os.path.join(model_dir, "eval")
-  os.makedirs(out_dir, exist_ok=True)
-  test = data.build_pipeline(source, "test", batch_size=batch_size, cache=True)
+def _final_evaluation(network, source, batch_size, model_dir, max_batches):
+  """The paper protocol on the test split, with the detail metrics, beside the best
+  constant-depth predictor scored by the same Evaluator: eval/<source>_paper.json, the report
+  tools/evaluate.py writes, and eval/preview.png."""
+  evaluator = Evaluator("paper", batch_size=batch_size,
+                        max_images=max_batches * batch_size if max_batches else None)
   total = data.count_frames(source, "test")
-  if max_batches:
-    total = min(total or max_batches * batch_size, max_batches * batch_size)
-  metrics, count = evaluate.evaluate_model(
-      None, test, max_batches=max_batches, predict=predict,
-      progress=evaluate.Progress(total, "final evaluation", print_fn=_log))
-  constant_value = evaluate.median_depth(
+  if evaluator.max_images:
+    total = min(total or evaluator.max_images, evaluator.max_images)
+  result = evaluator.run(network, data.load_source(source, "test"),
+                         progress=Progress(total, "final evaluation", print_fn=_log))
+  constant_value = median_depth(
       data.build_pipeline(source, "train", training=False, repeat=False, batch_size=batch_size))
-  constant = evaluate.constant_depth_metrics(test, constant_value, max_batches=max_batches)
-  report = {"source": source, "images": count, "protocol": "paper (prediction upsampled 2x "
-            "bilinearly to the 240x320 crop; per-image mean)", "model": metrics,
-            "constant_depth": {"value_m": constant_value, **constant}}
-  with open(os.path.join(out_dir, "metrics.json"), "w", encoding="utf-8") as f:
-    json.dump(report, f, indent=2)
+  constant = Evaluator("paper", boundary=False, batch_size=batch_size,
+                       max_images=evaluator.max_images).run(
+                           constant_depth_network(constant_value, network),
+                           data.load_source(source, "test"))
+  report = evaluator.report(network, result, source, baseline={
+      "name": f"constant {constant_value:.2f} m (median training depth)",
+      "value_m": constant_value, "metrics": constant["metrics"]})
+  path, _ = reports.write_report(report, os.path.join(model_dir, "eval",
+                                                      evaluator.result_name(source) + ".json"))
+  metrics = result["metrics"]
   _log(f"{'metric':<8} {'model':>9} {'constant ' + format(constant_value, '.2f') + ' m':>16}")
   for name in metrics:
-    _log(f"{name:<8} {metrics[name]:>9.4f} {constant[name]:>16.4f}")
-  images, depths = next(iter(test))
-  pred = predict(images).numpy()
-  strips = [visualization.comparison_strip(images[i].numpy(), depths[i].numpy(), pred[i])
-            for i in range(min(4, images.shape[0]))]
-  Image.fromarray(np.concatenate(strips, axis=0)).save(os.path.join(out_dir, "preview.png"))
-  logging.info("wrote %s", out_dir)
+    _log(f"{name:<8} {metrics[name]:>9.4f} {constant['metrics'][name]:>16.4f}")
+  for name in reports.DETAIL_COLUMNS:
+    _log(f"{name:<12} {result['boundary'][name]:>5.4f}")
+  _write_preview(network, source, os.path.join(model_dir, "eval", "preview.png"))
+  logging.info("wrote %s", path)
   return report
+
+
+def _write_preview(network, source, path, count=4):
+  """RGB | ground truth | prediction of the first test frames, as the network sees them."""
+  images, depths = next(iter(data.build_pipeline(source, "test", batch_size=count)))
+  pred = network.network(images)
+  strips = [visualization.comparison_strip(images[i].numpy(), depths[i].numpy(), pred[i])
+            for i in range(images.shape[0])]
+  Image.fromarray(np.concatenate(strips, axis=0)).save(path)

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from attn_depth.evaluation import DepthMetricsAccumulator
-from attn_depth.evaluation import depth_metrics
+from attn_depth.metrics import DepthMetricsAccumulator
+from attn_depth.metrics import depth_metrics
 
 
 def test_hand_computed_two_pixels():

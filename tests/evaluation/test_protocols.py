@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from attn_depth import inference
 from attn_depth.evaluation import protocols
-from attn_depth.evaluation import test_set
+from attn_depth.evaluation import reports
+from attn_depth.evaluation.evaluator import Evaluator
 
 
 def red_channel_network(scale=10.0):
@@ -68,16 +69,16 @@ def test_flip_averaging_mirrors_the_flipped_prediction_back():
   np.testing.assert_allclose(flipped, np.full_like(flipped, (1.0 + 160.0) / 2))
 
 
-def test_evaluate_network_reports_perfect_scores_for_a_perfect_network():
+def test_evaluator_reports_perfect_scores_for_a_perfect_network():
   images, depths = ramp_frames(3)
   frames = tf.data.Dataset.from_tensor_slices({"image": images, "depth": depths})
-  result = test_set.evaluate_network(red_channel_network(), frames, "paper", boundary=False,
-                                     batch_size=2)
+  evaluator = Evaluator("paper", "image", boundary=False, batch_size=2)
+  result = evaluator.run(red_channel_network(), frames)
   assert result["images"] == 3
   assert result["metrics"]["delta1"] > 0.99 and result["metrics"]["rel"] < 0.02
-  report = test_set.build_report(red_channel_network(), result, "ramp", "paper", "image", False)
+  report = evaluator.report(red_channel_network(), result, "ramp")
   assert "312x416" in report["protocol_description"] and report["mode"] == "per-image mean"
-  assert "| rel | rms | log10 |" in test_set.markdown_rows(report)
+  assert "| rel | rms | log10 |" in reports.markdown_rows(report)
 
 
 def test_densedepth_protocol_geometry_flip_and_pooling():
@@ -97,11 +98,10 @@ def test_densedepth_protocol_geometry_flip_and_pooling():
   _, flat = protocols.apply("densedepth", ramp_network, images, depths)
   assert flat.std() < 1e-3
   frames = tf.data.Dataset.from_tensor_slices({"image": images, "depth": depths})
-  result = test_set.evaluate_network(red_channel_network(), frames, "densedepth",
-                                     boundary=False)
+  evaluator = Evaluator("densedepth", boundary=False)
+  result = evaluator.run(red_channel_network(), frames)
   assert result["mode"] == "pixel" and result["ground_truth_holes"] < 1e-4  # the corner pixel
-  report = test_set.build_report(red_channel_network(), result, "densedepth", "densedepth",
-                                 None, False)
+  report = evaluator.report(red_channel_network(), result, "densedepth")
   assert report["mode"] == "pixel-pooled" and "DenseDepth" in report["rel"]
   assert "filled depth" in report["ground_truth"] and "0.0% of the pixels" in report["ground_truth"]
 
@@ -120,32 +120,32 @@ def test_raw_ground_truth_holes_are_measured_and_stated():
   images, depths = ramp_frames(2)
   depths[:, :48] = 0.0  # a tenth of every frame without depth
   frames = tf.data.Dataset.from_tensor_slices({"image": images, "depth": depths})
-  result = test_set.evaluate_network(red_channel_network(), frames, "eigen", boundary=False)
+  evaluator = Evaluator("eigen", boundary=False)
+  result = evaluator.run(red_channel_network(), frames)
   assert result["ground_truth_holes"] == pytest.approx(0.1)
-  report = test_set.build_report(red_channel_network(), result, "nyu_labeled", "eigen", None,
-                                 False, "rawDepths")
+  report = evaluator.report(red_channel_network(), result, "nyu_labeled")
   assert "rawDepths" in report["ground_truth"] and "10.0%" in report["ground_truth"]
   assert report["mode"] == "per-image mean"
 
 
 def test_result_names_tell_settings_apart_and_never_replace_other_settings(tmp_path):
-  name = test_set.result_name
+  name = reports.result_name
   assert name("nyu_labeled", "paper") == "nyu_labeled_paper"
   assert name("nyu_labeled", "eigen", True, "image", "rawDepths") == "nyu_labeled_eigen_flip"
   assert name("nyu_labeled", "eigen", mode="pixel", depth_key="depths", max_images=5,
               saved_model=True) == "nyu_labeled_eigen_pixel_depths_first5_savedmodel"
+  assert name("nyu_tfds", "paper", predictions=True) == "nyu_tfds_paper_predictions"
   images, depths = ramp_frames(1)
   frames = tf.data.Dataset.from_tensor_slices({"image": images, "depth": depths})
-  result = test_set.evaluate_network(red_channel_network(), frames, "paper", boundary=False)
-  full = test_set.build_report(red_channel_network(), result, "nyu_tfds", "paper", None, False)
-  subset = test_set.build_report(red_channel_network(), result, "nyu_tfds", "paper", None,
-                                 False, max_images=1)
+  result = Evaluator("paper", boundary=False).run(red_channel_network(), frames)
+  full = Evaluator("paper").report(red_channel_network(), result, "nyu_tfds")
+  subset = Evaluator("paper", max_images=1).report(red_channel_network(), result, "nyu_tfds")
   path = str(tmp_path / "eval" / "result.json")
-  assert test_set.write_report(full, path)[0] == path
-  assert test_set.write_report(full, path)[0] == path  # the same settings again: replaced
-  assert test_set.write_report(subset, path)[0] == str(tmp_path / "eval" / "result-2.json")
-  assert "paper, Table 1" not in test_set.markdown_rows(full)  # the stand-in has no variant
+  assert reports.write_report(full, path)[0] == path
+  assert reports.write_report(full, path)[0] == path  # the same settings again: replaced
+  assert reports.write_report(subset, path)[0] == str(tmp_path / "eval" / "result-2.json")
+  assert "paper, Table 1" not in reports.markdown_rows(full)  # the stand-in has no variant
   full["config"] = {"variant": "full"}
-  assert "paper, Table 1 (full)" in test_set.markdown_rows(full)
+  assert "paper, Table 1 (full)" in reports.markdown_rows(full)
   full["source"] = "synthetic_rooms"  # not NYU: the paper's row would compare nothing
-  assert "paper, Table 1" not in test_set.markdown_rows(full)
+  assert "paper, Table 1" not in reports.markdown_rows(full)

@@ -85,13 +85,12 @@ def test_export_then_predict_with_the_saved_model(run_dir, tmp_path):
 
 
 def test_exported_and_checkpoint_networks_give_the_same_evaluation(run_dir, tmp_path):
-  config.parse_gin_for_model(run_dir)
+  config.parse_gin_for_model(run_dir)  # the run's test set
   from_checkpoint = inference.load_network(run_dir)
   export_dir = str(tmp_path / "export")
   from attn_depth import export  # pylint: disable=import-outside-toplevel
-  export.export_saved_model(from_checkpoint.model, export_dir, from_checkpoint.input_size,
-                            from_checkpoint.step, from_checkpoint.config,
-                            from_checkpoint.resize_size)
+  export.export_saved_model(from_checkpoint.model, export_dir, from_checkpoint.spec,
+                            from_checkpoint.step)
   from_saved_model = inference.load_network(export_dir)
   frames = next(iter(data.load_source("synthetic_rooms", "test").batch(2)))
   for protocol in protocols.PROTOCOLS:
@@ -120,8 +119,7 @@ def test_depth_estimator_api_from_a_run_and_a_saved_model(run_dir, tmp_path):
 
   export_dir = str(tmp_path / "export")
   from attn_depth import export  # pylint: disable=import-outside-toplevel
-  export.export_saved_model(estimator.network.model, export_dir, estimator.input_size,
-                            resize_size=estimator.network.resize_size)
+  export.export_saved_model(estimator.network.model, export_dir, estimator.spec)
   again = attn_depth.DepthEstimator.from_path(run_dir)  # loading twice in a process works
   served = attn_depth.DepthEstimator.from_path(export_dir).predict(images)["depths"]
   np.testing.assert_allclose(served, again.predict(images)["depths"], rtol=1e-4, atol=1e-5)

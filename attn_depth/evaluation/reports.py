@@ -1,4 +1,5 @@
-"""Evaluating a loaded network on a test set under a named protocol: metrics, JSON, Table-1 row."""
+"""Evaluation results as users receive them: one JSON schema, a markdown Table-1 row beside the
+paper's, file names that keep results of different settings apart."""
 
 import datetime
 import json
@@ -8,8 +9,6 @@ import os
 import numpy as np
 
 from attn_depth.evaluation import protocols
-from attn_depth.evaluation.boundary import BoundaryMetricsAccumulator
-from attn_depth.evaluation.metrics import DepthMetricsAccumulator
 
 # Table 1's "Ours" rows (rel, rms, log10): the numbers a reproduction is compared with.
 PAPER_TABLE1 = {
@@ -22,43 +21,6 @@ TABLE1_COLUMNS = ("rel", "rms", "log10", "delta1", "delta2", "delta3")
 TABLE1_HEADERS = ("rel", "rms", "log10", "δ<1.25", "δ<1.25²", "δ<1.25³")
 DETAIL_COLUMNS = ("dbe_acc", "dbe_comp", "edge_f1@0.25", "edge_f1@0.5", "edge_f1@1")
 DETAIL_HEADERS = ("ε_acc px", "ε_comp px", "F1@0.25", "F1@0.5", "F1@1")
-
-
-def evaluate_network(network, frames, protocol="paper", mode=None, flip=False,
-                     boundary=True, batch_size=4, max_images=None, progress=None):
-  """Metrics of `network` on unprocessed frames ({"image", "depth"} at 480x640).
-
-  mode: "image" or "pixel"; default the protocol's (protocols.PROTOCOL_DEFAULTS).
-  Returns {"images", "metrics", "boundary", "boundary_images", "ground_truth_holes"}; boundary
-  metrics are per-image means over the images where each is defined (see evaluation.boundary);
-  ground_truth_holes is the fraction of frame pixels without depth (0 for filled depth maps).
-  """
-  if protocol not in protocols.PROTOCOLS:
-    raise ValueError(f"unknown protocol {protocol!r}; choose one of {protocols.PROTOCOLS}")
-  defaults = protocols.PROTOCOL_DEFAULTS[protocol]
-  depth_accumulator = DepthMetricsAccumulator(mode=mode or defaults["mode"],
-                                              rel_denominator=defaults["rel_denominator"])
-  boundary_accumulator = BoundaryMetricsAccumulator() if boundary else None
-  if max_images is not None:
-    frames = frames.take(max_images)
-  images_seen, holes, pixels = 0, 0, 0
-  for batch in frames.batch(batch_size):
-    raw = batch["depth"].numpy()
-    holes += int(np.sum(~(np.isfinite(raw) & (raw > 0))))
-    pixels += raw.size
-    gt, pred = protocols.apply(protocol, network, batch["image"], batch["depth"], flip)
-    depth_accumulator.add(gt, pred)
-    if boundary_accumulator:
-      boundary_accumulator.add(gt, pred)
-    images_seen += gt.shape[0]
-    if progress:
-      progress(images_seen)
-  result = {"images": images_seen, "metrics": depth_accumulator.result(),
-            "mode": depth_accumulator.mode, "ground_truth_holes": holes / max(pixels, 1)}
-  if boundary_accumulator:
-    result["boundary"] = boundary_accumulator.result()
-    result["boundary_images"] = boundary_accumulator.counts
-  return result
 
 
 def _cells(values, names):
@@ -77,6 +39,10 @@ def markdown_rows(report):
   lines = ["| | " + " | ".join(TABLE1_HEADERS) + " |",
            "|---" * (len(TABLE1_COLUMNS) + 1) + "|",
            f"| {label} | " + " | ".join(_cells(report["metrics"], TABLE1_COLUMNS)) + " |"]
+  baseline = report.get("baseline")
+  if baseline:  # training's bar: the best constant depth, scored alike
+    lines.append(f"| {baseline['name']} | "
+                 + " | ".join(_cells(baseline["metrics"], TABLE1_COLUMNS)) + " |")
   if variant in PAPER_TABLE1 and report.get("source") in NYU_SOURCES:
     lines.append(f"| paper, Table 1 ({variant}) | "
                  + " | ".join(_cells(PAPER_TABLE1[variant], TABLE1_COLUMNS)) + " |")
@@ -110,8 +76,9 @@ def describe_ground_truth(source, depth_key, holes):
 
 
 def build_report(network, result, source, protocol, mode, flip, depth_key=None,
-                 max_images=None):
-  """Everything a result needs to be reproduced: model, step, data, protocol, metrics."""
+                 max_images=None, **extra):
+  """Everything a result needs to be reproduced: model, step, data, protocol, metrics; `extra`
+  adds entries (training's constant-depth baseline, say)."""
   mode = result.get("mode", mode)
   defaults = protocols.PROTOCOL_DEFAULTS.get(protocol, {})
   depth_key = depth_key or defaults.get("depth_key")
@@ -129,14 +96,16 @@ def build_report(network, result, source, protocol, mode, flip, depth_key=None,
       "input_size": list(network.input_size), "resize_size": list(network.resize_size),
       "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
       **{key: value for key, value in result.items() if key != "mode"},
+      **extra,
   }
 
 
 def result_name(source, protocol, flip=False, mode=None, depth_key=None, max_images=None,
-                saved_model=False):
+                saved_model=False, predictions=False):
   """A result file's stem that tells its settings apart: source, protocol, flip, and whatever
   differs from the protocol's defaults (averaging, labeled-.mat ground truth), a test subset,
-  and whether a SavedModel (rather than the run's checkpoint) was evaluated."""
+  and whether a SavedModel (rather than the run's checkpoint) or saved predictions were
+  evaluated."""
   defaults = protocols.PROTOCOL_DEFAULTS[protocol]
   parts = [source, protocol]
   if flip:
@@ -149,6 +118,8 @@ def result_name(source, protocol, flip=False, mode=None, depth_key=None, max_ima
     parts.append(f"first{max_images}")
   if saved_model:
     parts.append("savedmodel")
+  if predictions:
+    parts.append("predictions")
   return "_".join(parts)
 
 

@@ -1,0 +1,129 @@
+"""The one implementation of evaluating depth on a test set under a named protocol.
+
+Shaped after Orbit's StandardEvaluator: an `Evaluator` is configured once with *how* to
+evaluate (protocol, averaging, flip, detail metrics, batch size, a frame limit) and `run` loops
+over the frames; what happens to one batch -- where the prediction is placed in the frame and
+which ground-truth pixels count -- is the protocol's (`protocols.apply`). Everything that scores
+depth goes through it: training's periodic and final evaluations, the constant-depth baseline,
+tools/evaluate.py (for a network or a folder of anyone's predictions), tools/figures.py and the
+photo-fit benchmark. Results have one shape and one report format (`evaluation.reports`).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from attn_depth import inference
+from attn_depth.evaluation import protocols
+from attn_depth.evaluation import reports
+from attn_depth.evaluation.boundary import BoundaryMetricsAccumulator
+from attn_depth.evaluation.metrics import DepthMetricsAccumulator
+
+
+class Evaluator:
+  """Metrics of a network (or of saved predictions) on unprocessed test frames.
+
+  Args:
+    protocol: "paper" (Table 1), "eigen" or "densedepth" (see `protocols`).
+    mode: "image" (mean of per-image metrics) or "pixel" (all pixels pooled); default the
+      protocol's.
+    flip: average with the mirrored prediction of the mirrored image.
+    boundary: also compute the detail metrics (iBims-1 ε_acc / ε_comp, Hu et al.'s edge F1).
+    batch_size: frames per forward pass.
+    max_images: evaluate only the first N frames.
+    depth_key: which labeled-.mat depth the frames hold (reports only; default the protocol's).
+  """
+
+  def __init__(self, protocol="paper", mode=None, flip=False, boundary=True, batch_size=4,
+               max_images=None, depth_key=None):
+    if protocol not in protocols.PROTOCOLS:
+      raise ValueError(f"unknown protocol {protocol!r}; choose one of {protocols.PROTOCOLS}")
+    defaults = protocols.PROTOCOL_DEFAULTS[protocol]
+    if mode not in (None, "image", "pixel"):
+      raise ValueError(f"mode must be 'image' or 'pixel', got {mode!r}")
+    self.protocol, self.flip, self.boundary = protocol, flip, boundary
+    self.mode = mode or defaults["mode"]
+    self.mode_given = mode
+    self.batch_size, self.max_images = max(int(batch_size), 1), max_images
+    self.depth_key = depth_key or defaults["depth_key"]
+    self.rel_denominator = defaults["rel_denominator"]
+
+  def describe(self, network):
+    """The protocol in words (sizes from `network`), as printed and stored with results."""
+    return protocols.describe(self.protocol, network, self.flip)
+
+  def run(self, network, frames, progress=None):
+    """Scores `network` -- an `inference.DepthNetwork`, or a `predictions.FramePredictions`
+    holding someone's depth for each frame -- on `frames`, a dataset of {"image": uint8
+    [H, W, 3], "depth": [H, W] metres} in the test set's order. `progress(done)` after each
+    batch.
+
+    Returns {"images", "metrics", "mode", "ground_truth_holes"} and, with the detail metrics,
+    "boundary" and "boundary_images" (per-image means over the images where each is defined);
+    ground_truth_holes is the fraction of frame pixels without depth.
+    """
+    depth_accumulator = DepthMetricsAccumulator(mode=self.mode,
+                                                rel_denominator=self.rel_denominator)
+    boundary_accumulator = BoundaryMetricsAccumulator() if self.boundary else None
+    if self.max_images is not None:
+      frames = frames.take(self.max_images)
+    images_seen, holes, pixels = 0, 0, 0
+    for batch in frames.batch(self.batch_size):
+      raw = batch["depth"].numpy()
+      holes += int(np.sum(~(np.isfinite(raw) & (raw > 0))))
+      pixels += raw.size
+      if hasattr(network, "frame_depths"):  # saved predictions, one per frame
+        predicted = network.frame_depths(images_seen, raw.shape[0], raw.shape[1:3])
+        gt, pred = protocols.apply_to_frame_predictions(self.protocol, predicted, raw)
+      else:
+        gt, pred = protocols.apply(self.protocol, network, batch["image"], batch["depth"],
+                                   self.flip)
+      depth_accumulator.add(gt, pred)
+      if boundary_accumulator:
+        boundary_accumulator.add(gt, pred)
+      images_seen += gt.shape[0]
+      if progress:
+        progress(images_seen)
+    if hasattr(network, "check_all_used"):
+      network.check_all_used(images_seen)
+    result = {"images": images_seen, "metrics": depth_accumulator.result(), "mode": self.mode,
+              "ground_truth_holes": holes / max(pixels, 1)}
+    if boundary_accumulator:
+      result["boundary"] = boundary_accumulator.result()
+      result["boundary_images"] = boundary_accumulator.counts
+    return result
+
+  def report(self, network, result, source, **extra):
+    """The result with everything needed to reproduce it (one schema for every result)."""
+    return reports.build_report(network, result, source, self.protocol, self.mode_given,
+                                self.flip, self.depth_key, self.max_images, **extra)
+
+  def result_name(self, source, saved_model=False, predictions=False):
+    """The report's file stem: source, protocol and the settings that differ from its
+    defaults."""
+    return reports.result_name(source, self.protocol, self.flip, self.mode_given,
+                               self.depth_key, self.max_images, saved_model, predictions)
+
+
+def constant_depth_network(value, like):
+  """A network that predicts `value` metres everywhere, fed like `like` (a DepthNetwork): the
+  bar a model must clear, scored by the same Evaluator as the model."""
+
+  def network_fn(images):
+    shape = tf.shape(images)
+    return tf.fill(tf.stack([shape[0], shape[1] // 2, shape[2] // 2]), float(value))
+
+  return inference.DepthNetwork(network_fn, like.input_size, f"constant {value:.2f} m",
+                                config={"constant_depth_m": float(value)},
+                                resize_size=like.resize_size)
+
+
+def median_depth(batches, max_batches=50):
+  """Median valid depth of the first (image, depth) batches of a preprocessed pipeline: the
+  best constant under the log-L1 loss."""
+  values = []
+  for index, (_, depths) in enumerate(batches):
+    if index >= max_batches:
+      break
+    depths = depths.numpy()
+    values.append(depths[np.isfinite(depths) & (depths > 0)])
+  return float(np.median(np.concatenate(values))) if values else 1.0

@@ -1,0 +1,181 @@
+"""A trained model's identity: the small record that rebuilds its network and feeds it right.
+
+keras-hub rebuilds a model from the config saved with it; so does attn_depth. A `ModelSpec` holds
+everything needed to rebuild the network (variant, ResNet depth, custom backbone blocks and
+width, DMG widths, AFB reduction) and to feed it at its training scale (the training crop and
+the frame size it was cropped from). It is written as `model_spec.json` beside every run's
+checkpoints, inside every SavedModel (`assets.extra/model_spec.json`) and in every preset, so
+loading a model never reads or changes gin's global configuration.
+
+Runs written before the record existed still load: `from_operative_config` reads their
+`operative_config.gin` with gin's parser, without binding anything.
+"""
+
+import dataclasses
+import inspect
+import json
+import os
+
+import gin
+from gin import config_parser
+
+from attn_depth.data import preprocessing
+from attn_depth.models import backbone
+from attn_depth.models import depth_net
+
+SPEC_FILE = "model_spec.json"
+FORMAT_VERSION = 1
+
+_MODEL_FIELDS = ("variant", "depth", "backbone_blocks", "backbone_width", "dmg_widths",
+                 "afb_reduction")
+_SIZE_PARAMETERS = {"input_size": "crop_shape", "resize_size": "resize_shape"}
+
+
+def _build_model_default(name):
+  return inspect.signature(depth_net.build_model.__wrapped__ if hasattr(
+      depth_net.build_model, "__wrapped__") else depth_net.build_model).parameters[name].default
+
+
+def _tuple(value):
+  return None if value is None else tuple(_tuple(v) if isinstance(v, (list, tuple)) else v
+                                          for v in value)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """What a trained network is. Defaults are the paper's model (Table 1, last row)."""
+  variant: str = "full"
+  depth: int = 101
+  backbone_blocks: tuple = None
+  backbone_width: float = 1.0
+  dmg_widths: tuple = (64, 128, 256, 512)
+  afb_reduction: int = 1
+  input_size: tuple = preprocessing.PAPER_CROP
+  resize_size: tuple = preprocessing.PAPER_RESIZE
+
+  def __post_init__(self):
+    if self.variant not in depth_net.VARIANTS:
+      raise ValueError(f"unknown variant {self.variant!r}; choose one of "
+                       f"{sorted(depth_net.VARIANTS)}")
+    # Normalise what JSON and gin hand in (lists, None depth) so equal specs compare equal.
+    depth = self.depth or depth_net.VARIANTS[self.variant]["depth"]
+    if self.backbone_blocks is not None:  # a custom ResNet is named by its own layer count
+      depth = backbone.custom_depth(self.backbone_blocks)
+    object.__setattr__(self, "depth", int(depth))
+    for name in ("backbone_blocks", "dmg_widths", "input_size", "resize_size"):
+      object.__setattr__(self, name, _tuple(getattr(self, name)))
+    object.__setattr__(self, "backbone_width", float(self.backbone_width))
+    object.__setattr__(self, "afb_reduction", int(self.afb_reduction))
+
+  def build(self, backbone_weights=None, input_shape=(None, None, 3)):
+    """The network, built from this record alone: every argument of `build_model` is passed,
+    so no gin binding of the caller's can change it."""
+    return depth_net.build_model.__wrapped__(
+        variant=self.variant, depth=self.depth, input_shape=input_shape,
+        backbone_weights=backbone_weights, dmg_widths=self.dmg_widths,
+        afb_reduction=self.afb_reduction, frozen_stages=0, freeze_batch_norm=False,
+        backbone_blocks=self.backbone_blocks, backbone_width=self.backbone_width)
+
+  @property
+  def name(self):
+    """'full_r101', 'baseline_r50', 'full_r14' (custom blocks): the Table-1 row it is."""
+    return f"{self.variant}_r{self.depth}"
+
+  def to_dict(self):
+    return {"format_version": FORMAT_VERSION, **dataclasses.asdict(self)}
+
+  @classmethod
+  def from_dict(cls, values, where="model spec"):
+    values = dict(values)
+    version = values.pop("format_version", FORMAT_VERSION)
+    if version > FORMAT_VERSION:
+      raise ValueError(f"{where}: format {version} is newer than this attn_depth reads "
+                       f"({FORMAT_VERSION}); upgrade attn_depth")
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+      raise ValueError(f"{where}: unknown fields {unknown}")
+    return cls(**values)
+
+  def save(self, folder):
+    """Writes `folder`/model_spec.json (the folder is created). Returns the path."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, SPEC_FILE)
+    with open(path, "w", encoding="utf-8") as f:
+      json.dump(self.to_dict(), f, indent=2)
+    return path
+
+  @classmethod
+  def load(cls, path):
+    """From a model_spec.json file, or a folder holding one."""
+    if os.path.isdir(path):
+      path = os.path.join(path, SPEC_FILE)
+    with open(path, encoding="utf-8") as f:
+      return cls.from_dict(json.load(f), where=path)
+
+  @classmethod
+  def from_gin(cls):
+    """The spec of the network gin configures now (what tools/train.py builds)."""
+    values = {}
+    for field in _MODEL_FIELDS:
+      values[field] = _query(f"build_model.{field}", _build_model_default(field))
+    for field, parameter in _SIZE_PARAMETERS.items():
+      values[field] = _query(f"preprocess_example.{parameter}", getattr(cls, field))
+    return cls(**values)
+
+  @classmethod
+  def from_operative_config(cls, path):
+    """The spec of a run written before model_spec.json existed, read from its
+    operative_config.gin without touching gin's global configuration."""
+    bindings, macros = _read_bindings(path)
+
+    def value(selector, name, default):
+      found = bindings.get((selector, name), default)
+      while isinstance(found, _Macro):
+        found = macros.get(found.name, default)
+      return found
+
+    values = {field: value("build_model", field, _build_model_default(field))
+              for field in _MODEL_FIELDS}
+    for field, parameter in _SIZE_PARAMETERS.items():
+      values[field] = value("preprocess_example", parameter, getattr(cls, field))
+    return cls(**values)
+
+
+def _query(binding, default):
+  try:
+    value = gin.query_parameter(binding)
+  except ValueError:  # not bound: the function's default
+    return default
+  if isinstance(value, gin.config.ConfigurableReference):  # a macro such as %INPUT_SIZE
+    value = value.scoped_configurable_fn()
+  return value
+
+
+@dataclasses.dataclass(frozen=True)
+class _Macro:
+  name: str
+
+
+class _Reader(config_parser.ParserDelegate):
+  """Parses values without resolving anything against gin's registry."""
+
+  def configurable_reference(self, scoped_configurable_name, evaluate):
+    return _Macro(scoped_configurable_name)
+
+  def macro(self, macro_name):
+    return _Macro(macro_name)
+
+
+def _read_bindings(path):
+  """{(selector, parameter): value} and {macro: value} of the unscoped bindings of a gin file."""
+  bindings, macros = {}, {}
+  with open(path, encoding="utf-8") as f:
+    for statement in config_parser.ConfigParser(f, _Reader()):
+      if not isinstance(statement, config_parser.BindingStatement) or statement.scope:
+        continue
+      if statement.arg_name:
+        bindings[(statement.selector, statement.arg_name)] = statement.value
+      else:
+        macros[statement.selector] = statement.value
+  return bindings, macros

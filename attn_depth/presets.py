@@ -1,0 +1,194 @@
+"""Presets: a trained model as one shareable folder, the Keras way (keras-hub's presets).
+
+    <preset>/model.keras        the network, architecture and weights (keras.saving.load_model)
+    <preset>/model_spec.json    what the network is and the scale it was trained at
+    <preset>/metadata.json      step, fit, versions, where it came from
+    <preset>/README.md          the model card (Hugging Face and Kaggle show it as the page)
+    <preset>/eval/*.json, *.md  the run's evaluation results, as tools/evaluate.py wrote them
+
+A preset loads from a local folder or from the hubs Keras and keras-hub load from:
+`hf://<owner>/<repo>` (Hugging Face, through huggingface_hub's snapshot_download, as
+keras.saving.load_model does) and `kaggle://<owner>/<model>/<framework>/<variation>[/<version>]`
+(Kaggle Models, through kagglehub.model_download, as keras-hub does). Upload the folder as it is:
+`huggingface-cli upload <owner>/<repo> <preset>` or Kaggle's model upload.
+"""
+
+import datetime
+import glob
+import json
+import os
+import shutil
+
+import keras
+
+from attn_depth import inference
+from attn_depth import models
+from attn_depth.errors import UserError
+from attn_depth.evaluation import reports
+
+MODEL_FILE = "model.keras"
+METADATA_FILE = "metadata.json"
+MODEL_CARD = "README.md"
+HUBS = {"hf": "huggingface_hub", "kaggle": "kagglehub"}
+
+
+class PresetError(UserError, ValueError):
+  """A preset handle or folder that cannot be loaded; the message says why and what to do."""
+
+
+def is_preset(path):
+  """True for a hub handle or a folder holding a preset's model.keras."""
+  return "://" in str(path) or os.path.isfile(os.path.join(str(path), MODEL_FILE))
+
+
+def parse_handle(handle):
+  """'hf://owner/repo' -> ("hf", "owner/repo"); 'kaggle://o/m/f/v[/n]' -> ("kaggle", "o/m/f/v");
+  anything else -> ("local", path)."""
+  handle = str(handle)
+  if "://" not in handle:
+    return "local", os.path.expanduser(handle)
+  scheme, rest = handle.split("://", 1)
+  rest = rest.strip("/")
+  if scheme not in HUBS:
+    raise PresetError(f"{handle}: unknown preset scheme {scheme!r}; expected a folder, "
+                      f"hf://<owner>/<repo> or kaggle://<owner>/<model>/<framework>/<variation>")
+  parts = rest.split("/")
+  expected = (2,) if scheme == "hf" else (4, 5)
+  if len(parts) not in expected or not all(parts):
+    form = ("hf://<owner>/<repo>" if scheme == "hf" else
+            "kaggle://<owner>/<model>/<framework>/<variation>[/<version>]")
+    raise PresetError(f"{handle}: expected {form}")
+  return scheme, rest
+
+
+def download(handle):
+  """A local folder holding the preset `handle` names (downloaded and cached by the hub's own
+  library where it is a hub handle)."""
+  scheme, name = parse_handle(handle)
+  if scheme == "local":
+    return name
+  library = HUBS[scheme]
+  try:
+    module = __import__(library)
+  except ImportError:
+    raise PresetError(f"{handle}: loading from {scheme} needs the {library} package "
+                      f"(pip install {library}, or pip install -e '.[hub]')") from None
+  try:
+    if scheme == "hf":
+      return module.snapshot_download(repo_id=name, library_name="attn_depth")
+    return module.model_download(name)
+  except Exception as error:  # pylint: disable=broad-except  (network, auth, missing repo)
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    raise PresetError(f"{handle}: could not download the preset ({type(error).__name__}: "
+                      f"{first[:300]}); check the name and your network, or download the "
+                      f"folder yourself and pass its path") from None
+
+
+def save(network, folder, run_dir=None, print_fn=None):
+  """Writes `network` (a DepthNetwork loaded from a run or checkpoint: it holds the Keras
+  model and its spec) as a preset in `folder`, with the evaluation results found in
+  `run_dir`/eval. Refuses to write into a folder that holds something else. Returns `folder`."""
+  if getattr(network, "model", None) is None or network.spec is None:
+    raise PresetError(f"{network.source}: a preset needs the Keras model and its spec; load "
+                      f"the training run or one of its checkpoints, not a SavedModel")
+  if os.path.isdir(folder) and os.listdir(folder) and not os.path.isfile(
+      os.path.join(folder, METADATA_FILE)):
+    raise PresetError(f"{folder}: exists and is not a preset; choose an empty or new folder")
+  os.makedirs(folder, exist_ok=True)
+  network.model.save(os.path.join(folder, MODEL_FILE))
+  network.spec.save(folder)
+  metadata = {
+      "attn_depth_version": _package_version(), "keras_version": keras.__version__,
+      "step": network.step, "fit": network.fit, "trained_from": str(network.source),
+      "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+  }
+  with open(os.path.join(folder, METADATA_FILE), "w", encoding="utf-8") as f:
+    json.dump(metadata, f, indent=2)
+  results = _copy_results(run_dir, os.path.join(folder, "eval"))
+  with open(os.path.join(folder, MODEL_CARD), "w", encoding="utf-8") as f:
+    f.write(model_card(network.spec, metadata, results))
+  if print_fn:
+    print_fn(f"wrote preset {folder} ({network.spec.name}, step {network.step}, "
+             f"{len(results)} evaluation result(s))")
+  return folder
+
+
+def load(handle):
+  """The DepthNetwork of a preset folder or hub handle, built from its files alone."""
+  folder = download(handle)
+  missing = [name for name in (MODEL_FILE, models.SPEC_FILE, METADATA_FILE)
+             if not os.path.isfile(os.path.join(folder, name))]
+  if missing:
+    raise PresetError(f"{handle}: not an attn_depth preset (missing {', '.join(missing)}); "
+                      f"write one with DepthEstimator.save_to_preset or tools/export.py")
+  try:
+    spec = models.ModelSpec.load(folder)
+    with open(os.path.join(folder, METADATA_FILE), encoding="utf-8") as f:
+      metadata = json.load(f)
+    model = keras.saving.load_model(os.path.join(folder, MODEL_FILE), compile=False)
+  except (ValueError, OSError, KeyError, TypeError) as error:
+    raise PresetError(f"{handle}: unreadable preset ({str(error).splitlines()[0][:300]})") \
+        from None
+  network = inference.keras_network(model, spec, source=str(handle), step=metadata.get("step"))
+  network.fit = metadata.get("fit", "whole")
+  return network
+
+
+def _copy_results(run_dir, destination):
+  """The run's eval/*.json reports (and their .md) copied into the preset; their contents."""
+  results = []
+  if not run_dir:
+    return results
+  for path in sorted(glob.glob(os.path.join(run_dir, "eval", "*.json"))):
+    try:
+      with open(path, encoding="utf-8") as f:
+        report = json.load(f)
+    except (OSError, ValueError):
+      continue
+    if "metrics" not in report or "protocol" not in report:
+      continue  # not an evaluation report
+    os.makedirs(destination, exist_ok=True)
+    shutil.copy2(path, destination)
+    markdown = os.path.splitext(path)[0] + ".md"
+    if os.path.isfile(markdown):
+      shutil.copy2(markdown, destination)
+    results.append(report)
+  return results
+
+
+def model_card(spec, metadata, results):
+  """The preset's README.md: what the model is, how to load it, how it scored."""
+  lines = [
+      "---", "library_name: keras", "tags:", "- depth-estimation", "- attn_depth", "---", "",
+      f"# attn_depth {spec.name} (step {metadata.get('step')})", "",
+      "Monocular depth in metres from one RGB image: a reproduction of Hao, Li, You, Lu, "
+      "*Detail Preserving Depth Estimation from a Single Image Using Attention Guided "
+      "Networks* (3DV 2018) in TensorFlow 2 / Keras 3 "
+      f"(attn_depth {metadata.get('attn_depth_version')}, Keras {metadata.get('keras_version')}).",
+      "", "## Model", "",
+      f"- variant `{spec.variant}` (Table 1: "
+      + {"baseline": "strided ResNet + deconvolution decoder", "dfe": "dilated DFE, plain sums",
+         "dfe_afb": "dilated DFE + AFB", "full": "dilated DFE + AFB + dilated CRB"}[spec.variant]
+      + f"), ResNet-{spec.depth}"
+      + (f" with custom blocks {list(spec.backbone_blocks)} at width {spec.backbone_width}"
+         if spec.backbone_blocks else ""),
+      f"- DMG widths {list(spec.dmg_widths)}, AFB reduction {spec.afb_reduction}",
+      f"- trained on {spec.input_size[0]}x{spec.input_size[1]} crops of frames resized to "
+      f"{spec.resize_size[0]}x{spec.resize_size[1]}; photos are fitted as `{metadata.get('fit')}`",
+      f"- trained from `{metadata.get('trained_from')}`", "",
+      "## Use", "", "```python", "import attn_depth",
+      "estimator = attn_depth.DepthEstimator.from_preset(\"<this folder or hf://owner/repo>\")",
+      "depths = estimator.predict(images)[\"depths\"]  # [B, H, W, 1] metres", "```", "",
+      "## Evaluation", ""]
+  if not results:
+    lines.append("No evaluation results were found beside the run.")
+  for report in results:
+    lines += [f"{report.get('protocol_description')}; {report.get('mode')}; "
+              f"{report.get('images')} images of {report.get('source')}; ground truth: "
+              f"{report.get('ground_truth')}", "", reports.markdown_rows(report), ""]
+  return "\n".join(lines) + "\n"
+
+
+def _package_version():
+  import attn_depth  # pylint: disable=import-outside-toplevel
+  return attn_depth.__version__
