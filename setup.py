@@ -30,5 +30,9 @@ setup(
         "openexr",  # .exr depth of your own RGB-D data
         "opencv-python-headless",  # video files in and out, optical flow of the consistent mode
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        # DepthEstimator.from_preset("hf://...") and ("kaggle://..."): the hubs' own loaders.
+        "hub": ["huggingface_hub", "kagglehub"],
+        "test": ["pytest>=7", "huggingface_hub", "kagglehub"],
+    },
 )

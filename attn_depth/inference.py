@@ -161,10 +161,10 @@ def load_checkpoint_network(path, spec=None):
   spec = spec or run_spec(folder)
   model = spec.build()
   step = tf.Variable(0, dtype=tf.int64, name="global_step")
-  status = tf.train.Checkpoint(model=model, global_step=step).read(checkpoint)
   try:
+    status = tf.train.Checkpoint(model=model, global_step=step).read(checkpoint)
     status.assert_existing_objects_matched()
-  except AssertionError as error:
+  except (AssertionError, ValueError) as error:  # a missing variable, a shape that differs
     raise ModelLoadError(f"{checkpoint}: its variables do not fit the network its model spec "
                          f"describes ({spec.name}: {str(error).splitlines()[0]})") from None
   status.expect_partial()  # optimizer slots are not needed for inference

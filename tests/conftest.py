@@ -31,15 +31,15 @@ def run_tool(name, *args, timeout=600):
 
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory):
-  """One training step of a tiny network on procedural rooms: a real training-run folder,
-  shared by the tests of the tools that read runs."""
+  """One training step of a tiny network on procedural rooms, with its final evaluation: a real
+  training-run folder, shared by the tests of the tools that read runs."""
   from attn_depth import config  # pylint: disable=import-outside-toplevel
   from attn_depth import training  # pylint: disable=import-outside-toplevel
   from tests.training import tiny  # pylint: disable=import-outside-toplevel
   root = tmp_path_factory.mktemp("tiny_run")
   gin.clear_config()
   config.parse_gin([], tiny.TINY_MODEL + tiny.tiny_rooms(root / "data")
-                   + tiny.tiny_training(total_steps=1))
+                   + tiny.tiny_training(total_steps=1) + ["train.final_eval = True"])
   training.train(str(root / "run"))
   gin.clear_config()
   return str(root / "run")

@@ -28,7 +28,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from attn_depth import benchmarks
-from attn_depth.evaluation import test_set
+from attn_depth.evaluation import reports
 from tests.conftest import REPO_ROOT
 from tests.models import weights_files
 from tests.rehearsal import nyu_formats
@@ -164,11 +164,12 @@ def test_every_table1_config_trains_at_full_size(world, row):
   if row == "baseline_r50":
     assert re.search(r"resumed from \S+ckpt-[23] at step [23]", out), out
   for name in ("operative_config.gin", "checkpoint", f"ckpt-{STEPS[row]}.index",
-               "eval/metrics.json", "eval/preview.png"):
+               "model_spec.json", "eval/nyu_tfds_paper.json", "eval/preview.png"):
     assert os.path.exists(os.path.join(run_dir, name)), f"{row}: no {name}"
-  with open(os.path.join(run_dir, "eval", "metrics.json"), encoding="utf-8") as f:
+  with open(os.path.join(run_dir, "eval", "nyu_tfds_paper.json"), encoding="utf-8") as f:
     report = json.load(f)
-  assert report["images"] == VAL_FRAMES and np.isfinite(report["model"]["rel"])
+  assert report["images"] == VAL_FRAMES and np.isfinite(report["metrics"]["rel"])
+  assert report["config"]["variant"] == row.split("_r")[0]
 
 
 def _kill_mid_run(world, args, run_dir):
@@ -220,7 +221,7 @@ def test_evaluate_every_source_and_protocol(world, source, flags):
             f"evaluate {source} {' '.join(flags)}")
   protocol = flags[0].split("=")[1]
   max_images = 2 if "--max_images=2" in flags else None
-  name = test_set.result_name(source, protocol, "--flip" in flags, max_images=max_images) + ".json"
+  name = reports.result_name(source, protocol, "--flip" in flags, max_images=max_images) + ".json"
   with open(os.path.join(run_dir, "eval", name), encoding="utf-8") as f:
     report = json.load(f)
   expected = {"nyu_labeled": 3, "nyu_tfds": VAL_FRAMES, "densedepth": 3, "synthetic_rooms": 2}

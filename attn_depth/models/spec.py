@@ -45,7 +45,7 @@ def _tuple(value):
 class ModelSpec:
   """What a trained network is. Defaults are the paper's model (Table 1, last row)."""
   variant: str = "full"
-  depth: int = 101
+  depth: int = None  # the variant's Table-1 depth: 50 for the baseline, else 101
   backbone_blocks: tuple = None
   backbone_width: float = 1.0
   dmg_widths: tuple = (64, 128, 256, 512)

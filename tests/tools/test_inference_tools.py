@@ -136,3 +136,21 @@ def test_the_readme_python_example_runs(run_dir):
   exec(example.replace('"runs/quickstart"', repr(run_dir)), namespace)  # pylint: disable=exec-used
   assert namespace["depths"].shape == (2, 480, 640, 1)
   gin.clear_config()
+
+
+def test_training_and_the_evaluate_tool_report_the_same_numbers(run_dir, tmp_path):
+  """One Evaluator behind both: the run's final evaluation (written by training) and
+  tools/evaluate.py --protocol=paper on the same run and test set agree, detail metrics too."""
+  with open(os.path.join(run_dir, "eval", "synthetic_rooms_paper.json"), encoding="utf-8") as f:
+    trained = json.load(f)
+  output = str(tmp_path / "evaluated.json")
+  result = run_tool("evaluate", f"--model={run_dir}", "--source=synthetic_rooms",
+                    "--protocol=paper", f"--output={output}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  with open(output, encoding="utf-8") as f:
+    evaluated = json.load(f)
+  assert set(trained) - {"baseline"} == set(evaluated)  # one schema
+  assert trained["images"] == evaluated["images"] == 4 and trained["step"] == evaluated["step"]
+  for group in ("metrics", "boundary"):
+    for name, value in trained[group].items():
+      assert evaluated[group][name] == pytest.approx(value, rel=1e-5, abs=1e-6, nan_ok=True), name

@@ -1,5 +1,6 @@
 """tools/train.py as users run it: every shipped gin file, errors, SIGTERM and kill -9."""
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from attn_depth import config
+from attn_depth import models
 from attn_depth import training
 from attn_depth.data import nyu_tfds
 from attn_depth.data import rgbd_files
@@ -57,7 +59,13 @@ def test_every_shipped_config_trains_two_steps_shrunk(gin_file, tmp_path, tiny_n
   assert result["step"] == 2
   assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith("ckpt-2")
   assert os.path.isfile(tmp_path / "run" / "operative_config.gin")
-  assert os.path.isfile(tmp_path / "run" / "eval" / "metrics.json")
+  # The run describes its network (model_spec.json) and reports as tools/evaluate.py does.
+  assert models.ModelSpec.load(str(tmp_path / "run")) == models.ModelSpec.from_gin()
+  source = config.query("train.source")
+  with open(tmp_path / "run" / "eval" / f"{source}_paper_first2.json", encoding="utf-8") as f:
+    report = json.load(f)
+  assert report["images"] == 2 and report["protocol"] == "paper" and "boundary" in report
+  assert report["baseline"]["name"].startswith("constant")
   # The quickstart (and its fine-tuning) ends with a SavedModel for tools/predict.py.
   assert os.path.isfile(tmp_path / "run" / "export" / "saved_model.pb") == (
       gin_file in WITH_EXPORT)
