@@ -353,15 +353,16 @@ def _final_evaluation(network, source, batch_size, model_dir, max_batches):
     _log(f"{name:<8} {metrics[name]:>9.4f} {constant['metrics'][name]:>16.4f}")
   for name in reports.DETAIL_COLUMNS:
     _log(f"{name:<12} {result['boundary'][name]:>5.4f}")
-  _write_preview(network, source, os.path.join(model_dir, "eval", "preview.png"))
+  _write_preview(network, source, batch_size, os.path.join(model_dir, "eval", "preview.png"))
   logging.info("wrote %s", path)
   return report
 
 
-def _write_preview(network, source, path, count=4):
-  """RGB | ground truth | prediction of the first test frames, as the network sees them."""
-  images, depths = next(iter(data.build_pipeline(source, "test", batch_size=count)))
+def _write_preview(network, source, batch_size, path, count=4):
+  """RGB | ground truth | prediction of the first test frames, as the network sees them (one
+  evaluation batch: the shape the network is already traced for)."""
+  images, depths = next(iter(data.build_pipeline(source, "test", batch_size=batch_size)))
   pred = network.network(images)
   strips = [visualization.comparison_strip(images[i].numpy(), depths[i].numpy(), pred[i])
-            for i in range(images.shape[0])]
+            for i in range(min(count, images.shape[0]))]
   Image.fromarray(np.concatenate(strips, axis=0)).save(path)

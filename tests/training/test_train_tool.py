@@ -104,7 +104,7 @@ def test_help_exits_0_from_any_folder(tmp_path):
                              "--help"], cwd=tmp_path, capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0, (tool, result.stderr[-1000:])
-    assert "(required)" in result.stdout
+    assert "(required)" in result.stdout or "is required" in result.stdout
     assert result.stderr.strip() == "", (tool, result.stderr[-1000:])  # no TensorFlow noise
 
 
