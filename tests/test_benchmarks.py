@@ -1,8 +1,11 @@
 """The cost and speed measurements behind tools/benchmark.py (their values are not timed here)."""
 
 import keras
+import pytest
 
 from attn_depth import benchmarks
+
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
 
 TINY = dict(backbone_blocks=(1, 1, 1, 1), backbone_width=0.125, dmg_widths=(8, 8, 16, 16))
 

@@ -10,6 +10,8 @@ from attn_depth import export
 from attn_depth import inference
 from attn_depth import models
 
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+
 INPUT_SIZE = (64, 96)
 SPEC = models.ModelSpec("full", backbone_blocks=(1, 1, 1, 1), backbone_width=0.125,
                         dmg_widths=(8, 8, 16, 16), input_size=INPUT_SIZE, resize_size=(80, 120))

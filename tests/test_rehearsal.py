@@ -33,6 +33,8 @@ from tests.conftest import REPO_ROOT
 from tests.models import weights_files
 from tests.rehearsal import nyu_formats
 
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+
 TRAIN_SCENES = {"bedroom_0001": 6, "kitchen_0002": 6}  # 12 training frames
 VAL_FRAMES = 4
 SUBSET = 12

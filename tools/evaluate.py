@@ -36,9 +36,9 @@ from attn_depth.evaluation.evaluator import Evaluator  # noqa: E402
 from attn_depth.evaluation.predictions import FramePredictions  # noqa: E402
 
 _SOURCE = _data_flags.define_source_flag()
-_MODEL = flags.DEFINE_string("model", None, "Training run folder, checkpoint prefix, SavedModel "
-                             "folder or preset (folder, hf://..., kaggle://...). One of --model "
-                             "and --predictions is required.")
+_MODEL = flags.DEFINE_string("model", None, "(required, or --predictions) Training run folder, "
+                             "checkpoint prefix, SavedModel folder or preset (folder, hf://..., "
+                             "kaggle://...).")
 _PREDICTIONS = flags.DEFINE_string("predictions", None, "A folder of someone's predictions to "
                                    "score instead of a model: one file per test frame of "
                                    "--source, named by its 0-based index (00000.npy float32 "

@@ -12,6 +12,8 @@ from attn_depth.apps import video
 from attn_depth.data import synthetic_rooms
 from tests.conftest import run_tool
 
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+
 
 def _frames(count=5, size=(96, 128)):
   return [synthetic_rooms.render([3, i], *size)[0] for i in range(count)]

@@ -185,6 +185,7 @@ def test_own_frames_errors_name_the_file(tmp_path):
     rgbd_files.rgbd_files_table(str(tmp_path), "tiff")
 
 
+@pytest.mark.slow
 def test_training_on_own_frames_through_gin_alone(tmp_path):
   rgbd_files.export_rooms(str(tmp_path / "mine"), num_train=3, num_test=2, seed=5)
   assert os.path.isfile(tmp_path / "mine" / "train.csv")

@@ -9,6 +9,8 @@ import pytest
 from attn_depth import models
 from tests.models import weights_files
 
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+
 STAGE_OUTPUTS = {
     50: ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
     101: ("conv2_block3_out", "conv3_block4_out", "conv4_block23_out", "conv5_block3_out"),

@@ -16,6 +16,8 @@ from attn_depth import models
 from attn_depth.models import depth_net
 from attn_depth.models import summary
 
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+
 H, W = 64, 96
 
 

@@ -18,6 +18,8 @@ from attn_depth.evaluation import protocols
 from tests.conftest import run_tool
 from tests.data import nyu_files
 
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+
 
 def test_evaluate_tool_on_the_labeled_mat(run_dir, tmp_path):
   mat = nyu_files.write_labeled_mat(tmp_path / "nyu_depth_v2_labeled.mat", count=4)

@@ -2,9 +2,13 @@
 
 import json
 
+import pytest
+
 from attn_depth import models
 from attn_depth.models import summary
 from tests.conftest import run_tool
+
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
 
 
 def test_summary_counts_match_the_models(tmp_path):

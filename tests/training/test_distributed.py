@@ -8,11 +8,14 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from attn_depth.data import synthetic_rooms
 from tests.conftest import REPO_ROOT
 from tests.training import tiny
+
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
 
 _ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO_ROOT}
 

@@ -11,12 +11,15 @@ import time
 
 import gin
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from attn_depth import config
 from attn_depth import training
 from tests.conftest import REPO_ROOT
 from tests.training import tiny
+
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
 
 STEPS = 40
 

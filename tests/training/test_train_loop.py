@@ -13,6 +13,8 @@ from attn_depth import training
 from attn_depth.training import trainer as trainer_lib
 from tests.training import tiny
 
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+
 
 def _configure(tmp_path, *extra, gin_files=("gin/base.gin",)):
   config.parse_gin(list(gin_files), tiny.TINY_MODEL + tiny.tiny_rooms(tmp_path / "data")
