@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from attn_depth.data import sources
 from attn_depth.evaluation import protocols
 
 # Table 1's "Ours" rows (rel, rms, log10): the numbers a reproduction is compared with.
@@ -28,9 +29,6 @@ def _cells(values, names):
            f"{values[name]:.3f}") for name in names]
 
 
-NYU_SOURCES = ("nyu_labeled", "nyu_tfds", "densedepth")
-
-
 def markdown_rows(report):
   """Table-1-style markdown: this run's row, the paper's row for the variant (NYU test sets
   only), detail metrics."""
@@ -43,7 +41,8 @@ def markdown_rows(report):
   if baseline:  # training's bar: the best constant depth, scored alike
     lines.append(f"| {baseline['name']} | "
                  + " | ".join(_cells(baseline["metrics"], TABLE1_COLUMNS)) + " |")
-  if variant in PAPER_TABLE1 and report.get("source") in NYU_SOURCES:
+  source = sources.SOURCES.get(report.get("source"))
+  if variant in PAPER_TABLE1 and source and source.nyu_test_set:
     lines.append(f"| paper, Table 1 ({variant}) | "
                  + " | ".join(_cells(PAPER_TABLE1[variant], TABLE1_COLUMNS)) + " |")
   if "boundary" in report:
@@ -53,25 +52,12 @@ def markdown_rows(report):
   return "\n".join(lines)
 
 
-# What each source's test ground truth is: numbers on filled and on raw depth do not compare.
-GROUND_TRUTH = {
-    "nyu_labeled": "nyu_depth_v2_labeled.mat '{depth_key}' ({kind})",
-    "nyu_tfds": ("tfds nyu_depth_v2 validation split: FastDepth's val/*.h5 depth, which is the "
-                 "filled depth of the 654 test frames, not rawDepths; not comparable with "
-                 "rawDepths tables"),
-    "densedepth": "DenseDepth's nyu2_test 16-bit PNGs (the filled depth of the 654 test frames)",
-    "synthetic_rooms": "exact rendered depth of procedural rooms",
-    "sunrgbd": ("SUN RGB-D depth (raw sensor depth, holes excluded; depth_bfx if chosen), each "
-                "frame rescaled to NYU's focal length and centre-padded to 480x640"),
-    "rgbd_files": ("your own RGB-D frames (depth as given, holes excluded), brought to NYU's "
-                   "camera (rescaled by focal length or to cover 480x640)"),
-}
-
-
 def describe_ground_truth(source, depth_key, holes):
-  """The ground truth of a result in words, with the hole fraction measured on it."""
+  """The ground truth of a result in words (the source's registry entry), with the hole
+  fraction measured on it."""
   kind = "colorization-filled" if depth_key == "depths" else "raw Kinect, holes excluded"
-  text = GROUND_TRUTH.get(source, source).format(depth_key=depth_key, kind=kind)
+  known = sources.SOURCES.get(source)
+  text = (known.ground_truth if known else source).format(depth_key=depth_key, kind=kind)
   return f"{text}; measured: {holes:.1%} of the pixels without depth"
 
 

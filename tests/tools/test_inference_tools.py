@@ -156,3 +156,38 @@ def test_training_and_the_evaluate_tool_report_the_same_numbers(run_dir, tmp_pat
   for group in ("metrics", "boundary"):
     for name, value in trained[group].items():
       assert evaluated[group][name] == pytest.approx(value, rel=1e-5, abs=1e-6, nan_ok=True), name
+
+
+def test_evaluate_tool_scores_a_folder_of_predictions_under_every_protocol(run_dir, tmp_path):
+  """Someone's predictions (here: the exact depth, as .npy and as 16-bit PNG) scored by the
+  tool under the three published protocols; a folder that misses a frame is one line."""
+  from tests.training import tiny  # pylint: disable=import-outside-toplevel
+  bindings = [f"--gin_bindings={b}" for b in
+              tiny.tiny_rooms(os.path.join(os.path.dirname(run_dir), "data"))]
+  config.parse_gin([], [b.split("=", 1)[1] for b in bindings])
+  frames = list(data.load_source("synthetic_rooms", "test").as_numpy_iterator())
+  folder = tmp_path / "exact"
+  folder.mkdir()
+  for index, frame in enumerate(frames):
+    if index % 2:
+      np.save(folder / f"{index:05d}.npy", frame["depth"].astype(np.float32))
+    else:
+      Image.fromarray(np.round(frame["depth"] * 1000).astype(np.uint16)).save(
+          folder / f"{index:05d}.png")
+  for protocol in ("paper", "eigen", "densedepth"):
+    result = run_tool("evaluate", f"--predictions={folder}", "--source=synthetic_rooms",
+                      f"--protocol={protocol}", *bindings)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(folder / "eval" / f"synthetic_rooms_{protocol}_predictions.json",
+              encoding="utf-8") as f:
+      report = json.load(f)
+    assert report["images"] == 4 and report["model"] == str(folder)
+    assert report["metrics"]["delta1"] > 0.97 and report["metrics"]["rel"] < 0.02, protocol
+    assert "boundary" in report
+  os.remove(folder / "00003.npy")
+  result = run_tool("evaluate", f"--predictions={folder}", "--source=synthetic_rooms", *bindings)
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert f"evaluate: error: {folder}: no prediction for 1 of the 4 test frames: 00003.npy" in (
+      result.stderr)
+  result = run_tool("evaluate", "--source=synthetic_rooms", *bindings)
+  assert "evaluate: error: give one of --model" in result.stderr

@@ -68,6 +68,10 @@ def test_every_shipped_config_trains_two_steps_shrunk(gin_file, tmp_path, tiny_n
     report = json.load(f)
   assert report["images"] == 2 and report["protocol"] == "paper" and "boundary" in report
   assert report["baseline"]["name"].startswith("constant")
+  # Periodic evaluation (every step here) logs the detail metrics to TensorBoard too.
+  tags = {value.tag for path in tf.io.gfile.glob(str(tmp_path / "run" / "eval" / "events.*"))
+          for event in tf.compat.v1.train.summary_iterator(path) for value in event.summary.value}
+  assert {"metrics/rel", "metrics/delta1", "detail/edge_f1@0.25"} <= tags, tags  # ε: no edges yet
   # The quickstart (and its fine-tuning) ends with a SavedModel for tools/predict.py.
   assert os.path.isfile(tmp_path / "run" / "export" / "saved_model.pb") == (
       gin_file in WITH_EXPORT)
