@@ -11,28 +11,32 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["attn_depth", "attn_depth.*"]),
+    license="Apache-2.0",
+    license_files=["LICENSE"],
     python_requires=">=3.10",
+    # Major versions are bounded; constraints.txt pins the exact versions CI tested
+    # (pip install -c constraints.txt -e ".[test]").
     install_requires=[
-        "tensorflow>=2.16",  # Keras 3
-        "keras>=3.0",
-        "tensorflow-datasets>=4.9",
-        "numpy",
-        "absl-py",
-        "gin-config>=0.5",
-        "h5py",  # keras.applications' .h5 weights and MATLAB v7.3 files
-        "scipy",  # MATLAB v5 files (NYU's splits.mat), distance transforms, Sobel
-        "scikit-image",  # Canny edges of the iBims boundary metrics
-        "ai-edge-litert",  # the TFLite runtime that replaces the deprecated tf.lite.Interpreter
-        "pillow",  # image files in and out
-        "importlib_resources",  # tensorflow-datasets imports it without declaring it
-        "tensorboard",  # tf.summary writers
-        "matplotlib",  # tools/figures.py: the paper's figures with axes, legends, colour bars
-        "openexr",  # .exr depth of your own RGB-D data
-        "opencv-python-headless",  # video files in and out, optical flow of the consistent mode
+        "tensorflow>=2.16,<3",  # Keras 3
+        "keras>=3.0,<4",
+        "tensorflow-datasets>=4.9,<5",
+        "numpy<3",
+        "absl-py<3",
+        "gin-config>=0.5,<0.6",
+        "h5py<4",  # keras.applications' .h5 weights and MATLAB v7.3 files
+        "scipy<2",  # MATLAB v5 files (NYU's splits.mat), distance transforms, Sobel
+        "scikit-image<1",  # Canny edges of the iBims boundary metrics
+        "ai-edge-litert<3",  # the TFLite runtime that replaces the deprecated tf.lite.Interpreter
+        "pillow<14",  # image files in and out
+        "importlib_resources<8",  # tensorflow-datasets imports it without declaring it
+        "tensorboard<3",  # tf.summary writers
+        "matplotlib<4",  # tools/figures.py: the paper's figures with axes, legends, colour bars
+        "openexr<4",  # .exr depth of your own RGB-D data
+        "opencv-python-headless<6",  # video files in and out, optical flow of the consistent mode
     ],
     extras_require={
         # DepthEstimator.from_preset("hf://...") and ("kaggle://..."): the hubs' own loaders.
-        "hub": ["huggingface_hub", "kagglehub"],
-        "test": ["pytest>=7", "huggingface_hub", "kagglehub"],
+        "hub": ["huggingface_hub<3", "kagglehub<2"],
+        "test": ["pytest>=7,<10", "huggingface_hub<3", "kagglehub<2"],
     },
 )

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from attn_depth import inference
+from attn_depth import presets
 from attn_depth.errors import UserError
 
 
@@ -29,7 +30,7 @@ def _ensure_float32_output(model):
   return network_fn
 
 
-def export_saved_model(model, export_dir, spec, step=None, fit="whole"):
+def export_saved_model(model, export_dir, spec, step=None, fit="whole", run_dir=None):
   """Writes `model` as a SavedModel to `export_dir` (see the module docstring). Returns it.
 
   spec: the `models.ModelSpec` of `model`, stored inside (assets.extra/model_spec.json); its
@@ -37,6 +38,7 @@ def export_saved_model(model, export_dir, spec, step=None, fit="whole"):
     resize_size (the frame size that crop came from, paper 312x416) the area fit="whole"
     resizes images to and the scale evaluation protocols run whole frames at.
   fit: how serving_default fits an image to the network (inference.FITS).
+  run_dir: the training run, whose data, recipe and evaluation results go into MODEL_CARD.md.
   """
   network_fn = _ensure_float32_output(model)
   input_size, resize_size = spec.input_size, spec.resize_size
@@ -61,6 +63,7 @@ def export_saved_model(model, export_dir, spec, step=None, fit="whole"):
   spec.save(os.path.join(export_dir, "assets.extra"))
   with open(os.path.join(export_dir, inference.METADATA_FILE), "w", encoding="utf-8") as f:
     json.dump(metadata, f, indent=2)
+  presets.write_export_card(export_dir, spec, step, fit, run_dir)
   return export_dir
 
 
@@ -133,10 +136,10 @@ def _sample_image(path):
 
 
 def export_network(network, export_dir, tflite_precisions=TFLITE_PRECISIONS, sample_image=None,
-                   print_fn=print):
+                   print_fn=print, run_dir=None):
   """SavedModel of a checkpoint-loaded `network`, plus checked TFLite files. Returns the
   TFLite check: {precision: {"file", "max_abs_m", "mean_rel"}}."""
-  export_saved_model(network.model, export_dir, network.spec, network.step, network.fit)
+  export_saved_model(network.model, export_dir, network.spec, network.step, network.fit, run_dir)
   print_fn(f"wrote SavedModel {export_dir} (step {network.step}, input "
            f"{network.input_size[0]}x{network.input_size[1]})")
   sample = _sample_image(sample_image)[None]

@@ -25,6 +25,7 @@ from attn_depth import inference
 from attn_depth import models
 from attn_depth.errors import UserError
 from attn_depth.evaluation import reports
+from attn_depth.models import spec as spec_lib
 
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
@@ -106,11 +107,22 @@ def save(network, folder, run_dir=None, print_fn=None):
     json.dump(metadata, f, indent=2)
   results = _copy_results(run_dir, os.path.join(folder, "eval"))
   with open(os.path.join(folder, MODEL_CARD), "w", encoding="utf-8") as f:
-    f.write(model_card(network.spec, metadata, results))
+    f.write(model_card(network.spec, metadata, results, training_summary(run_dir)))
   if print_fn:
     print_fn(f"wrote preset {folder} ({network.spec.name}, step {network.step}, "
              f"{len(results)} evaluation result(s))")
   return folder
+
+
+def write_export_card(export_dir, spec, step, fit, run_dir=None):
+  """MODEL_CARD.md beside an exported SavedModel, with the run's evaluation results."""
+  metadata = {"attn_depth_version": _package_version(), "keras_version": keras.__version__,
+              "step": step, "fit": fit, "trained_from": str(run_dir or "an in-memory model")}
+  results = [report for _, report in _read_results(run_dir)]
+  path = os.path.join(export_dir, "MODEL_CARD.md")
+  with open(path, "w", encoding="utf-8") as f:
+    f.write(model_card(spec, metadata, results, training_summary(run_dir), "saved_model"))
+  return path
 
 
 def load(handle):
@@ -134,19 +146,24 @@ def load(handle):
   return network
 
 
-def _copy_results(run_dir, destination):
-  """The run's eval/*.json reports (and their .md) copied into the preset; their contents."""
-  results = []
-  if not run_dir:
-    return results
-  for path in sorted(glob.glob(os.path.join(run_dir, "eval", "*.json"))):
+def _read_results(run_dir):
+  """(path, report) of every evaluation report in `run_dir`/eval, oldest name first."""
+  found = []
+  for path in sorted(glob.glob(os.path.join(run_dir or "", "eval", "*.json"))) if run_dir else []:
     try:
       with open(path, encoding="utf-8") as f:
         report = json.load(f)
     except (OSError, ValueError):
       continue
-    if "metrics" not in report or "protocol" not in report:
-      continue  # not an evaluation report
+    if "metrics" in report and "protocol" in report:  # an evaluation report
+      found.append((path, report))
+  return found
+
+
+def _copy_results(run_dir, destination):
+  """The run's eval/*.json reports (and their .md) copied into the preset; their contents."""
+  results = []
+  for path, report in _read_results(run_dir):
     os.makedirs(destination, exist_ok=True)
     shutil.copy2(path, destination)
     markdown = os.path.splitext(path)[0] + ".md"
@@ -156,36 +173,86 @@ def _copy_results(run_dir, destination):
   return results
 
 
-def model_card(spec, metadata, results):
-  """The preset's README.md: what the model is, how to load it, how it scored."""
+_VARIANT_WORDS = {"baseline": "strided ResNet + deconvolution decoder",
+                  "dfe": "dilated DFE, AFBs replaced by sums", "dfe_afb": "dilated DFE + AFB",
+                  "full": "dilated DFE + AFB + dilated CRB"}
+
+
+def training_summary(run_dir):
+  """What the run trained on and how, read from its operative_config.gin (nothing is bound);
+  empty when the run folder or its config is unknown."""
+  path = os.path.join(run_dir or "", "operative_config.gin")
+  if not run_dir or not os.path.isfile(path):
+    return []
+  bindings, _ = spec_lib.read_bindings(path)
+
+  def value(name, default="not recorded"):
+    found = bindings.get(tuple(name.split(".")), default)
+    return default if isinstance(found, spec_lib._Macro) else found  # pylint: disable=protected-access
+
+  length = (f"{value('train.total_steps')} steps" if value("train.total_steps", None) else
+            f"{value('train.epochs', 20)} epochs")
+  weights = value("build_model.backbone_weights", "imagenet")
+  return [
+      f"- data: `{value('train.source', 'nyu_tfds')}` (attn_depth.data.sources)",
+      f"- recipe: {length}, batch {value('train.batch_size', 3)}, Adam with poly learning "
+      f"rates DFE {value('train.dfe_learning_rate', (1e-5, 1e-7))}, DMG "
+      f"{value('train.dmg_learning_rate', (1e-4, 1e-6))} (paper 3.4 unless stated), seed "
+      f"{value('train.seed', 0)}",
+      "- backbone initialised from "
+      + ("ImageNet (keras.applications)" if weights == "imagenet" else
+         "random weights" if weights is None else f"`{weights}`"),
+      f"- every setting: `operative_config.gin` of the run"]
+
+
+def model_card(spec, metadata, results, training=(), loading="preset"):
+  """A model card (Markdown with Hugging Face's front matter): what the model is, what it was
+  trained on and how, how to load it, how it scored, its licence, intended use and limits.
+  `loading`: "preset" (the preset's README.md) or "saved_model" (MODEL_CARD.md of an export)."""
+  load = ([
+      "```python", "import attn_depth",
+      "estimator = attn_depth.DepthEstimator.from_preset(\"<this folder or hf://owner/repo>\")",
+      "depths = estimator.predict(images)[\"depths\"]  # [B, H, W, 1] metres", "```"]
+          if loading == "preset" else [
+      "```python", "import tensorflow as tf",
+      "serve = tf.saved_model.load(\"<this folder>\").signatures[\"serving_default\"]",
+      "depth = serve(images=tf.constant(uint8_images))[\"depth\"]  # [B, H, W] metres", "```",
+      "", "`model_float32.tflite` / `model_float16.tflite` beside it run in LiteRT "
+      "(`assets.extra/tflite_check.json`: their agreement with the SavedModel)."])
   lines = [
-      "---", "library_name: keras", "tags:", "- depth-estimation", "- attn_depth", "---", "",
+      "---", "library_name: keras", "license: apache-2.0", "tags:", "- depth-estimation",
+      "- attn_depth", "---", "",
       f"# attn_depth {spec.name} (step {metadata.get('step')})", "",
       "Monocular depth in metres from one RGB image: a reproduction of Hao, Li, You, Lu, "
       "*Detail Preserving Depth Estimation from a Single Image Using Attention Guided "
       "Networks* (3DV 2018) in TensorFlow 2 / Keras 3 "
       f"(attn_depth {metadata.get('attn_depth_version')}, Keras {metadata.get('keras_version')}).",
       "", "## Model", "",
-      f"- variant `{spec.variant}` (Table 1: "
-      + {"baseline": "strided ResNet + deconvolution decoder", "dfe": "dilated DFE, plain sums",
-         "dfe_afb": "dilated DFE + AFB", "full": "dilated DFE + AFB + dilated CRB"}[spec.variant]
-      + f"), ResNet-{spec.depth}"
+      f"- variant `{spec.variant}` (Table 1: {_VARIANT_WORDS[spec.variant]}), "
+      f"ResNet-{spec.depth}"
       + (f" with custom blocks {list(spec.backbone_blocks)} at width {spec.backbone_width}"
          if spec.backbone_blocks else ""),
       f"- DMG widths {list(spec.dmg_widths)}, AFB reduction {spec.afb_reduction}",
-      f"- trained on {spec.input_size[0]}x{spec.input_size[1]} crops of frames resized to "
+      f"- input: {spec.input_size[0]}x{spec.input_size[1]} crops of frames resized to "
       f"{spec.resize_size[0]}x{spec.resize_size[1]}; photos are fitted as `{metadata.get('fit')}`",
-      f"- trained from `{metadata.get('trained_from')}`", "",
-      "## Use", "", "```python", "import attn_depth",
-      "estimator = attn_depth.DepthEstimator.from_preset(\"<this folder or hf://owner/repo>\")",
-      "depths = estimator.predict(images)[\"depths\"]  # [B, H, W, 1] metres", "```", "",
-      "## Evaluation", ""]
+      "", "## Training", "", f"- from `{metadata.get('trained_from')}`, step "
+      f"{metadata.get('step')}", *training, "", "## Use", "", *load, "", "## Evaluation", ""]
   if not results:
     lines.append("No evaluation results were found beside the run.")
   for report in results:
     lines += [f"{report.get('protocol_description')}; {report.get('mode')}; "
               f"{report.get('images')} images of {report.get('source')}; ground truth: "
               f"{report.get('ground_truth')}", "", reports.markdown_rows(report), ""]
+  lines += [
+      "## Intended use and limits", "",
+      "Depth of indoor scenes seen by a camera like NYU Depth V2's Kinect (focal length about "
+      "519 px at 640x480), in metres up to 10 m. Other cameras, outdoor scenes and distances "
+      "beyond 10 m are outside what it learned: expect guesses. Not for safety-critical use.",
+      "", "## Licence", "",
+      "The attn_depth code is Apache-2.0. The weights also carry the terms of what they were "
+      "trained on: NYU Depth V2 (distributed for research) and, when initialised from "
+      "ImageNet, the ImageNet weights' data (non-commercial research and education); a model "
+      "trained only on procedural rooms carries no data terms.", ""]
   return "\n".join(lines) + "\n"
 
 

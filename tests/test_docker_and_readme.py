@@ -40,4 +40,33 @@ def test_ci_runs_the_readme_test_command():
   readme, ci = _read("README.md"), _read(".ci/run")
   test_command = re.search(r"^(python -m pytest[^\n#]*?)\s*(#|$)", readme, re.M).group(1).strip()
   assert test_command in ci
-  assert 'pip install -e ".[test]"' in ci
+  install = re.search(r"^(pip install [^&\n]*?)\s*&&", readme, re.M).group(1)
+  assert install == 'pip install -c constraints.txt -e ".[test]"' and f"python -m {install}" in ci
+
+
+def test_the_environment_is_exactly_the_locked_one():
+  """What the tests run on is what constraints.txt pins (CI installs with it)."""
+  import importlib.metadata  # pylint: disable=import-outside-toplevel
+  pins = [line.split("==") for line in _read("constraints.txt").splitlines()
+          if line and not line.startswith("#")]
+  assert any(name == "tensorflow" for name, _ in pins) and len(pins) > 50
+  differ = {name: (version, importlib.metadata.version(name)) for name, version in pins
+            if importlib.metadata.version(name) != version}
+  assert not differ, f"installed versions differ from constraints.txt: {differ}"
+
+
+def test_gin_tf_is_never_imported():
+  """gin.tf (TF 1 sessions, global step hooks) is not this project's: plain gin everywhere."""
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  script = ("import sys, attn_depth, attn_depth.config, attn_depth.presets, attn_depth.training\n"
+            "assert not [m for m in sys.modules if m.startswith('gin.tf')], 'gin.tf imported'\n")
+  result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, check=False, cwd=REPO_ROOT)
+  assert result.returncode == 0, result.stderr[-1000:]
+  for folder in ("attn_depth", "tools", "gin"):
+    for root, _, files in os.walk(os.path.join(REPO_ROOT, folder)):
+      for name in files:
+        if name.endswith((".py", ".gin")):
+          with open(os.path.join(root, name), encoding="utf-8") as f:
+            assert not re.search(r"\bgin\.tf\b|from gin import tf", f.read()), name

@@ -89,6 +89,9 @@ def test_preset_round_trip_carries_spec_card_and_results(run_dir, tmp_path):
     card = f.read()
   assert "attn_depth full_r14 (step 1)" in card and "| rel | rms | log10 |" in card
   assert "DepthEstimator.from_preset" in card
+  for words in ("- data: `synthetic_rooms`", "batch 2", "random weights", "## Intended use",
+                "up to 10 m", "## Licence", "Apache-2.0"):
+    assert words in card, words
   # A preset is also a model for every tool that takes one.
   assert inference.load_network(folder).spec == estimator.spec
   with pytest.raises(presets.PresetError, match="exists and is not a preset"):

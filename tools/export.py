@@ -52,7 +52,7 @@ def main(argv):
     folder = _MODEL.value if os.path.isdir(_MODEL.value) else os.path.dirname(_MODEL.value)
     export_dir = _EXPORT_DIR.value or os.path.join(folder, "export")
     export.export_network(network, export_dir, _TFLITE.value, _SAMPLE.value,
-                          print_fn=cli.print_flush)
+                          print_fn=cli.print_flush, run_dir=folder)
     if (_PRESET_DIR.value or "").lower() != "none":
       presets.save(network, _PRESET_DIR.value or os.path.join(folder, "preset"), folder,
                    print_fn=cli.print_flush)

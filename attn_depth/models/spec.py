@@ -127,7 +127,7 @@ class ModelSpec:
   def from_operative_config(cls, path):
     """The spec of a run written before model_spec.json existed, read from its
     operative_config.gin without touching gin's global configuration."""
-    bindings, macros = _read_bindings(path)
+    bindings, macros = read_bindings(path)
 
     def value(selector, name, default):
       found = bindings.get((selector, name), default)
@@ -167,8 +167,9 @@ class _Reader(config_parser.ParserDelegate):
     return _Macro(macro_name)
 
 
-def _read_bindings(path):
-  """{(selector, parameter): value} and {macro: value} of the unscoped bindings of a gin file."""
+def read_bindings(path):
+  """{(selector, parameter): value} and {macro: value} of the unscoped bindings of a gin file,
+  parsed without gin's registry (nothing is bound); macro references stay `_Macro`s."""
   bindings, macros = {}, {}
   with open(path, encoding="utf-8") as f:
     for statement in config_parser.ConfigParser(f, _Reader()):

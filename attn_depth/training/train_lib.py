@@ -320,7 +320,7 @@ class _SideTasks:
 
 def _export(model, spec, model_dir, step):
   export_dir = os.path.join(model_dir, "export")
-  export.export_saved_model(model, export_dir, spec, step)
+  export.export_saved_model(model, export_dir, spec, step, run_dir=model_dir)
   _log(f"wrote SavedModel {export_dir} (tools/predict.py --model={export_dir} photo.jpg)")
   return export_dir
 

@@ -75,6 +75,10 @@ def test_every_shipped_config_trains_two_steps_shrunk(gin_file, tmp_path, tiny_n
   # The quickstart (and its fine-tuning) ends with a SavedModel for tools/predict.py.
   assert os.path.isfile(tmp_path / "run" / "export" / "saved_model.pb") == (
       gin_file in WITH_EXPORT)
+  if gin_file in WITH_EXPORT:  # with its model card: data, recipe, the final evaluation
+    with open(tmp_path / "run" / "export" / "MODEL_CARD.md", encoding="utf-8") as f:
+      card = f.read()
+    assert f"- data: `{source}`" in card and "| rel | rms | log10 |" in card
 
 
 def test_offline_imagenet_weights_is_one_line(tmp_path):
