@@ -1,11 +1,12 @@
 """Colour-mapped depth and RGB | ground truth | prediction strips (TensorBoard, previews)."""
 
+import matplotlib
 import numpy as np
 
-# Anchors of matplotlib's "turbo"-like map, near to far; interpolated linearly.
-_ANCHORS = np.array([
-    [48, 18, 59], [70, 107, 227], [40, 188, 235], [50, 241, 152], [164, 252, 60],
-    [237, 208, 58], [251, 128, 34], [210, 49, 5], [122, 4, 3]], np.float32) / 255.0
+# One colour map for every depth picture: colour PNGs, videos, TensorBoard strips, previews and
+# the paper's figures (tools/figures.py); near is blue, far is red. matplotlib's exact map, not
+# an approximation (matplotlib.colormaps needs no pyplot and no display).
+COLORMAP = "turbo"
 
 
 def colorize(depth, min_depth=None, max_depth=None):
@@ -20,13 +21,9 @@ def colorize(depth, min_depth=None, max_depth=None):
     max_depth = float(depth[valid].max()) if valid.any() else 1.0
   scaled = np.clip((depth - min_depth) / max(max_depth - min_depth, 1e-6), 0, 1)
   scaled = np.where(valid, scaled, 0)
-  position = scaled * (len(_ANCHORS) - 1)
-  low = np.floor(position).astype(int)
-  high = np.minimum(low + 1, len(_ANCHORS) - 1)
-  weight = (position - low)[..., None]
-  rgb = _ANCHORS[low] * (1 - weight) + _ANCHORS[high] * weight
+  rgb = matplotlib.colormaps[COLORMAP](scaled, bytes=True)[..., :3]
   rgb[~valid] = 0
-  return (rgb * 255 + 0.5).astype(np.uint8)
+  return rgb
 
 
 def comparison_strip(image, gt, pred):

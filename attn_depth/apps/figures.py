@@ -19,6 +19,7 @@ matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=wrong-import-position
 import numpy as np  # noqa: E402  pylint: disable=wrong-import-position
 
+from attn_depth import visualization  # noqa: E402  pylint: disable=wrong-import-position
 from attn_depth.apps import bokeh  # noqa: E402  pylint: disable=wrong-import-position
 from attn_depth.apps import pointcloud  # noqa: E402  pylint: disable=wrong-import-position
 from attn_depth.data.preprocessing import resize_and_crop_image  # noqa: E402  pylint: disable=wrong-import-position
@@ -71,7 +72,7 @@ def figure3(frames, runs, path):
       axis = axes[row, column]
       if kind:
         shown = np.ma.masked_where(~(picture > 0), picture)
-        mappable = axis.imshow(shown, cmap="turbo", vmin=low, vmax=high)
+        mappable = axis.imshow(shown, cmap=visualization.COLORMAP, vmin=low, vmax=high)
       else:
         axis.imshow(picture)
       axis.set_xticks([])

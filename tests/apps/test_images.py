@@ -63,3 +63,20 @@ def test_colour_legend_adds_a_labelled_bar():
   depth = np.linspace(1.0, 5.0, 48 * 64).reshape(48, 64)
   picture = images.colour_depth_with_legend(depth)
   assert picture.shape[1] == 64 and picture.shape[0] > 48 and picture.dtype == np.uint8
+
+
+def test_depth_colours_are_matplotlibs_exact_map():
+  """Every depth picture uses matplotlib's turbo (the figures' map): near blue, far red,
+  invalid black, the ends of the range at the ends of the map."""
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  from attn_depth import visualization  # pylint: disable=import-outside-toplevel
+  depth = np.array([[1.0, 2.0, 3.0, 0.0], [1.5, 2.5, np.nan, 3.0]], np.float32)
+  rgb = visualization.colorize(depth, 1.0, 3.0)
+  turbo = matplotlib.colormaps["turbo"]
+  for (row, col), value in np.ndenumerate(depth):
+    if np.isfinite(value) and value > 0:
+      expected = np.asarray(turbo((value - 1.0) / 2.0, bytes=True)[:3])
+      np.testing.assert_array_equal(rgb[row, col], expected)
+  np.testing.assert_array_equal(rgb[0, 3], [0, 0, 0])
+  np.testing.assert_array_equal(rgb[1, 2], [0, 0, 0])
+  assert rgb[0, 0, 2] > rgb[0, 0, 0] and rgb[0, 2, 0] > rgb[0, 2, 2]  # near blue, far red
