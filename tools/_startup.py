@@ -21,12 +21,16 @@ _NATIVE_GPU_ERROR = re.compile(rb"^E\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] .*"
                                rb"(cuInit|CUDA|cuda|cuDNN|cuFFT|cuBLAS|TensorRT|oneDNN)")
 _ABSL_PREAMBLE = b"WARNING: All log messages before absl::InitializeLog() is called"
 _CPU_FEATURES = b"To enable the following instructions:"  # 2nd line of cpu_feature_guard's note
+# OpenCV's FFmpeg, writing WebM: the container stores no FourCC, the video is written anyway.
+_OPENCV_WEBM_TAG = re.compile(rb"^OpenCV: FFMPEG: tag 0x[0-9a-f]+/'VP80' is not supported with "
+                              rb"codec id \d+ and format 'webm")
 
 
 def is_noise(line):
-  """A native TensorFlow log line that a user did not ask for."""
+  """A native TensorFlow (or OpenCV) log line that a user did not ask for."""
   return (line.startswith((_ABSL_PREAMBLE, _CPU_FEATURES))
-          or bool(_NATIVE_INFO_OR_WARNING.match(line)) or bool(_NATIVE_GPU_ERROR.match(line)))
+          or bool(_NATIVE_INFO_OR_WARNING.match(line)) or bool(_NATIVE_GPU_ERROR.match(line))
+          or bool(_OPENCV_WEBM_TAG.match(line)))
 
 
 def _filter_native_stderr():

@@ -70,16 +70,29 @@ def read_frames(path):
                      f"({', '.join(VIDEO_EXTENSIONS)})")
 
 
+# What the tools write: WebM (VP8) is what browsers' <video> plays (Chromium, Firefox, Safari
+# 14.1+) and ordinary players open. OpenCV's own FFmpeg encodes it; its mp4v (MPEG-4 part 2)
+# does not play in browsers, and the pip wheel has no H.264 encoder.
+VIDEO_SUFFIX = ".webm"
+_CODECS = {".webm": "VP80", ".mp4": "mp4v", ".avi": "MJPG"}
+
+
 class VideoWriter:
-  """Writes RGB frames to an .mp4 (MPEG-4 part 2, readable everywhere)."""
+  """Writes RGB frames as a video, the codec chosen by the file's suffix (.webm: VP8, the
+  tools' choice; .mp4: MPEG-4 part 2; .avi: Motion JPEG)."""
 
   def __init__(self, path, fps, size):
     height, width = size
     self.path = path
-    self._writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), float(fps),
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in _CODECS:
+      raise VideoError(f"{path}: cannot write {suffix or 'this'} videos; use one of "
+                       f"{', '.join(_CODECS)}")
+    # For WebM OpenCV notes on stderr that the container stores no FourCC; tools filter it.
+    self._writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*_CODECS[suffix]), float(fps),
                                    (width, height))
     if not self._writer.isOpened():
-      raise VideoError(f"{path}: OpenCV cannot write an .mp4 here")
+      raise VideoError(f"{path}: OpenCV cannot write a {_CODECS[suffix]} video here")
 
   def write(self, frame):
     self._writer.write(cv2.cvtColor(np.asarray(frame, np.uint8), cv2.COLOR_RGB2BGR))
@@ -113,7 +126,7 @@ def _frames_of(source):
 def _free_name(output_dir, name, overwrite):
   candidate, number = name, 2
   while not overwrite and (os.path.exists(os.path.join(output_dir, candidate)) or
-                           os.path.exists(os.path.join(output_dir, candidate + "_depth.mp4"))):
+                           os.path.exists(os.path.join(output_dir, candidate + "_depth" + VIDEO_SUFFIX))):
     candidate, number = f"{name}_{number}", number + 1
   return candidate
 
@@ -123,7 +136,7 @@ def predict_video(network, source, output_dir, consistent=False, fps=None, chunk
   """Depth for every frame of a video file or an ordered folder of frames.
 
   Writes <output_dir>/<name>/depth_NNNNN.npy (float32 metres, the frame's size) and
-  depth_mm_NNNNN.png (16-bit millimetres), and <output_dir>/<name>_depth.mp4: RGB | depth side
+  depth_mm_NNNNN.png (16-bit millimetres), and <output_dir>/<name>_depth.webm: RGB | depth side
   by side, one colour scale for the whole clip (its 2nd to 98th percentile of depth). With
   `consistent`, depth is fused over time (`stabilize_clip`) in chunks of `chunk` frames kept in
   memory (the forward pass runs through the whole clip; the backward pass restarts at each
@@ -172,7 +185,7 @@ def predict_video(network, source, output_dir, consistent=False, fps=None, chunk
     flush(images, depths)
   low = float(np.median([r[0] for r in ranges])) if ranges else 0.0
   high = float(np.median([r[1] for r in ranges])) if ranges else 10.0
-  video_path = os.path.join(output_dir, f"{name}_depth.mp4")
+  video_path = os.path.join(output_dir, f"{name}_depth{VIDEO_SUFFIX}")
   writer = VideoWriter(video_path, fps or source_fps or 10.0, (size[0], 2 * size[1]))
   try:
     for index, image in enumerate(frames()):

@@ -10,6 +10,8 @@ from PIL import Image
 
 from attn_depth.apps import video
 from attn_depth.data import synthetic_rooms
+from tests.apps.browser import assert_plays_in_a_browser
+from tests.apps.browser import video_in_browser
 from tests.conftest import run_tool
 
 pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
@@ -57,18 +59,21 @@ def test_predict_tool_on_a_clip_a_folder_of_frames_and_a_broken_file(run_dir, tm
                     str(tmp_path / "broken.mp4"), str(folder))
   assert result.returncode == 0, result.stderr[-3000:]
   assert "skipped " in result.stdout and "broken.mp4: not a readable video" in result.stdout
-  assert "Traceback" not in result.stderr
+  assert "Traceback" not in result.stderr and "OpenCV: FFMPEG" not in result.stderr  # quiet
   for name in ("clip", "frames"):
     depths = sorted(os.listdir(out / name))
     assert len([d for d in depths if d.endswith(".npy")]) == 5
     assert len([d for d in depths if d.startswith("depth_mm_")]) == 5
     depth = np.load(out / name / "depth_00000.npy")
     assert depth.shape == (96, 128) and np.all(depth > 0)
-    count, _, size = video.video_info(str(out / f"{name}_depth.mp4"))
+    count, _, size = video.video_info(str(out / f"{name}_depth.webm"))
     assert count == 5 and size == (96, 256)  # RGB | depth side by side
   assert "ETA" in result.stdout
   # The folder's frames in natural order: its first depth video frame shows frame0.
-  first = next(video.read_frames(str(out / "frames_depth.mp4")))
+  first = next(video.read_frames(str(out / "frames_depth.webm")))
+  # Both videos play in a browser (a folder of frames has no frame rate: 10 fps).
+  assert_plays_in_a_browser(out / "clip_depth.webm", width=256, frames=5, fps=8)
+  assert_plays_in_a_browser(out / "frames_depth.webm", width=256, frames=5, fps=10)
   assert np.abs(first[:, :128].astype(int) - frames[0]).mean() < 8
   # A second run keeps the first one's outputs.
   again = run_tool("predict", f"--model={run_dir}", f"--output_dir={out}",
@@ -95,3 +100,18 @@ def test_evaluate_tool_on_fly_throughs(run_dir, tmp_path):
   assert os.path.getsize(tmp_path / "temporal.png") > 10_000
   assert "| consistent / per-frame |" in result.stdout
   assert len(os.listdir(tmp_path / "cache" / "synthetic_flythroughs" / "v1")) == 2  # cached
+
+
+def test_browsers_play_our_videos_and_not_mp4v(tmp_path):
+  """The writer's WebM decodes in Chromium's <video>; OpenCV's default mp4v, which the tools
+  wrote before, does not (the reason for the format)."""
+  frames = _frames(count=6)
+  _write_clip(tmp_path / "ours.webm", frames, fps=6)
+  assert_plays_in_a_browser(tmp_path / "ours.webm", width=128, frames=6, fps=6)
+  import cv2  # pylint: disable=import-outside-toplevel
+  old = cv2.VideoWriter(str(tmp_path / "old.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 6.0,
+                        (128, 96))
+  for frame in frames:
+    old.write(frame)
+  old.release()
+  assert "error" in video_in_browser(tmp_path / "old.mp4")
