@@ -37,6 +37,10 @@ setup(
     extras_require={
         # DepthEstimator.from_preset("hf://...") and ("kaggle://..."): the hubs' own loaders.
         "hub": ["huggingface_hub<3", "kagglehub<2"],
-        "test": ["pytest>=7,<10", "huggingface_hub<3", "kagglehub<2"],
+        # model.onnx from tools/export.py (Keras' exporter goes through tf2onnx), checked in
+        # onnxruntime.
+        "onnx": ["onnx<2", "tf2onnx<2", "onnxruntime<2"],
+        "test": ["pytest>=7,<10", "huggingface_hub<3", "kagglehub<2", "onnx<2", "tf2onnx<2",
+                 "onnxruntime<2"],
     },
 )

@@ -1,4 +1,4 @@
-"""SavedModel and TFLite export: depth for any image size, servable by plain TensorFlow.
+"""SavedModel, LiteRT and ONNX export: depth for any image size.
 
 Signatures of the SavedModel:
   serving_default: images uint8 [B, H, W, 3], any H and W -> depth float32 [B, H, W] metres
@@ -9,11 +9,19 @@ Signatures of the SavedModel:
     [B, h/2, w/2] metres: the fully convolutional network itself, which evaluation protocols
     need to place the prediction in the frame themselves.
 `assets.extra/attn_depth.json` records the input and frame sizes, the fit, the training step and
-the variant.
+the variant; `assets.extra/model_spec.json` the model's spec; MODEL_CARD.md sits beside them.
+
+LiteRT (`model_float32.tflite`, `model_float16.tflite`, through Keras' `export(format="litert")`)
+and ONNX (`model.onnx`, Keras' `export(format="onnx")`) hold the `network` endpoint: float32
+[B, H, W, 3] in [0, 1], H and W multiples of 8 -> depth [B, H/2, W/2, 1] metres, any size; fitting
+a photo to the training scale is the caller's (as `inference.resize_predict_resize` does). Each is
+checked against the SavedModel's `network` on a sample at several sizes.
 """
 
+import importlib.util
 import json
 import os
+import tempfile
 
 import keras
 import numpy as np
@@ -70,20 +78,24 @@ def export_saved_model(model, export_dir, spec, step=None, fit="whole", run_dir=
 TFLITE_PRECISIONS = ("float32", "float16")
 
 
-def convert_to_tflite(saved_model_dir, precision="float32"):
-  """The SavedModel's serving_default as a TFLite flatbuffer (bytes).
+def convert_to_tflite(model, precision="float32"):
+  """The network (the SavedModel's `network` endpoint: float32 [B, H, W, 3] in [0, 1], H and W
+  multiples of 8 -> depth [B, H/2, W/2, 1] metres, any size) as a LiteRT flatbuffer (bytes),
+  through Keras' own exporter, `model.export(format="litert")`.
 
   float16 stores the weights in half precision (half the file); kernels still compute in
   float32 on CPUs.
   """
   if precision not in TFLITE_PRECISIONS:
     raise ValueError(f"precision must be one of {TFLITE_PRECISIONS}, got {precision!r}")
-  converter = tf.lite.TFLiteConverter.from_saved_model(
-      saved_model_dir, signature_keys=[inference.SERVING_SIGNATURE])
-  if precision == "float16":
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.target_spec.supported_types = [tf.float16]
-  return converter.convert()
+  options = ({} if precision == "float32" else
+             {"optimizations": [tf.lite.Optimize.DEFAULT],
+              "target_spec": {"supported_types": [tf.float16]}})
+  with tempfile.TemporaryDirectory() as scratch:
+    path = os.path.join(scratch, "model.tflite")
+    model.export(path, format="litert", verbose=False, **options)
+    with open(path, "rb") as f:
+      return f.read()
 
 
 def _tflite_interpreter(tflite_model):
@@ -96,16 +108,46 @@ def _tflite_interpreter(tflite_model):
 
 
 def run_tflite(tflite_model, images):
-  """Runs a converted model's serving signature on uint8 [B, H, W, 3]; returns [B, H, W]."""
-  interpreter = _tflite_interpreter(tflite_model)
-  runner = interpreter.get_signature_runner(inference.SERVING_SIGNATURE)
-  return runner(images=np.asarray(images, np.uint8))["depth"]
+  """Runs a LiteRT network on float32 [B, H, W, 3] in [0, 1]; returns depth [B, H/2, W/2]."""
+  runner = _tflite_interpreter(tflite_model).get_signature_runner(inference.SERVING_SIGNATURE)
+  outputs = runner(**{_only(runner.get_input_details()): np.asarray(images, np.float32)})
+  return np.asarray(next(iter(outputs.values())))[..., 0]
 
 
-def run_saved_model(saved_model_dir, images):
+def _only(details):
+  (name,) = details
+  return name
+
+
+def export_onnx(model, path):
+  """The network as ONNX (Keras' exporter, through tf2onnx); same interface as LiteRT's.
+  Needs the onnx extra (pip install -e ".[onnx]")."""
+  model.export(path, format="onnx", verbose=False)
+  return path
+
+
+def run_onnx(path, images):
+  """Runs an ONNX network in onnxruntime on float32 [B, H, W, 3]; returns [B, H/2, W/2]."""
+  import onnxruntime  # pylint: disable=import-outside-toplevel
+  session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+  (name,) = [entry.name for entry in session.get_inputs()]
+  return session.run(None, {name: np.asarray(images, np.float32)})[0][..., 0]
+
+
+def onnx_available():
+  """None if ONNX export works here, else the one line that says what is missing."""
+  missing = [name for name in ("onnx", "tf2onnx", "onnxruntime")
+             if importlib.util.find_spec(name) is None]
+  return (f"needs {', '.join(missing)} (pip install -c constraints.txt -e \".[onnx]\")"
+          if missing else None)
+
+
+def run_saved_model(saved_model_dir, images, signature=inference.SERVING_SIGNATURE):
+  """serving_default: uint8 [B, H, W, 3] -> [B, H, W]; network: float32 in [0, 1] ->
+  [B, H/2, W/2]."""
   loaded = tf.saved_model.load(saved_model_dir)
-  serve = loaded.signatures[inference.SERVING_SIGNATURE]
-  return serve(images=tf.constant(images, tf.uint8))["depth"].numpy()
+  dtype = tf.uint8 if signature == inference.SERVING_SIGNATURE else tf.float32
+  return loaded.signatures[signature](images=tf.constant(images, dtype))["depth"].numpy()
 
 
 def compare_depths(reference, other, floor_m=0.1):
@@ -119,12 +161,14 @@ def compare_depths(reference, other, floor_m=0.1):
           "mean_rel": float(relative.mean())}
 
 
-# How far a TFLite model may be from the SavedModel on the check image.
-TFLITE_TOLERANCE = {"float32": {"max_rel": 1e-3}, "float16": {"mean_rel": 0.02}}
+# How far a LiteRT or ONNX network may be from the SavedModel's on the check inputs.
+TOLERANCE = {"float32": {"max_rel": 1e-3}, "float16": {"mean_rel": 0.02},
+             "onnx": {"max_rel": 1e-3}}
+TFLITE_TOLERANCE = TOLERANCE  # the name earlier versions used
 
 
 class ExportCheckError(UserError, RuntimeError):
-  """A TFLite model disagrees with the SavedModel beyond TFLITE_TOLERANCE."""
+  """A LiteRT or ONNX model disagrees with the SavedModel beyond TOLERANCE."""
 
 
 def _sample_image(path):
@@ -135,41 +179,80 @@ def _sample_image(path):
   return synthetic_rooms.render(0)[0]
 
 
+def check_inputs(sample, spec):
+  """The network inputs every export is checked on: the sample image resized to the training
+  crop, to the training frame, and whole at the training area (float32 [1, H, W, 3]): several
+  sizes, since the exports take any size."""
+  image = tf.image.convert_image_dtype(tf.constant(sample[None]), tf.float32)
+  sizes = [spec.input_size, spec.resize_size,
+           tuple(inference.whole_frame_size(sample.shape[:2], spec.resize_size).numpy())]
+  unique = list(dict.fromkeys(tuple(int(v) for v in size) for size in sizes))
+  return [tf.image.resize(image, size, method="bilinear").numpy() for size in unique]
+
+
+def _check(kind, run, references, inputs, print_fn, path):
+  """Compares an export with the SavedModel on every check input; returns the worst numbers."""
+  worst = {"max_abs_m": 0.0, "max_rel": 0.0, "mean_rel": 0.0}
+  for reference, images in zip(references, inputs):
+    difference = compare_depths(reference, run(images))
+    worst = {key: max(worst[key], difference[key]) for key in worst}
+  sizes = ", ".join(f"{x.shape[1]}x{x.shape[2]}" for x in inputs)
+  print_fn(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB): vs the SavedModel's network "
+           f"at {sizes}, max |diff| {worst['max_abs_m'] * 1000:.3f} mm, mean relative "
+           f"{worst['mean_rel']:.2e}")
+  for metric, limit in TOLERANCE[kind].items():
+    if worst[metric] > limit:
+      return worst, f"{metric} {worst[metric]:.3g} exceeds {limit} against the SavedModel"
+  return worst, None
+
+
 def export_network(network, export_dir, tflite_precisions=TFLITE_PRECISIONS, sample_image=None,
-                   print_fn=print, run_dir=None):
-  """SavedModel of a checkpoint-loaded `network`, plus checked TFLite files. Returns the
-  TFLite check: {precision: {"file", "max_abs_m", "mean_rel"}}."""
+                   print_fn=print, run_dir=None, onnx=True):
+  """SavedModel of a checkpoint-loaded `network`, plus checked LiteRT files (and ONNX where
+  its packages are installed). Returns the checks: {"float32": {"file", "max_abs_m",
+  "max_rel", "mean_rel"}, "float16": ..., "onnx": ...}."""
   export_saved_model(network.model, export_dir, network.spec, network.step, network.fit, run_dir)
   print_fn(f"wrote SavedModel {export_dir} (step {network.step}, input "
            f"{network.input_size[0]}x{network.input_size[1]})")
-  sample = _sample_image(sample_image)[None]
-  reference = run_saved_model(export_dir, sample)
+  inputs = check_inputs(_sample_image(sample_image), network.spec)
+  references = [run_saved_model(export_dir, images, inference.NETWORK_SIGNATURE)
+                for images in inputs]
   checks = {}
   for precision in tflite_precisions:
     path = os.path.join(export_dir, f"model_{precision}.tflite")
-    tflite_model = convert_to_tflite(export_dir, precision)
+    tflite_model = convert_to_tflite(network.model, precision)
     with open(path, "wb") as f:
       f.write(tflite_model)
-    difference = compare_depths(reference, run_tflite(tflite_model, sample))
-    checks[precision] = {"file": path, **difference}
-    print_fn(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB): vs SavedModel on a "
-             f"{sample.shape[2]}x{sample.shape[1]} image, max |diff| "
-             f"{difference['max_abs_m'] * 1000:.3f} mm, mean relative "
-             f"{difference['mean_rel']:.2e}")
-    for name, limit in TFLITE_TOLERANCE[precision].items():
-      if difference[name] <= limit:
-        continue
-      message = f"{name} {difference[name]:.3g} exceeds {limit} against the SavedModel"
-      if precision == "float32":  # must be exact: a conversion error, not a property of weights
-        raise ExportCheckError(f"{path}: {message}")
-      # Reduced precision holds trained weights (2.75e-4 for the quickstart) but not every set
-      # of weights (a barely trained network's large activations): the file is not kept.
-      os.remove(path)
-      checks[precision].update(kept=False, reason=message)
-      print_fn(f"removed {path}: {message}; {precision} weights do not hold this network, "
-               f"use model_float32.tflite")
-      break
+    worst, failure = _check(precision, lambda x: run_tflite(tflite_model, x),
+                            references, inputs, print_fn, path)
+    checks[precision] = {"file": path, **worst}
+    if not failure:
+      continue
+    if precision == "float32":  # must be exact: a conversion error, not a property of weights
+      raise ExportCheckError(f"{path}: {failure}")
+    # Reduced precision holds trained weights (2.75e-4 for the quickstart) but not every set
+    # of weights (a barely trained network's large activations): the file is not kept.
+    os.remove(path)
+    checks[precision].update(kept=False, reason=failure)
+    print_fn(f"removed {path}: {failure}; {precision} weights do not hold this network, "
+             f"use model_float32.tflite")
+  if onnx:
+    checks["onnx"] = _export_checked_onnx(network, export_dir, references, inputs, print_fn)
   with open(os.path.join(export_dir, "assets.extra", "tflite_check.json"), "w",
             encoding="utf-8") as f:
     json.dump(checks, f, indent=2)
   return checks
+
+
+def _export_checked_onnx(network, export_dir, references, inputs, print_fn):
+  path = os.path.join(export_dir, "model.onnx")
+  missing = onnx_available()
+  if missing:
+    print_fn(f"no {path}: ONNX export {missing}")
+    return {"file": None, "kept": False, "reason": missing}
+  export_onnx(network.model, path)
+  worst, failure = _check("onnx", lambda x: run_onnx(path, x), references, inputs, print_fn,
+                          path)
+  if failure:
+    raise ExportCheckError(f"{path}: {failure}")
+  return {"file": path, **worst}

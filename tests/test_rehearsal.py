@@ -240,7 +240,9 @@ def test_export_savedmodel_and_tflite(world):
     assert os.path.exists(os.path.join(export_dir, name)), name
   with open(os.path.join(export_dir, "assets.extra", "tflite_check.json"), encoding="utf-8") as f:
     check = json.load(f)
-  assert check["float32"]["max_rel"] <= 1e-3
+  assert check["float32"]["max_rel"] <= 1e-3 and check["onnx"]["max_rel"] <= 1e-3
+  for name in ("model.onnx", "MODEL_CARD.md", "../preset/model.keras", "../preset/README.md"):
+    assert os.path.exists(os.path.join(export_dir, name)), name
   # float16 weights hold trained networks; this one has 4 steps on random weights, so its
   # float16 file may have been removed, which the check then says.
   assert os.path.exists(os.path.join(export_dir, "model_float16.tflite")) or (

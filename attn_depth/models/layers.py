@@ -63,5 +63,6 @@ class BilinearUpsample2x(keras.layers.Layer):
 def stable_softplus(x):
   """softplus(x) = max(x, 0) + log(1 + exp(-|x|)): equal to keras' softplus, but without an
   exp of large inputs. TFLite's own SOFTPLUS kernel saturates near 88.7, so this spelled-out
-  form keeps exported models exact for any output."""
-  return ops.relu(x) + ops.log1p(ops.exp(-ops.abs(x)))
+  form keeps exported models exact for any output. log(1 + e) rather than log1p(e): ONNX (and
+  tf2onnx) have no Log1p; the two differ only where e < 6e-8, by less than 6e-8 m."""
+  return ops.relu(x) + ops.log(1.0 + ops.exp(-ops.abs(x)))

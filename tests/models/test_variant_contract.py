@@ -49,6 +49,14 @@ def test_variant_contract(variant, tmp_path):
   served = inference.load_network(export_dir)
   assert served.spec == spec
   np.testing.assert_allclose(served.depth_at_image_size(IMAGES), expected, rtol=1e-4, atol=1e-5)
+  # LiteRT and ONNX of the network endpoint agree with the SavedModel's.
+  images = np.random.default_rng(1).random((1, 64, 96, 3)).astype(np.float32)
+  reference = export.run_saved_model(export_dir, images, inference.NETWORK_SIGNATURE)
+  for name, depth in (
+      ("litert", export.run_tflite(export.convert_to_tflite(loaded.model), images)),
+      ("onnx", export.run_onnx(export.export_onnx(loaded.model, str(tmp_path / "m.onnx")),
+                               images))):
+    assert export.compare_depths(reference, depth)["max_rel"] <= 1e-3, name
   # Preset round trip.
   preset = attn_depth.DepthEstimator(loaded).save_to_preset(str(tmp_path / "preset"))
   again = attn_depth.DepthEstimator.from_preset(preset)

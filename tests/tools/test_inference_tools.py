@@ -53,13 +53,16 @@ def test_evaluate_tool_reports_user_mistakes_in_one_line(run_dir, tmp_path):
 def test_export_then_predict_with_the_saved_model(run_dir, tmp_path):
   export_dir = tmp_path / "export"
   result = run_tool("export", f"--model={run_dir}", f"--export_dir={export_dir}",
-                    "--tflite=float32")
+                    "--tflite=float32", f"--preset_dir={tmp_path / 'preset'}")
   assert result.returncode == 0, result.stderr[-3000:]
   assert (export_dir / "saved_model.pb").is_file()
   # float32 is exact; float16's tolerance is a property of trained weights (tests/test_export.py,
   # the full-size rehearsal), not of this one-step network's random ones.
   check = json.loads((export_dir / "assets.extra" / "tflite_check.json").read_text())
-  assert check["float32"]["max_rel"] <= 1e-3
+  assert check["float32"]["max_rel"] <= 1e-3 and check["onnx"]["max_rel"] <= 1e-3
+  assert (export_dir / "model.onnx").is_file() and (export_dir / "MODEL_CARD.md").is_file()
+  # ... and the preset, which loads as a model with the run's step.
+  assert inference.load_network(str(tmp_path / "preset")).step == 1
 
   photos = tmp_path / "photos"
   photos.mkdir()
