@@ -1,14 +1,15 @@
 # GPU image for training and evaluating attn_depth (see README, "Docker").
 #   docker build -t attn_depth .
-#   docker build --build-arg TF_VERSION=2.17.0 -t attn_depth:tf2.17 .
+# TF_VERSION is the TensorFlow that constraints.txt pins (the tested one); another needs a
+# constraints file of its own. CI builds this file unchanged: .ci/image_check.sh.
 ARG TF_VERSION=2.21.0
 FROM tensorflow/tensorflow:${TF_VERSION}-gpu
 
 WORKDIR /attn_depth
-COPY setup.py README.md ./
+COPY setup.py README.md LICENSE constraints.txt ./
 COPY attn_depth ./attn_depth
-# The base image's TensorFlow satisfies tensorflow>=2.16; pip keeps it.
-RUN python -m pip install --no-cache-dir -e .
+# The exact versions CI tested (constraints.txt pins the base image's TensorFlow, which pip keeps).
+RUN python -m pip install --no-cache-dir -c constraints.txt -e .
 COPY gin ./gin
 COPY tools ./tools
 COPY tests ./tests

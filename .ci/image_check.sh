@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds the Dockerfile as users build it and runs it as the README says, without a Docker
+# daemon or registry: podman (Debian's package, runc as the runtime) on a stand-in for
+# tensorflow/tensorflow:${TF_VERSION}-gpu -- a Debian bookworm root (debootstrap) with that
+# TensorFlow pip-installed, tagged with the official image's name so that the Dockerfile builds
+# unchanged. What the stand-in cannot check: CUDA inside the real base image (no GPU here).
+#
+#   bash .ci/image_check.sh            # called by .ci/run; ~5 minutes once the base exists
+#
+# The stand-in base is kept in podman's store between runs where the machine keeps it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TF_VERSION="$(sed -n 's/^ARG TF_VERSION=//p' Dockerfile)"
+BASE="docker.io/tensorflow/tensorflow:${TF_VERSION}-gpu"
+IMAGE="localhost/attn_depth:ci"
+WORK="${ATTN_DEPTH_IMAGE_WORK:-/var/tmp/attn_depth_image}"
+mkdir -p "$WORK"
+
+if ! command -v podman > /dev/null || ! command -v debootstrap > /dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq podman runc debootstrap > /dev/null
+fi
+# crun fails on this machine's hybrid cgroups; podman's default ulimits exceed the hard limits.
+mkdir -p /etc/containers
+cat > /etc/containers/containers.conf <<EOF
+[containers]
+default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=4096:4096"]
+[engine]
+runtime = "runc"
+EOF
+
+if ! podman image exists "$BASE"; then
+  echo "image check: making the stand-in for $BASE (once)"
+  if [ ! -x "$WORK/root/usr/bin/python3" ]; then
+    rm -rf "$WORK/root"
+    debootstrap --variant=minbase --include=python3,python3-pip,ca-certificates bookworm \
+      "$WORK/root" http://deb.debian.org/debian > "$WORK/debootstrap.log"
+  fi
+  tar -C "$WORK/root" -c . | podman import - localhost/bookworm-python:ci > /dev/null
+  cat > "$WORK/Containerfile.base" <<EOF
+FROM localhost/bookworm-python:ci
+RUN ln -sf /usr/bin/python3 /usr/bin/python && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED && \
+    python -m pip install --no-cache-dir tensorflow==${TF_VERSION}
+EOF
+  podman build --network=host --pull=never -t "$BASE" -f "$WORK/Containerfile.base" "$WORK" \
+    > "$WORK/base_build.log"
+fi
+
+echo "image check: building the Dockerfile"
+podman build --network=host --pull=never -t "$IMAGE" . > "$WORK/build.log"
+
+echo "image check: the default command"
+podman run --rm --network=host "$IMAGE" > "$WORK/cmd.log"
+grep -q "attn_depth_full_r101" "$WORK/cmd.log"
+
+echo "image check: the README's docker run (without --gpus), a short quickstart into runs/"
+RUNS="$WORK/runs"
+rm -rf "$RUNS"
+mkdir -p "$RUNS"
+podman run --rm --network=host -v "$RUNS:/runs" "$IMAGE" \
+  python tools/train.py --gin_file=gin/quickstart.gin --model_dir=/runs/quickstart \
+  --gin_bindings="train.total_steps = 4" --gin_bindings="train.checkpoint_every = 4" \
+  --gin_bindings="train.log_every = 2" --gin_bindings="train.image_summary_every = 0" \
+  --gin_bindings="synthetic_rooms_source.num_train_examples = 16" \
+  --gin_bindings="synthetic_rooms_source.num_test_examples = 4" \
+  --gin_bindings="synthetic_rooms_source.data_dir = '/runs/rooms'" > "$WORK/run.log"
+for landed in quickstart/ckpt-4.index quickstart/model_spec.json \
+              quickstart/export/saved_model.pb quickstart/export/MODEL_CARD.md \
+              quickstart/eval/synthetic_rooms_paper.json; do
+  if [ ! -f "$RUNS/$landed" ]; then
+    echo "image check: $landed did not land on the host; see $WORK/run.log" >&2
+    exit 1
+  fi
+done
+echo "image check: passed (image $IMAGE, base $BASE)"
