@@ -36,9 +36,13 @@ if ! podman image exists "$BASE"; then
     debootstrap --variant=minbase --include=python3,python3-pip,ca-certificates bookworm \
       "$WORK/root" http://deb.debian.org/debian > "$WORK/debootstrap.log"
   fi
+  # The stand-in trusts what this machine trusts (a proxy's CA, if the registry is reached
+  # through one), as the official image does on an open network.
+  cp /etc/ssl/certs/ca-certificates.crt "$WORK/root/etc/ssl/certs/ca-certificates.crt"
   tar -C "$WORK/root" -c . | podman import - localhost/bookworm-python:ci > /dev/null
   cat > "$WORK/Containerfile.base" <<EOF
 FROM localhost/bookworm-python:ci
+ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 RUN ln -sf /usr/bin/python3 /usr/bin/python && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED && \
     python -m pip install --no-cache-dir tensorflow==${TF_VERSION}
 EOF

@@ -41,7 +41,8 @@ def test_ci_runs_the_readme_test_command():
   test_command = re.search(r"^(python -m pytest[^\n#]*?)\s*(#|$)", readme, re.M).group(1).strip()
   assert test_command in ci
   install = re.search(r"^(pip install [^&\n]*?)\s*&&", readme, re.M).group(1)
-  assert install == 'pip install -c constraints.txt -e ".[test]"' and f"python -m {install}" in ci
+  assert install == ('pip install -c constraints.txt -e ".[test]" '
+                     '--config-settings editable_mode=compat') and f"python -m {install}" in ci
 
 
 def test_the_environment_is_exactly_the_locked_one():
@@ -70,3 +71,15 @@ def test_gin_tf_is_never_imported():
         if name.endswith((".py", ".gin")):
           with open(os.path.join(root, name), encoding="utf-8") as f:
             assert not re.search(r"\bgin\.tf\b|from gin import tf", f.read()), name
+
+
+def test_the_package_imports_from_the_folder_that_holds_the_clone(tmp_path):
+  """`git clone` makes a folder named attn_depth; a script next to it must still get the
+  installed package, not that folder as an empty namespace package."""
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  (tmp_path / "attn_depth").mkdir()
+  (tmp_path / "attn_depth" / "README.md").write_text("a clone's folder\n")
+  result = subprocess.run([sys.executable, "-c", "import attn_depth; attn_depth.DepthEstimator"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+  assert result.returncode == 0, result.stderr[-1000:]

@@ -198,3 +198,20 @@ def test_training_on_own_frames_through_gin_alone(tmp_path):
   result = training.train(str(tmp_path / "run"))
   assert result["step"] == 2 and result["eval"]["images"] == 2
   gin.clear_config()
+
+
+def test_b3do_frames_with_their_own_focal_length_are_resampled_to_nyus(tmp_path):
+  """Real B3DO frames say fx ~ 520.5 px in intrinsics.txt, not NYU's 518.86: the 427x561 frame is
+  resampled by 518.86 / 520.5 (to 426x559, nearest for depth: only measured values) and centred;
+  its padding still lies outside the paper's crop."""
+  image, depth = synthetic_rooms.render(synthetic_rooms.scene_seed(40, 3))
+  _write_sun_frame(str(tmp_path / "SUNRGBD" / "kv1" / "b3dodata" / "img_0007"), image[KV1_CROP],
+                   depth[KV1_CROP], 520.5, 284.6, 209.7)
+  frame = next(sunrgbd.sunrgbd_table(str(tmp_path), ("b3dodata",)).frames().as_numpy_iterator())
+  scale = NYU_FX / 520.5
+  assert camera_fit.scale_to_nyu(427, 561, 520.5) == pytest.approx(scale) and scale < 0.999
+  rows, cols = np.nonzero(frame["depth"])
+  assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (27, 27 + 426, 40, 40 + 559)
+  stored = sunrgbd.depth_from_png(sunrgbd.png_from_depth(depth[KV1_CROP]))
+  assert set(np.unique(frame["depth"][27:453, 40:599])) <= set(np.unique(stored))
+  assert 55 > 27 and 74 > 40  # the paper's crop removes all of the padding
