@@ -98,8 +98,7 @@ def _check_fit(fit):
 
 
 def _run_dir_of(path):
-  """The training run folder behind a run, checkpoint or the run's own export/ SavedModel."""
-  folder = os.path.normpath(path if os.path.isdir(path) else os.path.dirname(path) or ".")
-  if os.path.isfile(os.path.join(folder, "saved_model.pb")):
-    folder = os.path.dirname(folder)
+  """The training run folder behind a run, checkpoint or the run's own export/ SavedModel,
+  where it holds evaluation results."""
+  folder = inference.run_folder(path)
   return folder if os.path.isdir(os.path.join(folder, "eval")) else None

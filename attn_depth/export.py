@@ -107,16 +107,22 @@ def _tflite_interpreter(tflite_model):
   return Interpreter(model_content=tflite_model)
 
 
+def tflite_runner(tflite_model):
+  """A function float32 [B, H, W, 3] in [0, 1] -> depth [B, H/2, W/2] of a LiteRT network (one
+  interpreter for every call)."""
+  runner = _tflite_interpreter(tflite_model).get_signature_runner(inference.SERVING_SIGNATURE)
+  (name,) = runner.get_input_details()
+
+  def run(images):
+    outputs = runner(**{name: np.asarray(images, np.float32)})
+    return np.asarray(next(iter(outputs.values())))[..., 0]
+
+  return run
+
+
 def run_tflite(tflite_model, images):
   """Runs a LiteRT network on float32 [B, H, W, 3] in [0, 1]; returns depth [B, H/2, W/2]."""
-  runner = _tflite_interpreter(tflite_model).get_signature_runner(inference.SERVING_SIGNATURE)
-  outputs = runner(**{_only(runner.get_input_details()): np.asarray(images, np.float32)})
-  return np.asarray(next(iter(outputs.values())))[..., 0]
-
-
-def _only(details):
-  (name,) = details
-  return name
+  return tflite_runner(tflite_model)(images)
 
 
 def export_onnx(model, path):
@@ -126,12 +132,18 @@ def export_onnx(model, path):
   return path
 
 
-def run_onnx(path, images):
-  """Runs an ONNX network in onnxruntime on float32 [B, H, W, 3]; returns [B, H/2, W/2]."""
+def onnx_runner(path):
+  """A function float32 [B, H, W, 3] -> depth [B, H/2, W/2] of an ONNX network in onnxruntime
+  (one session for every call)."""
   import onnxruntime  # pylint: disable=import-outside-toplevel
   session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
   (name,) = [entry.name for entry in session.get_inputs()]
-  return session.run(None, {name: np.asarray(images, np.float32)})[0][..., 0]
+  return lambda images: session.run(None, {name: np.asarray(images, np.float32)})[0][..., 0]
+
+
+def run_onnx(path, images):
+  """Runs an ONNX network in onnxruntime on float32 [B, H, W, 3]; returns [B, H/2, W/2]."""
+  return onnx_runner(path)(images)
 
 
 def onnx_available():
@@ -164,7 +176,6 @@ def compare_depths(reference, other, floor_m=0.1):
 # How far a LiteRT or ONNX network may be from the SavedModel's on the check inputs.
 TOLERANCE = {"float32": {"max_rel": 1e-3}, "float16": {"mean_rel": 0.02},
              "onnx": {"max_rel": 1e-3}}
-TFLITE_TOLERANCE = TOLERANCE  # the name earlier versions used
 
 
 class ExportCheckError(UserError, RuntimeError):
@@ -215,15 +226,15 @@ def export_network(network, export_dir, tflite_precisions=TFLITE_PRECISIONS, sam
   print_fn(f"wrote SavedModel {export_dir} (step {network.step}, input "
            f"{network.input_size[0]}x{network.input_size[1]})")
   inputs = check_inputs(_sample_image(sample_image), network.spec)
-  references = [run_saved_model(export_dir, images, inference.NETWORK_SIGNATURE)
-                for images in inputs]
+  served = inference.load_saved_model_network(export_dir)  # loaded once for every check
+  references = [served.network(images) for images in inputs]
   checks = {}
   for precision in tflite_precisions:
     path = os.path.join(export_dir, f"model_{precision}.tflite")
     tflite_model = convert_to_tflite(network.model, precision)
     with open(path, "wb") as f:
       f.write(tflite_model)
-    worst, failure = _check(precision, lambda x: run_tflite(tflite_model, x),
+    worst, failure = _check(precision, tflite_runner(tflite_model),
                             references, inputs, print_fn, path)
     checks[precision] = {"file": path, **worst}
     if not failure:
@@ -251,8 +262,7 @@ def _export_checked_onnx(network, export_dir, references, inputs, print_fn):
     print_fn(f"no {path}: ONNX export {missing}")
     return {"file": None, "kept": False, "reason": missing}
   export_onnx(network.model, path)
-  worst, failure = _check("onnx", lambda x: run_onnx(path, x), references, inputs, print_fn,
-                          path)
+  worst, failure = _check("onnx", onnx_runner(path), references, inputs, print_fn, path)
   if failure:
     raise ExportCheckError(f"{path}: {failure}")
   return {"file": path, **worst}

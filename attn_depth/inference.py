@@ -110,6 +110,13 @@ def _is_saved_model(path):
   return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
+def run_folder(path):
+  """The training run's folder behind a model path: the run itself, a checkpoint's folder, or
+  for a SavedModel the folder that holds it (runs/x/export -> runs/x)."""
+  folder = os.path.normpath(path if os.path.isdir(path) else os.path.dirname(path) or ".")
+  return os.path.dirname(folder) or "." if _is_saved_model(folder) else folder
+
+
 def _checkpoint_and_folder(path):
   """(checkpoint prefix, the folder that holds it) of a model dir or a prefix."""
   if os.path.isdir(path):

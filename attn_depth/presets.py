@@ -98,11 +98,9 @@ def save(network, folder, run_dir=None, print_fn=None):
   os.makedirs(folder, exist_ok=True)
   network.model.save(os.path.join(folder, MODEL_FILE))
   network.spec.save(folder)
-  metadata = {
-      "attn_depth_version": _package_version(), "keras_version": keras.__version__,
-      "step": network.step, "fit": network.fit, "trained_from": str(network.source),
-      "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-  }
+  metadata = {**_metadata(network.step, network.fit, network.source),
+              "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                  timespec="seconds")}
   with open(os.path.join(folder, METADATA_FILE), "w", encoding="utf-8") as f:
     json.dump(metadata, f, indent=2)
   results = _copy_results(run_dir, os.path.join(folder, "eval"))
@@ -116,8 +114,7 @@ def save(network, folder, run_dir=None, print_fn=None):
 
 def write_export_card(export_dir, spec, step, fit, run_dir=None):
   """MODEL_CARD.md beside an exported SavedModel, with the run's evaluation results."""
-  metadata = {"attn_depth_version": _package_version(), "keras_version": keras.__version__,
-              "step": step, "fit": fit, "trained_from": str(run_dir or "an in-memory model")}
+  metadata = _metadata(step, fit, run_dir or "an in-memory model")
   results = [report for _, report in _read_results(run_dir)]
   path = os.path.join(export_dir, "MODEL_CARD.md")
   with open(path, "w", encoding="utf-8") as f:
@@ -146,10 +143,18 @@ def load(handle):
   return network
 
 
+def _metadata(step, fit, trained_from):
+  """What a preset's metadata.json and every model card record of a model's provenance."""
+  return {"attn_depth_version": _package_version(), "keras_version": keras.__version__,
+          "step": step, "fit": fit, "trained_from": str(trained_from)}
+
+
 def _read_results(run_dir):
-  """(path, report) of every evaluation report in `run_dir`/eval, oldest name first."""
+  """(path, report) of every evaluation report in `run_dir`/eval, in name order."""
   found = []
-  for path in sorted(glob.glob(os.path.join(run_dir or "", "eval", "*.json"))) if run_dir else []:
+  if not run_dir:
+    return found
+  for path in sorted(glob.glob(os.path.join(run_dir, "eval", "*.json"))):
     try:
       with open(path, encoding="utf-8") as f:
         report = json.load(f)
@@ -184,11 +189,10 @@ def training_summary(run_dir):
   path = os.path.join(run_dir or "", "operative_config.gin")
   if not run_dir or not os.path.isfile(path):
     return []
-  bindings, _ = spec_lib.read_bindings(path)
+  config = spec_lib.GinFile(path)
 
   def value(name, default="not recorded"):
-    found = bindings.get(tuple(name.split(".")), default)
-    return default if isinstance(found, spec_lib._Macro) else found  # pylint: disable=protected-access
+    return config.value(*name.split("."), default)
 
   length = (f"{value('train.total_steps')} steps" if value("train.total_steps", None) else
             f"{value('train.epochs', 20)} epochs")

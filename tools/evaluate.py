@@ -86,11 +86,9 @@ def _default_output(evaluator):
     return os.path.join(_PREDICTIONS.value, "eval",
                         evaluator.result_name(_SOURCE.value, predictions=True) + ".json")
   model_path = _MODEL.value
-  folder = model_path if os.path.isdir(model_path) else os.path.dirname(model_path)
+  folder = model_path if os.path.isdir(model_path) else os.path.dirname(model_path) or "."
   saved_model = os.path.isfile(os.path.join(folder, "saved_model.pb"))
-  if saved_model:  # runs/x/export -> runs/x/eval
-    folder = os.path.dirname(os.path.normpath(folder))
-  return os.path.join(folder or ".", "eval",
+  return os.path.join(inference.run_folder(model_path), "eval",  # runs/x/export -> runs/x/eval
                       evaluator.result_name(_SOURCE.value, saved_model) + ".json")
 
 

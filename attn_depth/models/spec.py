@@ -32,8 +32,8 @@ _SIZE_PARAMETERS = {"input_size": "crop_shape", "resize_size": "resize_shape"}
 
 
 def _build_model_default(name):
-  return inspect.signature(depth_net.build_model.__wrapped__ if hasattr(
-      depth_net.build_model, "__wrapped__") else depth_net.build_model).parameters[name].default
+  function = getattr(depth_net.build_model, "__wrapped__", depth_net.build_model)
+  return inspect.signature(function).parameters[name].default
 
 
 def _tuple(value):
@@ -116,25 +116,17 @@ class ModelSpec:
   @classmethod
   def from_gin(cls):
     """The spec of the network gin configures now (what tools/train.py builds)."""
-    values = {}
-    for field in _MODEL_FIELDS:
-      values[field] = _query(f"build_model.{field}", _build_model_default(field))
-    for field, parameter in _SIZE_PARAMETERS.items():
-      values[field] = _query(f"preprocess_example.{parameter}", getattr(cls, field))
-    return cls(**values)
+    return cls._from_bindings(_query)
 
   @classmethod
   def from_operative_config(cls, path):
     """The spec of a run written before model_spec.json existed, read from its
     operative_config.gin without touching gin's global configuration."""
-    bindings, macros = read_bindings(path)
+    return cls._from_bindings(GinFile(path).value)
 
-    def value(selector, name, default):
-      found = bindings.get((selector, name), default)
-      while isinstance(found, _Macro):
-        found = macros.get(found.name, default)
-      return found
-
+  @classmethod
+  def _from_bindings(cls, value):
+    """`value(selector, parameter, default)` -> the spec those bindings describe."""
     values = {field: value("build_model", field, _build_model_default(field))
               for field in _MODEL_FIELDS}
     for field, parameter in _SIZE_PARAMETERS.items():
@@ -142,9 +134,10 @@ class ModelSpec:
     return cls(**values)
 
 
-def _query(binding, default):
+def _query(selector, parameter, default):
+  """The value gin's global configuration binds, macros resolved, or `default`."""
   try:
-    value = gin.query_parameter(binding)
+    value = gin.query_parameter(f"{selector}.{parameter}")
   except ValueError:  # not bound: the function's default
     return default
   if isinstance(value, gin.config.ConfigurableReference):  # a macro such as %INPUT_SIZE
@@ -153,7 +146,7 @@ def _query(binding, default):
 
 
 @dataclasses.dataclass(frozen=True)
-class _Macro:
+class _Reference:
   name: str
 
 
@@ -161,22 +154,31 @@ class _Reader(config_parser.ParserDelegate):
   """Parses values without resolving anything against gin's registry."""
 
   def configurable_reference(self, scoped_configurable_name, evaluate):
-    return _Macro(scoped_configurable_name)
+    return _Reference(scoped_configurable_name)
 
   def macro(self, macro_name):
-    return _Macro(macro_name)
+    return _Reference(macro_name)
 
 
-def read_bindings(path):
-  """{(selector, parameter): value} and {macro: value} of the unscoped bindings of a gin file,
-  parsed without gin's registry (nothing is bound); macro references stay `_Macro`s."""
-  bindings, macros = {}, {}
-  with open(path, encoding="utf-8") as f:
-    for statement in config_parser.ConfigParser(f, _Reader()):
-      if not isinstance(statement, config_parser.BindingStatement) or statement.scope:
-        continue
-      if statement.arg_name:
-        bindings[(statement.selector, statement.arg_name)] = statement.value
-      else:
-        macros[statement.selector] = statement.value
-  return bindings, macros
+class GinFile:
+  """The unscoped bindings of a gin file (a run's operative_config.gin), parsed with gin's
+  parser but without its registry: nothing is bound, gin's configuration stays as it was."""
+
+  def __init__(self, path):
+    self._bindings, self._macros = {}, {}
+    with open(path, encoding="utf-8") as f:
+      for statement in config_parser.ConfigParser(f, _Reader()):
+        if not isinstance(statement, config_parser.BindingStatement) or statement.scope:
+          continue
+        if statement.arg_name:
+          self._bindings[(statement.selector, statement.arg_name)] = statement.value
+        else:
+          self._macros[statement.selector] = statement.value
+
+  def value(self, selector, parameter, default=None):
+    """The value bound to selector.parameter, macros resolved; `default` when unbound (or
+    bound to a configurable reference, which has no value here)."""
+    found = self._bindings.get((selector, parameter), default)
+    while isinstance(found, _Reference):
+      found = self._macros.get(found.name, default)
+    return found

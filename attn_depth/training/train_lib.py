@@ -295,7 +295,7 @@ class _SideTasks:
     Evaluator of tools/evaluate.py), to TensorBoard (metrics/, detail/) and the console."""
     del loss
     evaluator = Evaluator("paper", batch_size=self.batch_size,
-                          max_images=batches * self.batch_size if batches else None)
+                          max_images=_images_of(batches, self.batch_size))
     self.network.step = step
     result = evaluator.run(self.network, data.load_source(self.source, "test"))
     with self.eval_writer.as_default(step=step):
@@ -318,6 +318,11 @@ class _SideTasks:
     self.eval_writer.flush()
 
 
+def _images_of(batches, batch_size):
+  """The frame limit of an evaluation over `batches` batches (None: all frames)."""
+  return batches * batch_size if batches else None
+
+
 def _export(model, spec, model_dir, step):
   export_dir = os.path.join(model_dir, "export")
   export.export_saved_model(model, export_dir, spec, step, run_dir=model_dir)
@@ -330,7 +335,7 @@ def _final_evaluation(network, source, batch_size, model_dir, max_batches):
   constant-depth predictor scored by the same Evaluator: eval/<source>_paper.json, the report
   tools/evaluate.py writes, and eval/preview.png."""
   evaluator = Evaluator("paper", batch_size=batch_size,
-                        max_images=max_batches * batch_size if max_batches else None)
+                        max_images=_images_of(max_batches, batch_size))
   total = data.count_frames(source, "test")
   if evaluator.max_images:
     total = min(total or evaluator.max_images, evaluator.max_images)
