@@ -51,6 +51,9 @@ class StopSignals:
   checkpoint after the running step and stop cleanly; a second Ctrl-C interrupts at once."""
 
   SIGNALS = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "Ctrl-C (SIGINT)"}
+  # The shell's convention for a process ended by a signal (128 + its number): what a training
+  # that saved and stopped on one exits with, so that a scheduler can tell it from a finished run.
+  EXIT_CODES = {"SIGTERM": 128 + signal.SIGTERM, "Ctrl-C (SIGINT)": 128 + signal.SIGINT}
 
   def __init__(self, signals=(signal.SIGTERM, signal.SIGINT)):
     self.received = None

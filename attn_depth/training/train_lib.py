@@ -6,10 +6,14 @@ Paper 3.4's recipe is the default (gin/base.gin): Adam, per-module poly learning
 
 import contextlib
 import dataclasses
+import datetime
 import functools
+import json
 import logging
 import math
 import os
+import platform
+import resource
 import time
 
 import gin
@@ -189,8 +193,11 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
       losses = controller.run()
     side_tasks.close()
     step = trainer.step
+    if chief:
+      side_tasks.write_session_record(step, mixed_precision, jit_compile)
     result = {"step": step, "total_steps": schedule.total_steps, "decay_steps":
               schedule.decay_steps, "loss": losses[-1] if losses else float("nan"),
+              "stopped": side_tasks.stop_reason,
               "loss_history": losses, "checkpoint": checkpoints.latest,
               "learning_rates": {g: float(trainer.learning_rate(g, step - 1))
                                  for g in trainer.active}}
@@ -247,13 +254,17 @@ class _SideTasks:
     self.eval_writer = summaries(os.path.join(model_dir, "eval"))
     self._interval = (time.perf_counter(), trainer.step)
     self._first_step = trainer.step + 1
+    self._session_start = time.time()
+    self._after_first_step = None  # (time, step): the speed excludes the first step's tracing
     self._summary_batch = None
+    self.stop_reason = None
 
   def write_run_description(self, step, loss):
     """model_spec.json (what the network is: all a reader needs to rebuild it) and
     operative_config.gin (every parameter the run actually used, Trax's _save_gin), before the
     first checkpoint is written."""
-    del step, loss
+    del loss
+    self._after_first_step = (time.perf_counter(), step)
     if self.chief:
       self.network.spec.save(self.model_dir)
       with open(os.path.join(self.model_dir, "operative_config.gin"), "w",
@@ -310,12 +321,84 @@ class _SideTasks:
          + "  ".join(f"{k} {v:.4f}" for k, v in shown.items()))
 
   def stopped(self, reason, step):
+    self.stop_reason = reason
     if self.chief:
       _log(f"{reason}: saved a checkpoint at step {step} and stopped; the same command resumes")
 
   def close(self):
     self.writer.flush()
     self.eval_writer.flush()
+
+  def write_session_record(self, step, mixed_precision, jit_compile):
+    """Appends this process's share of the run to train/sessions.json: steps, speed, peak
+    memory and what it ran on (a resumed run has one entry per session), for the reproduction's
+    results table and anyone comparing machines."""
+    seconds = time.time() - self._session_start
+    speed = None
+    if self._after_first_step and step > self._after_first_step[1]:
+      speed = ((step - self._after_first_step[1])
+               / max(time.perf_counter() - self._after_first_step[0], 1e-9))
+    entry = {
+        "started": _utc(self._session_start), "ended": _utc(time.time()),
+        "first_step": self._first_step, "last_step": step, "seconds": round(seconds, 1),
+        "steps_per_second": speed, "stopped": self.stop_reason,
+        "peak_host_memory_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2,
+        "peak_device_memory_gb": _peak_device_memory_gb(),
+        "mixed_precision": mixed_precision, "jit_compile": bool(jit_compile),
+        **environment(),
+    }
+    path = os.path.join(self.model_dir, "train", "sessions.json")
+    sessions = []
+    if os.path.exists(path):
+      try:
+        with open(path, encoding="utf-8") as f:
+          sessions = json.load(f)["sessions"]
+      except (OSError, ValueError, KeyError):
+        sessions = []  # a torn record from a killed session: start it again
+    sessions.append(entry)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+      json.dump({"sessions": sessions}, f, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def _utc(seconds):
+  return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat(
+      timespec="seconds")
+
+
+def _peak_device_memory_gb():
+  """Peak memory of the first GPU in this process (None on a CPU)."""
+  if not tf.config.list_physical_devices("GPU"):
+    return None
+  try:
+    return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 1024 ** 3
+  except (ValueError, RuntimeError):
+    return None
+
+
+def environment():
+  """What a run ran on: library versions, CUDA/cuDNN of the TensorFlow build, the device."""
+  build = tf.sysconfig.get_build_info()
+  gpus = tf.config.list_physical_devices("GPU")
+  names = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+           for gpu in gpus]
+  return {"tensorflow": tf.__version__, "keras": keras.__version__,
+          "python": platform.python_version(),
+          "cuda": build.get("cuda_version") if gpus else None,
+          "cudnn": build.get("cudnn_version") if gpus else None,
+          "device": ", ".join(names) if names else f"CPU ({_cpu_name()}, {os.cpu_count()} cores)"}
+
+
+def _cpu_name():
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or "unknown"
 
 
 def _images_of(batches, batch_size):

@@ -150,12 +150,13 @@ def _wait_for(process, text, timeout=300):
 
 def _stop_mid_run(tmp_path, signum, after):
   """Starts a long run, sends `signum` once step `after` is logged; returns (output, the step
-  of the latest checkpoint)."""
+  of the latest checkpoint). The run saves, stops and exits 128 + the signal's number (130 for
+  Ctrl-C, 143 for SIGTERM), so that a scheduler never takes it for a finished run."""
   process = _start(tmp_path, steps=10_000)
   _wait_for(process, f"step {after}/")
   process.send_signal(signum)
   output = process.communicate(timeout=120)[0]
-  assert process.returncode == 0, output[-2000:]
+  assert process.returncode == 128 + signum, output[-2000:]
   assert "Traceback" not in output
   stopped_at = int(tf.train.latest_checkpoint(str(tmp_path / "run")).rsplit("-", 1)[1])
   assert stopped_at >= after
