@@ -40,7 +40,8 @@ setup(
         # model.onnx from tools/export.py (Keras' exporter goes through tf2onnx), checked in
         # onnxruntime.
         "onnx": ["onnx<2", "tf2onnx<2", "onnxruntime<2"],
+        # The test suite also executes docs/reproduce_on_a_gpu.ipynb (nbclient, a kernel).
         "test": ["pytest>=7,<10", "huggingface_hub<3", "kagglehub<2", "onnx<2", "tf2onnx<2",
-                 "onnxruntime<2"],
+                 "onnxruntime<2", "nbclient<1", "nbformat<6", "ipykernel<8"],
     },
 )

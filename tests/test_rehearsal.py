@@ -7,11 +7,13 @@ written in each real distribution format at 480x640 (procedural rooms as content
 - keras.applications-format notop ResNet-50/101 .h5 files with random values, passed by path
   (keras checks the hash of files in its cache, so random ones can only be passed by path).
 
-Every shipped gin/nyu config trains, unmodified, at 240x320 (bound: data paths, subset size,
-step counts); one run is killed with kill -9 mid-run and resumed; evaluation runs with every
-source, every protocol and --flip; export writes a SavedModel and TFLite; predict writes every
-output, bokeh and PLY included. Each command runs from a folder other than the repository, must
-exit 0, print no TensorFlow start-up noise and write what the README promises.
+The README's one command, tools/reproduce.py, runs every shipped gin/nyu config unmodified at
+240x320 (bound: data paths, subset size, step counts), evaluates each row under every protocol,
+exports it (SavedModel, LiteRT, ONNX, preset) and draws the figures; it is killed with kill -9
+mid-training and completed by a second call, and a third call changes nothing. What it ran is
+the README's row-by-row commands. Evaluation runs with every other source and protocol; predict
+writes every output, bokeh and PLY included. Each command runs from a folder other than the
+repository, must exit 0, print no TensorFlow start-up noise and write what the README promises.
 """
 
 import json
@@ -38,7 +40,7 @@ pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
 TRAIN_SCENES = {"bedroom_0001": 6, "kitchen_0002": 6}  # 12 training frames
 VAL_FRAMES = 4
 SUBSET = 12
-STEPS = {"baseline_r50": 4, "dfe_r101": 1, "dfe_afb_r101": 1, "full_r101": 2}
+STEPS = 2  # per row: killed after its first checkpoint, resumed, finished
 NOISE = re.compile(r"^([IWE]\d{4} \d\d:\d\d|WARNING: All log messages before absl|Traceback)"
                    r"|Downloading and preparing|cuInit|To enable the following instructions|it/s\]"
                    r"|examples/s\]", re.M)
@@ -101,8 +103,10 @@ class World:
     """README paths -> this world's: /data/... -> data folder, runs/... -> the user's folder."""
     out = []
     for arg in args:
-      arg = arg.replace("/data/", self.data + "/")
-      arg = re.sub(r"(=|^)runs/", lambda m: m.group(1) + self.work + "/runs/", arg)
+      arg = re.sub(r"(=|^)/data(/|$)", lambda m: m.group(1) + self.data + m.group(2), arg)
+      arg = arg.replace("'/data/", "'" + self.data + "/")  # inside gin bindings
+      arg = re.sub(r"(=|^|,)runs(/|$)", lambda m: m.group(1) + self.work + "/runs" + m.group(2),
+                   arg)
       out.append(arg)
     return out
 
@@ -148,72 +152,136 @@ def test_prepare_nyu_from_the_archive_and_from_the_extracted_folder(world):
   assert "preparing" not in again["stdout"]  # prepared once
 
 
-@pytest.mark.parametrize("row", list(STEPS))
-def test_every_table1_config_trains_at_full_size(world, row):
-  args = world.localise(_command("train", f"--gin_file=gin/nyu/{row}.gin"))
-  bindings = [f"nyu_tfds_source.num_train_examples = {SUBSET}", f"train.total_steps = {STEPS[row]}"]
-  weights = world.r50 if row == "baseline_r50" else world.r101
-  bindings.append(f"build_model.backbone_weights = '{weights}'")
-  if row == "baseline_r50":  # killed mid-run below: a checkpoint to resume from
-    bindings.append("train.checkpoint_every = 1")
-  run_dir = os.path.join(world.work, "runs", row)
-  if row == "baseline_r50":
-    _kill_mid_run(world, args + _bind(*bindings), run_dir)
-  result = world.run(args, f"train {row}", _bind(*bindings))
-  out = result["stdout"]
-  assert f"step {STEPS[row]}/{STEPS[row]}" in out
-  assert "training on nyu_tfds" in out and "of 4 steps);" in out  # 12 frames / batch 3
-  if row == "baseline_r50":
-    assert re.search(r"resumed from \S+ckpt-[23] at step [23]", out), out
-  for name in ("operative_config.gin", "checkpoint", f"ckpt-{STEPS[row]}.index",
-               "model_spec.json", "eval/nyu_tfds_paper.json", "eval/preview.png"):
-    assert os.path.exists(os.path.join(run_dir, name)), f"{row}: no {name}"
-  with open(os.path.join(run_dir, "eval", "nyu_tfds_paper.json"), encoding="utf-8") as f:
-    report = json.load(f)
-  assert report["images"] == VAL_FRAMES and np.isfinite(report["metrics"]["rel"])
-  assert report["config"]["variant"] == row.split("_r")[0]
+REPRODUCE_BINDINGS = [f"nyu_tfds_source.num_train_examples = {SUBSET}",
+                      f"train.total_steps = {STEPS}", "train.checkpoint_every = 1"]
+ROWS = ("baseline_r50", "dfe_r101", "dfe_afb_r101", "full_r101")
+# Per row: training, four evaluations (paper, paper + flip, eigen, densedepth), export.
+STAGES_PER_ROW = 6
 
 
-def _kill_mid_run(world, args, run_dir):
-  """Starts the run, kill -9 as soon as its step-3 checkpoint files appear (possibly before
-  the checkpoint is recorded, or while it is written): resume must go on from step 2 or 3."""
+@pytest.fixture(scope="module")
+def reproduction(world):
+  """The README's one command for Table 1, killed with kill -9 mid-training (its training
+  then gets SIGTERM, saves and stops) and completed by a second call."""
+  if not tfds.builder("nyu_depth_v2", data_dir=world.tfds_dir).is_prepared():  # run alone
+    world.run(world.localise(_command("prepare_nyu")), "prepare_nyu archive")
+  args = world.localise(_command("reproduce")) + _bind(*REPRODUCE_BINDINGS)
+  output_dir = os.path.join(world.work, "runs")
   command = [sys.executable, os.path.join(REPO_ROOT, args[0]), *args[1:]]
+  env = {**os.environ, "KERAS_HOME": world.keras_home}
   process = subprocess.Popen(command, cwd=world.work, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL,
-                             env={**os.environ, "KERAS_HOME": world.keras_home})
+                             stderr=subprocess.DEVNULL, env=env)
+  first = os.path.join(output_dir, "baseline_r50", "ckpt-1.index")
   deadline = time.time() + 600
-  while not os.path.exists(os.path.join(run_dir, "ckpt-3.index")):
-    assert process.poll() is None, "the run ended before its first checkpoint"
+  while not os.path.exists(first):
+    assert process.poll() is None, "the reproduction ended before its first checkpoint"
     assert time.time() < deadline, "no checkpoint after 10 minutes"
     time.sleep(0.5)
   process.send_signal(signal.SIGKILL)
   process.wait()
+  result = world.run(args, "reproduce (resumed)", timeout=3000)
+  return {"args": args, "output_dir": output_dir, "resumed": result}
 
 
-EVALUATIONS = [  # (source, flags) for every source, every protocol and flip
-    ("nyu_labeled", ["--protocol=paper"]), ("nyu_labeled", ["--protocol=eigen", "--flip"]),
+def _results(output_dir):
+  with open(os.path.join(output_dir, "results.json"), encoding="utf-8") as f:
+    return json.load(f)
+
+
+def test_reproduce_table1_in_one_command_resumed_after_kill_9(world, reproduction):
+  output_dir, out = reproduction["output_dir"], reproduction["resumed"]["stdout"]
+  with open(os.path.join(output_dir, "baseline_r50", "logs", "train.log"),
+            encoding="utf-8") as f:
+    log = f.read()
+  assert log.count("# ") >= 2 and re.search(r"resumed from \S+ckpt-[12] at step [12]", log), log
+  assert "training on nyu_tfds" in log and "of 4 steps);" in log  # 12 frames / batch 3
+  results = _results(output_dir)
+  assert list(results["rows"]) == list(ROWS)
+  assert "labeled set" in results["test_data"]
+  for row in ROWS:
+    entry = results["rows"][row]
+    assert entry["step"] == STEPS and entry["images"] == 3
+    assert entry["paper"] == reports.PAPER_TABLE1[row.rsplit("_r", 1)[0]]
+    assert set(entry["ours"]) == {"paper", "paper_flip", "eigen", "densedepth"}
+    assert all(np.isfinite(entry["ours"]["paper"][m]) for m in ("rel", "rms", "log10"))
+    assert all(entry["stages"][stage] == "done" for stage in entry["stages"])
+    assert len(entry["stages"]) == STAGES_PER_ROW
+    for link in ("log", "weights", "savedmodel", "model_card", "tflite", "onnx", "preset"):
+      assert os.path.exists(os.path.join(output_dir, entry["links"][link])), (row, link)
+    training = entry["training"]
+    assert training["seconds"] > 0 and training["peak_host_memory_gb"] > 0.5
+    if row != "baseline_r50":  # (killed after its first step: no step beyond the first timed)
+      assert training["steps_per_second"] > 0
+  environment = results["environment"]
+  assert environment["tensorflow"] and environment["device"].startswith("CPU")
+  assert environment["gin_bindings"] == REPRODUCE_BINDINGS
+  with open(os.path.join(output_dir, "results.md"), encoding="utf-8") as f:
+    markdown = f.read()
+  for row in ROWS:
+    assert f"| {row} | paper | " in markdown
+  assert markdown.count("| | ours | ") == 4 and markdown.count("| | ours, flip | ") == 4
+  for figure in ("fig3_qualitative.png", "fig4_accuracy_speed.png", "fig5_point_clouds.png",
+                 "fig7_bokeh.png"):
+    assert os.path.join("figures", figure) in results["figures"]
+  assert "wrote " in out and "results.md" in out
+
+
+def test_reproduce_runs_the_readme_commands(world, reproduction):
+  """What the pipeline ran is what the README tells a researcher to run by hand."""
+  output_dir = reproduction["output_dir"]
+  extra = [f"--gin_bindings={b}" for b in REPRODUCE_BINDINGS]
+  for row in ROWS:
+    with open(os.path.join(output_dir, row, "stages.json"), encoding="utf-8") as f:
+      stages = json.load(f)
+    assert stages["train"]["command"] == world.localise(
+        _command("train", f"--gin_file=gin/nyu/{row}.gin")) + extra
+  with open(os.path.join(output_dir, "full_r101", "stages.json"), encoding="utf-8") as f:
+    stages = json.load(f)
+  for protocol in ("paper", "eigen", "densedepth"):
+    assert stages[f"evaluate nyu_labeled {protocol}"]["command"] == world.localise(
+        _command("evaluate", "--model=runs/full_r101", f"--protocol={protocol}"))
+  assert stages["export"]["command"] == world.localise(_command("export"))
+  with open(os.path.join(output_dir, "stages.json"), encoding="utf-8") as f:
+    assert json.load(f)["figures"]["command"] == world.localise(_command("figures"))
+  with open(os.path.join(output_dir, "full_r101", "logs",
+                         "evaluate_nyu_labeled_paper.log"), encoding="utf-8") as f:
+    assert "| paper, Table 1 (full) | 0.127 | 0.555 |" in f.read()
+
+
+def test_reproduce_again_changes_nothing(world, reproduction):
+  output_dir = reproduction["output_dir"]
+
+  def snapshot():
+    found = {}
+    for root, _, files in os.walk(output_dir):
+      for name in files:
+        path = os.path.join(root, name)
+        found[path] = (os.path.getsize(path), os.stat(path).st_mtime_ns)
+    return found
+
+  before = snapshot()
+  result = world.run(reproduction["args"], "reproduce (finished)")
+  assert snapshot() == before
+  assert result["stdout"].count("done earlier") == STAGES_PER_ROW * len(ROWS) + 1  # + figures
+  # Other training settings on the same folder: refused in one line, nothing touched.
+  refused = world.run(reproduction["args"] + _bind("train.total_steps = 3"),
+                      "reproduce (other settings)", expect=1)
+  assert "reproduce: error:" in refused["stderr"] and "other settings" in refused["stderr"]
+  assert snapshot() == before
+
+
+EVALUATIONS = [  # (source, flags): the sources and flags the reproduction did not run
+    ("nyu_labeled", ["--protocol=eigen", "--flip"]),
     ("nyu_tfds", ["--protocol=paper", "--flip"]), ("nyu_tfds", ["--protocol=eigen"]),
     ("densedepth", ["--protocol=paper"]), ("densedepth", ["--protocol=densedepth"]),
-    ("nyu_labeled", ["--protocol=densedepth"]),
     ("synthetic_rooms", ["--protocol=paper", "--max_images=2"]),
     ("synthetic_rooms", ["--protocol=eigen", "--max_images=2"]),
 ]
 
 
-def test_readme_evaluation_of_the_full_model(world):
-  args = world.localise(_command("evaluate", "--model=runs/full_r101"))
-  result = world.run(args, "evaluate full_r101 nyu_labeled")
-  assert "| paper, Table 1 (full) | 0.127 | 0.555 |" in result["stdout"]
-  report_path = os.path.join(world.work, "runs", "full_r101", "eval", "nyu_labeled_paper.json")
-  with open(report_path, encoding="utf-8") as f:
-    report = json.load(f)
-  assert report["images"] == 3 and report["config"]["variant"] == "full"
-  assert os.path.exists(report_path[:-5] + ".md")
-
-
 @pytest.mark.parametrize("source,flags", EVALUATIONS)
-def test_evaluate_every_source_and_protocol(world, source, flags):
-  run_dir = os.path.join(world.work, "runs", "baseline_r50")
+def test_evaluate_every_source_and_protocol(world, reproduction, source, flags):
+  run_dir = os.path.join(reproduction["output_dir"], "baseline_r50")
   paths = {"nyu_labeled": [f"--nyu_mat={world.mat}", f"--nyu_splits={world.splits}"],
            "nyu_tfds": [f"--tfds_data_dir={world.tfds_dir}"],
            "densedepth": [f"--densedepth={world.densedepth}"],
@@ -231,25 +299,18 @@ def test_evaluate_every_source_and_protocol(world, source, flags):
   assert all(np.isfinite(v) for v in report["metrics"].values())
 
 
-def test_export_savedmodel_and_tflite(world):
-  args = world.localise(_command("export"))
-  args = [a.replace("runs/full_r101", "runs/baseline_r50") for a in args]  # R50: faster TFLite
-  world.run(args, "export baseline_r50")
-  export_dir = os.path.join(world.work, "runs", "baseline_r50", "export")
-  for name in ("saved_model.pb", "model_float32.tflite", "assets.extra/tflite_check.json"):
-    assert os.path.exists(os.path.join(export_dir, name)), name
+def test_export_checks_savedmodel_litert_and_onnx(reproduction):
+  export_dir = os.path.join(reproduction["output_dir"], "baseline_r50", "export")
   with open(os.path.join(export_dir, "assets.extra", "tflite_check.json"), encoding="utf-8") as f:
     check = json.load(f)
   assert check["float32"]["max_rel"] <= 1e-3 and check["onnx"]["max_rel"] <= 1e-3
-  for name in ("model.onnx", "MODEL_CARD.md", "../preset/model.keras", "../preset/README.md"):
-    assert os.path.exists(os.path.join(export_dir, name)), name
-  # float16 weights hold trained networks; this one has 4 steps on random weights, so its
+  # float16 weights hold trained networks; this one has 2 steps on random weights, so its
   # float16 file may have been removed, which the check then says.
   assert os.path.exists(os.path.join(export_dir, "model_float16.tflite")) or (
       check["float16"]["kept"] is False)
 
 
-def test_predict_every_output_bokeh_and_ply(world):
+def test_predict_every_output_bokeh_and_ply(world, reproduction):
   export_dir = os.path.join(world.work, "runs", "baseline_r50", "export")
   out = os.path.join(world.work, "predictions")
   result = world.run(["tools/predict.py", f"--model={export_dir}", world.photos,
@@ -265,3 +326,41 @@ def test_predict_every_output_bokeh_and_ply(world):
              os.path.join(world.photos, "room.jpg"), f"--output_dir={out}_full",
              "--outputs=npy,ply"], "predict (full_r101 run)")
   assert os.path.exists(os.path.join(f"{out}_full", "room.ply"))
+
+
+def test_the_gpu_notebook_runs_from_install_to_results(world, reproduction, tmp_path):
+  """docs/reproduce_on_a_gpu.ipynb, executed cell by cell in a real kernel with tiny settings
+  in place of its settings cell: install (a checkout: nothing to do), device, quickstart, one
+  Table-1 row from the NYU files, results.md shown."""
+  import nbclient  # pylint: disable=import-outside-toplevel
+  import nbformat  # pylint: disable=import-outside-toplevel
+  notebook = nbformat.read(os.path.join(REPO_ROOT, "docs", "reproduce_on_a_gpu.ipynb"), 4)
+  settings = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+  assert len(settings) == 1
+  output = str(tmp_path / "runs")
+  rooms = str(tmp_path / "rooms")
+  settings[0].source = "\n".join([
+      f"REPO_URL = ''", f"NYU = {world.data!r}", f"NYU_TFDS = {world.tfds_dir!r}",
+      "ROW = 'baseline_r50'", f"OUTPUT = {output!r}",
+      f"QUICKSTART_DIR = {str(tmp_path / 'quickstart')!r}",
+      f"QUICKSTART_BINDINGS = [\"synthetic_rooms_source.data_dir = '{rooms}'\", "
+      "'synthetic_rooms_source.num_train_examples = 16', "
+      "'synthetic_rooms_source.num_test_examples = 4', 'train.total_steps = 4', "
+      "'train.export_saved_model = False']",
+      f"ROW_BINDINGS = ['nyu_tfds_source.num_train_examples = {SUBSET}', 'train.total_steps = 1']"])
+  client = nbclient.NotebookClient(notebook, timeout=1500, kernel_name="python3",
+                                   resources={"metadata": {"path": os.path.join(REPO_ROOT,
+                                                                                "docs")}})
+  client.execute(env={**os.environ, "KERAS_HOME": world.keras_home})
+  texts = []
+  for cell in notebook.cells:
+    for out in cell.get("outputs", []):
+      assert out.output_type != "error", out
+      texts.append(out.get("text", "") + json.dumps(out.get("data", {})))
+  shown = "".join(texts)
+  assert "repository: " + REPO_ROOT in shown and "GPUs:" in shown
+  assert "step 4/4" in shown and os.path.exists(tmp_path / "quickstart" / "ckpt-4.index")
+  assert "| baseline_r50 | paper |" in shown  # results.md displayed
+  results = _results(output)
+  assert list(results["rows"]) == ["baseline_r50"]
+  assert results["rows"]["baseline_r50"]["stages"]["export"] == "done"

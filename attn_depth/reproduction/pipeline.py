@@ -11,10 +11,10 @@ import dataclasses
 import json
 import os
 
-from attn_depth import errors
 from attn_depth.evaluation import reports
 from attn_depth.reproduction import results
 from attn_depth.reproduction import rows as rows_lib
+from attn_depth.reproduction.rows import ReproductionError
 from attn_depth.reproduction.stages import Interrupted
 from attn_depth.reproduction.stages import Stage
 from attn_depth.reproduction.stages import StageRunner
@@ -27,10 +27,6 @@ from attn_depth.reproduction.stages import trained_step
 PROTOCOL_RUNS = (("paper", False), ("paper", True), ("eigen", False), ("densedepth", False))
 ARGUMENTS_FILE = "reproduce.json"
 WEIGHTS_FILE = "resnet{depth}_weights_tf_dim_ordering_tf_kernels_notop.h5"
-
-
-class ReproductionError(errors.UserError, ValueError):
-  """A reproduction that cannot start: missing data, conflicting arguments."""
 
 
 @dataclasses.dataclass
@@ -110,11 +106,13 @@ def _check_arguments(output_dir, settings):
   os.replace(path + ".tmp", path)
 
 
-def _train_stage(row, output_dir, bindings, test_source):
+def _train_stage(row, output_dir, bindings, train_source):
   run_dir = os.path.join(output_dir, row.name)
   command = ["tools/train.py", f"--gin_file={row.gin_file}", f"--model_dir={run_dir}"]
   command += [f"--gin_bindings={binding}" for binding in bindings]
-  final_report = os.path.join(run_dir, "eval", reports.result_name(test_source, "paper") + ".json")
+  # Training's own final evaluation (paper protocol on its source's test split) ends it.
+  final_report = os.path.join(run_dir, "eval",
+                              reports.result_name(train_source, "paper") + ".json")
   return Stage("train", run_dir, command,
                products=(os.path.join(run_dir, "checkpoint"), final_report))
 
@@ -205,7 +203,8 @@ def reproduce(output_dir, rows=None, miniature=False, seeds=3, nyu_tfds_data_dir
         row_list = []  # nothing trains without its data
       for index, row in enumerate(row_list):
         label = f"{index + 1}/{len(row_list)} {row.name}"
-        train = _train_stage(row, output_dir, row_bindings[row.name], test.source)
+        train = _train_stage(row, output_dir, row_bindings[row.name],
+                             "synthetic_rooms" if miniature else "nyu_tfds")
         if runner.run(train, label)["status"] == "failed":
           failed.append(f"{row.name} train")
           continue

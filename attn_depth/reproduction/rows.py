@@ -3,6 +3,7 @@ in miniature on procedural rooms (one shared reduced backbone, several seeds).""
 
 import dataclasses
 
+from attn_depth import errors
 from attn_depth.evaluation import reports
 
 TABLE1_ROWS = ("baseline_r50", "dfe_r101", "dfe_afb_r101", "full_r101")
@@ -11,6 +12,10 @@ MINIATURE_ROWS = ("baseline", "dfe", "dfe_afb", "full")
 ORDER = ("baseline", "dfe", "dfe_afb", "full")
 PAPER_LABELS = {"baseline": "baseline (strided ResNet, deconvolution decoder)",
                 "dfe": "DFE", "dfe_afb": "DFE + AFB", "full": "DFE + AFB + dilated CRB (full)"}
+
+
+class ReproductionError(errors.UserError, ValueError):
+  """A reproduction that cannot start: unknown rows, missing data, conflicting arguments."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +46,7 @@ class Row:
 def table1_rows(names=TABLE1_ROWS):
   unknown = [name for name in names if name not in TABLE1_ROWS]
   if unknown:
-    raise ValueError(f"unknown Table-1 row(s) {', '.join(unknown)}; choose from "
+    raise ReproductionError(f"unknown Table-1 row(s) {', '.join(unknown)}; choose from "
                      f"{', '.join(TABLE1_ROWS)}")
   return [Row(name, name.rsplit("_r", 1)[0], f"gin/nyu/{name}.gin") for name in names]
 
@@ -49,10 +54,10 @@ def table1_rows(names=TABLE1_ROWS):
 def miniature_rows(names=MINIATURE_ROWS, seeds=3):
   unknown = [name for name in names if name not in MINIATURE_ROWS]
   if unknown:
-    raise ValueError(f"unknown miniature row(s) {', '.join(unknown)}; choose from "
+    raise ReproductionError(f"unknown miniature row(s) {', '.join(unknown)}; choose from "
                      f"{', '.join(MINIATURE_ROWS)}")
   if seeds < 1:
-    raise ValueError(f"--seeds must be at least 1, got {seeds}")
+    raise ReproductionError(f"--seeds must be at least 1, got {seeds}")
   # Seed-major: after an interruption every row has as many seeds as the others, or one more.
   return [Row(f"{name}/seed_{seed}", name, f"gin/miniature/{name}.gin", seed)
           for seed in range(seeds) for name in names]

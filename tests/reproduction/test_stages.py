@@ -1,0 +1,92 @@
+"""The stage runner with fake tools (small Python scripts): done stages skipped, failures in one
+line with the log, interruptions raised, missing products, changed inputs run again."""
+
+import json
+import os
+import sys
+
+import pytest
+
+from attn_depth.reproduction import stages as stages_lib
+from attn_depth.reproduction.stages import Stage
+from attn_depth.reproduction.stages import StageRunner
+
+
+def _tool(tmp_path, body, name="tool.py"):
+  path = tmp_path / name
+  path.write_text("import sys\n" + body + "\n")
+  return str(path)
+
+
+def _runner():
+  lines = []
+  return StageRunner(print_fn=lines.append), lines
+
+
+def test_a_done_stage_is_skipped_until_its_command_or_inputs_change(tmp_path):
+  product = tmp_path / "run" / "out.txt"
+  tool = _tool(tmp_path, "open(sys.argv[1], 'a').write('x')\nprint('step 1/1  loss 0.5')")
+  stage = Stage("train", str(tmp_path / "run"), [tool, str(product)], {"step": 1},
+                (str(product),))
+  os.makedirs(stage.folder)
+  runner, lines = _runner()
+  record = runner.run(stage, "1/1 row")
+  assert record["status"] == "done" and record["returncode"] == 0 and product.read_text() == "x"
+  assert "[1/1 row]   step 1/1  loss 0.5" in lines  # progress relayed
+  assert any(line.startswith("[1/1 row] train: done in ") for line in lines)
+  assert runner.run(stage)["status"] == "skipped" and product.read_text() == "x"
+  # The log keeps every attempt, each under the command it ran.
+  log = open(stage.log_path, encoding="utf-8").read()
+  assert log.startswith(f"# ") and stage.shell_command() in log and "step 1/1" in log
+  # Other inputs (a newer checkpoint, say): run again.
+  stage.inputs = {"step": 2}
+  assert runner.run(stage)["status"] == "done" and product.read_text() == "xx"
+  # A product gone: run again.
+  product.unlink()
+  assert runner.run(stage)["status"] == "done" and product.read_text() == "x"
+  with open(os.path.join(stage.folder, "stages.json"), encoding="utf-8") as f:
+    state = json.load(f)
+  assert state["train"]["inputs"] == {"step": 2} and "pid" not in state["train"]
+
+
+def test_a_failed_stage_is_one_line_with_its_last_output_and_log(tmp_path):
+  tool = _tool(tmp_path, "print('loading')\nprint('evaluate: error: no such file x.mat')\n"
+               "sys.exit(1)")
+  stage = Stage("evaluate nyu_labeled paper", str(tmp_path), [tool])
+  runner, lines = _runner()
+  record = runner.run(stage)
+  assert record["status"] == "failed" and record["returncode"] == 1
+  assert lines[-1] == (f"evaluate nyu_labeled paper: failed (exit 1): evaluate: error: no such "
+                       f"file x.mat (log: {stage.log_path})")
+  assert not stages_lib.is_done(stage)
+
+
+def test_exit_0_without_its_product_is_a_failure(tmp_path):
+  stage = Stage("export", str(tmp_path), [_tool(tmp_path, "print('ok')")],
+                products=(str(tmp_path / "export" / "saved_model.pb"),))
+  runner, lines = _runner()
+  assert runner.run(stage)["status"] == "failed"
+  assert "failed (no export/saved_model.pb)" in lines[-1]
+
+
+@pytest.mark.parametrize("code", [130, 143])
+def test_a_stage_stopped_by_a_signal_interrupts_the_reproduction(tmp_path, code):
+  stage = Stage("train", str(tmp_path), [_tool(tmp_path, f"sys.exit({code})")])
+  runner, _ = _runner()
+  with pytest.raises(stages_lib.Interrupted):
+    runner.run(stage)
+  assert stages_lib.read_state(str(tmp_path))["train"]["status"] == "interrupted"
+
+
+def test_the_trained_step_comes_from_the_checkpoint_file(tmp_path):
+  assert stages_lib.trained_step(str(tmp_path)) is None
+  (tmp_path / "checkpoint").write_text(
+      'model_checkpoint_path: "ckpt-86680"\nall_model_checkpoint_paths: "ckpt-86000"\n')
+  assert stages_lib.trained_step(str(tmp_path)) == 86680
+
+
+def test_a_previous_calls_child_is_recognised_by_its_command_line():
+  command = ["tools/x.py", *sys.argv[1:]] if len(sys.argv) > 1 else ["tools/x.py"]
+  assert stages_lib._alive(os.getpid(), command)  # pylint: disable=protected-access
+  assert not stages_lib._alive(os.getpid(), ["tools/x.py", "--model_dir=/nowhere/at/all"])  # pylint: disable=protected-access
+  assert not stages_lib._alive(2 ** 22 + 7, command)  # pylint: disable=protected-access
