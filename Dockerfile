@@ -8,8 +8,9 @@ FROM tensorflow/tensorflow:${TF_VERSION}-gpu
 WORKDIR /attn_depth
 COPY setup.py README.md LICENSE constraints.txt ./
 COPY attn_depth ./attn_depth
-# The exact versions CI tested (constraints.txt pins the base image's TensorFlow, which pip keeps).
-RUN python -m pip install --no-cache-dir -c constraints.txt -e .
+# The exact versions CI tested (constraints.txt pins the base image's TensorFlow, which pip keeps);
+# the onnx extra so that tools/export.py (and tools/reproduce.py) also write model.onnx.
+RUN python -m pip install --no-cache-dir -c constraints.txt -e ".[onnx]"
 COPY gin ./gin
 COPY tools ./tools
 COPY tests ./tests

@@ -76,4 +76,20 @@ for landed in quickstart/ckpt-4.index quickstart/model_spec.json \
     exit 1
   fi
 done
+echo "image check: tools/reproduce.py in the container (one miniature row, tiny), results on the host"
+podman run --rm --network=host -v "$RUNS:/runs" "$IMAGE" \
+  python tools/reproduce.py --miniature --rows=full --seeds=1 --output_dir=/runs/miniature \
+  --gin_bindings="train.total_steps = 4" --gin_bindings="train.image_summary_every = 0" \
+  --gin_bindings="synthetic_rooms_source.num_train_examples = 16" \
+  --gin_bindings="synthetic_rooms_source.num_test_examples = 4" \
+  --gin_bindings="synthetic_rooms_source.data_dir = '/runs/rooms'" > "$WORK/reproduce.log"
+for landed in miniature/results.md miniature/results.json miniature/full/seed_0/logs/train.log \
+              miniature/figures/fig4.json; do
+  if [ ! -f "$RUNS/$landed" ]; then
+    echo "image check: $landed did not land on the host; see $WORK/reproduce.log" >&2
+    exit 1
+  fi
+done
+grep -q '^| full | 1 | ' "$RUNS/miniature/results.md" || {
+  echo "image check: results.md has no row for full; see $WORK/reproduce.log" >&2; exit 1; }
 echo "image check: passed (image $IMAGE, base $BASE)"

@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import tempfile
+import warnings
 
 import keras
 import numpy as np
@@ -128,7 +129,11 @@ def run_tflite(tflite_model, images):
 def export_onnx(model, path):
   """The network as ONNX (Keras' exporter, through tf2onnx); same interface as LiteRT's.
   Needs the onnx extra (pip install -e ".[onnx]")."""
-  model.export(path, format="onnx", verbose=False)
+  with warnings.catch_warnings():
+    # Keras' tf2onnx shim probes `np.object`, which NumPy answers with a FutureWarning: not
+    # the user's concern, and it reached the console of every export.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"keras\.src\.export")
+    model.export(path, format="onnx", verbose=False)
   return path
 
 

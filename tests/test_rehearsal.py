@@ -165,7 +165,10 @@ def reproduction(world):
   then gets SIGTERM, saves and stops) and completed by a second call."""
   if not tfds.builder("nyu_depth_v2", data_dir=world.tfds_dir).is_prepared():  # run alone
     world.run(world.localise(_command("prepare_nyu")), "prepare_nyu archive")
-  args = world.localise(_command("reproduce")) + _bind(*REPRODUCE_BINDINGS)
+  # SavedModel exports only: LiteRT and ONNX of four full-size networks would take CI a quarter
+  # of an hour; the README's tools/export.py writes them for one row below.
+  args = world.localise(_command("reproduce")) + _bind(*REPRODUCE_BINDINGS) + [
+      "--exports=savedmodel"]
   output_dir = os.path.join(world.work, "runs")
   command = [sys.executable, os.path.join(REPO_ROOT, args[0]), *args[1:]]
   env = {**os.environ, "KERAS_HOME": world.keras_home}
@@ -206,7 +209,7 @@ def test_reproduce_table1_in_one_command_resumed_after_kill_9(world, reproductio
     assert all(np.isfinite(entry["ours"]["paper"][m]) for m in ("rel", "rms", "log10"))
     assert all(entry["stages"][stage] == "done" for stage in entry["stages"])
     assert len(entry["stages"]) == STAGES_PER_ROW
-    for link in ("log", "weights", "savedmodel", "model_card", "tflite", "onnx", "preset"):
+    for link in ("log", "weights", "operative_config", "model_spec", "savedmodel", "model_card"):
       assert os.path.exists(os.path.join(output_dir, entry["links"][link])), (row, link)
     training = entry["training"]
     assert training["seconds"] > 0 and training["peak_host_memory_gb"] > 0.5
@@ -240,7 +243,8 @@ def test_reproduce_runs_the_readme_commands(world, reproduction):
   for protocol in ("paper", "eigen", "densedepth"):
     assert stages[f"evaluate nyu_labeled {protocol}"]["command"] == world.localise(
         _command("evaluate", "--model=runs/full_r101", f"--protocol={protocol}"))
-  assert stages["export"]["command"] == world.localise(_command("export"))
+  assert stages["export"]["command"] == world.localise(_command("export")) + [
+      "--tflite=", "--noonnx", "--preset_dir=none"]  # --exports=savedmodel
   with open(os.path.join(output_dir, "stages.json"), encoding="utf-8") as f:
     assert json.load(f)["figures"]["command"] == world.localise(_command("figures"))
   with open(os.path.join(output_dir, "full_r101", "logs",
@@ -299,8 +303,20 @@ def test_evaluate_every_source_and_protocol(world, reproduction, source, flags):
   assert all(np.isfinite(v) for v in report["metrics"].values())
 
 
-def test_export_checks_savedmodel_litert_and_onnx(reproduction):
-  export_dir = os.path.join(reproduction["output_dir"], "baseline_r50", "export")
+def test_export_savedmodel_litert_onnx_and_preset(world, reproduction):
+  """The README's tools/export.py with every format, on a full-size row (ResNet-50: the fastest
+  to convert), into folders of its own (the reproduction's results stay as they are)."""
+  args = [a.replace("runs/full_r101", "runs/baseline_r50")
+          for a in world.localise(_command("export"))]
+  export_dir = os.path.join(world.root, "exported")
+  preset_dir = os.path.join(world.root, "preset")
+  world.run(args + [f"--export_dir={export_dir}", f"--preset_dir={preset_dir}"],
+            "export baseline_r50")
+  for name in ("saved_model.pb", "model_float32.tflite", "assets.extra/tflite_check.json",
+               "model.onnx", "MODEL_CARD.md"):
+    assert os.path.exists(os.path.join(export_dir, name)), name
+  for name in ("model.keras", "README.md"):
+    assert os.path.exists(os.path.join(preset_dir, name)), name
   with open(os.path.join(export_dir, "assets.extra", "tflite_check.json"), encoding="utf-8") as f:
     check = json.load(f)
   assert check["float32"]["max_rel"] <= 1e-3 and check["onnx"]["max_rel"] <= 1e-3
@@ -347,7 +363,8 @@ def test_the_gpu_notebook_runs_from_install_to_results(world, reproduction, tmp_
       "'synthetic_rooms_source.num_train_examples = 16', "
       "'synthetic_rooms_source.num_test_examples = 4', 'train.total_steps = 4', "
       "'train.export_saved_model = False']",
-      f"ROW_BINDINGS = ['nyu_tfds_source.num_train_examples = {SUBSET}', 'train.total_steps = 1']"])
+      f"ROW_BINDINGS = ['nyu_tfds_source.num_train_examples = {SUBSET}', 'train.total_steps = 1']",
+      "EXTRA_FLAGS = ['--exports=savedmodel', '--nofigures']"])
   client = nbclient.NotebookClient(notebook, timeout=1500, kernel_name="python3",
                                    resources={"metadata": {"path": os.path.join(REPO_ROOT,
                                                                                 "docs")}})
@@ -364,3 +381,5 @@ def test_the_gpu_notebook_runs_from_install_to_results(world, reproduction, tmp_
   results = _results(output)
   assert list(results["rows"]) == ["baseline_r50"]
   assert results["rows"]["baseline_r50"]["stages"]["export"] == "done"
+  assert set(results["rows"]["baseline_r50"]["ours"]) == {"paper", "paper_flip", "eigen",
+                                                          "densedepth"}

@@ -29,6 +29,7 @@ _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "SavedModel folder; defaul
                                   "<model folder>/export.")
 _TFLITE = flags.DEFINE_list("tflite", list(export.TFLITE_PRECISIONS),
                             "TFLite precisions to write (empty: none).")
+_ONNX = flags.DEFINE_bool("onnx", True, "Also write model.onnx (needs the onnx extra).")
 _PRESET_DIR = flags.DEFINE_string("preset_dir", None, "Preset folder; default <model "
                                   "folder>/preset; 'none' writes no preset.")
 _SAMPLE = flags.DEFINE_string("sample_image", None, "Image for the TFLite check; default a "
@@ -52,7 +53,7 @@ def main(argv):
     folder = _MODEL.value if os.path.isdir(_MODEL.value) else os.path.dirname(_MODEL.value)
     export_dir = _EXPORT_DIR.value or os.path.join(folder, "export")
     export.export_network(network, export_dir, _TFLITE.value, _SAMPLE.value,
-                          print_fn=cli.print_flush, run_dir=folder)
+                          print_fn=cli.print_flush, run_dir=folder, onnx=_ONNX.value)
     if (_PRESET_DIR.value or "").lower() != "none":
       presets.save(network, _PRESET_DIR.value or os.path.join(folder, "preset"), folder,
                    print_fn=cli.print_flush)

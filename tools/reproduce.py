@@ -44,6 +44,9 @@ _WEIGHTS_DIR = flags.DEFINE_string("weights_dir", None, "Folder with keras.appli
 _GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "gin bindings for every training "
                                           "(e.g. \"train.mixed_precision = 'float16'\"); "
                                           "recorded in results.json.")
+_EXPORTS = flags.DEFINE_list("exports", list(reproduction.EXPORTS), "What each row's export "
+                             "stage writes (the SavedModel and its model card always): "
+                             + ", ".join(reproduction.EXPORTS) + ".")
 _FIGURES = flags.DEFINE_bool("figures", True, "Draw the paper's Figs. 3, 4, 5 and 7 across the "
                              "rows.")
 
@@ -55,7 +58,8 @@ def main(argv):
         _OUTPUT_DIR.value, _ROWS.value, miniature=_MINIATURE.value, seeds=_SEEDS.value,
         nyu_tfds_data_dir=_NYU_TFDS.value, nyu_archive=_NYU_ARCHIVE.value,
         nyu_mat=_NYU_MAT.value, nyu_splits=_NYU_SPLITS.value, weights_dir=_WEIGHTS_DIR.value,
-        gin_bindings=_GIN_BINDINGS.value, figures=_FIGURES.value, print_fn=cli.print_flush)
+        gin_bindings=_GIN_BINDINGS.value, exports=_EXPORTS.value, figures=_FIGURES.value,
+        print_fn=cli.print_flush)
   sys.exit(status)
 
 

@@ -26,6 +26,8 @@ from attn_depth.reproduction.stages import trained_step
 # the others make the numbers comparable with the tables of Eigen et al. and DenseDepth.
 PROTOCOL_RUNS = (("paper", False), ("paper", True), ("eigen", False), ("densedepth", False))
 ARGUMENTS_FILE = "reproduce.json"
+# What the export stage writes besides the SavedModel and its model card (always written).
+EXPORTS = ("savedmodel", "litert", "onnx", "preset")
 WEIGHTS_FILE = "resnet{depth}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
@@ -130,10 +132,17 @@ def _evaluation_stages(row, output_dir, test, step):
   return stages
 
 
-def _export_stage(row, output_dir, step):
+def _export_stage(row, output_dir, step, exports):
+  """tools/export.py; with every export (the default) exactly the README's command."""
   run_dir = os.path.join(output_dir, row.name)
-  return Stage("export", run_dir, ["tools/export.py", f"--model={run_dir}"],
-               inputs={"step": step},
+  command = ["tools/export.py", f"--model={run_dir}"]
+  if "litert" not in exports:
+    command.append("--tflite=")
+  if "onnx" not in exports:
+    command.append("--noonnx")
+  if "preset" not in exports:
+    command.append("--preset_dir=none")
+  return Stage("export", run_dir, command, inputs={"step": step},
                products=(os.path.join(run_dir, "export", "saved_model.pb"),))
 
 
@@ -151,7 +160,7 @@ def _figures_stage(output_dir, trained, test):
 
 def reproduce(output_dir, rows=None, miniature=False, seeds=3, nyu_tfds_data_dir=None,
               nyu_archive=None, nyu_mat=None, nyu_splits=None, weights_dir=None, gin_bindings=(),
-              figures=True, print_fn=print):
+              exports=EXPORTS, figures=True, print_fn=print):
   """Trains, evaluates and exports every row, draws the figures, writes results.md/.json.
 
   Args:
@@ -166,12 +175,17 @@ def reproduce(output_dir, rows=None, miniature=False, seeds=3, nyu_tfds_data_dir
     weights_dir: a folder with keras.applications' notop ResNet-50/101 .h5 files (else Keras'
       cache, downloaded on first use).
     gin_bindings: passed to every training (mixed precision, say); recorded.
+    exports: of EXPORTS; the SavedModel and its model card are always written.
     figures: draw the paper's figures across the rows.
 
   Returns:
     the exit status: 0 when every stage is done, 1 when one failed, 130 when interrupted.
   """
   output_dir = os.path.abspath(os.path.expanduser(output_dir))
+  unknown = sorted(set(exports) - set(EXPORTS))
+  if unknown:
+    raise ReproductionError(f"--exports: unknown {', '.join(unknown)}; choose from "
+                            f"{', '.join(EXPORTS)}")
   if miniature:
     if nyu_tfds_data_dir or nyu_archive or nyu_mat or nyu_splits or weights_dir:
       raise ReproductionError("--miniature trains on procedural rooms from scratch: it takes no "
@@ -212,7 +226,7 @@ def reproduce(output_dir, rows=None, miniature=False, seeds=3, nyu_tfds_data_dir
           continue  # the training's own final evaluation is the miniature's result
         step = trained_step(train.folder)
         for stage in _evaluation_stages(row, output_dir, test, step) + [
-            _export_stage(row, output_dir, step)]:
+            _export_stage(row, output_dir, step, exports)]:
           if runner.run(stage, label)["status"] == "failed":
             failed.append(f"{row.name} {stage.name}")
       trained = {row.name: trained_step(os.path.join(output_dir, row.name))

@@ -136,20 +136,21 @@ class StageRunner:
     with open(stage.log_path, "ab") as log:
       log.write(f"# {_now()} {stage.shell_command()}\n".encode())
       log.flush()
+      offset = log.tell()
+      # The child writes to its log itself, not through a pipe to this process: killed, this
+      # process leaves a child that can still print, save and stop (its SIGTERM below).
       process = subprocess.Popen(
           [self.python, "-u", os.path.join(config.REPO_DIR, stage.command[0]),
            *stage.command[1:]],
-          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+          stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
           preexec_fn=_set_parent_death_signal if sys.platform.startswith("linux") else None)
-      self._child = process
-      record = {"command": stage.command, "inputs": stage.inputs, "status": "running",
-                "pid": process.pid, "started": _now(), "log": os.path.relpath(
-                    stage.log_path, stage.folder)}
-      self._record(stage, record)
-      last_line = self._pump(process, log, prefix)
-      _, status, usage = os.wait4(process.pid, 0)
-      process.returncode = os.waitstatus_to_exitcode(status)
-      self._child = None
+    self._child = process
+    record = {"command": stage.command, "inputs": stage.inputs, "status": "running",
+              "pid": process.pid, "started": _now(),
+              "log": os.path.relpath(stage.log_path, stage.folder)}
+    self._record(stage, record)
+    last_line, usage = self._follow(process, stage.log_path, offset, prefix)
+    self._child = None
     seconds = time.time() - started
     record.update(returncode=process.returncode, seconds=round(seconds, 1), finished=_now(),
                   peak_rss_gb=round(usage.ru_maxrss / 1024 ** 2, 2))
@@ -173,19 +174,27 @@ class StageRunner:
                   f"(log: {stage.log_path})")
     return record
 
-  def _pump(self, process, log, prefix):
-    """Copies the child's output to its log, relays progress lines; returns the last line."""
-    last = ""
-    for raw in iter(process.stdout.readline, b""):
-      log.write(raw)
-      log.flush()
-      for line in raw.decode(errors="replace").replace("\r", "\n").splitlines():
-        line = line.rstrip()
-        if line:
-          last = line
-          if _RELAY.match(line):
-            self.print_fn(f"{prefix}  {line}")
-    return last[:300]
+  def _follow(self, process, log_path, offset, prefix):
+    """Relays the progress lines the child appends to its log until it exits; returns (its
+    last line, its resource usage)."""
+    last, pending = "", b""
+    with open(log_path, "rb") as log:
+      log.seek(offset)
+      while True:
+        waited = os.wait4(process.pid, os.WNOHANG)
+        pending += log.read()
+        *lines, pending = pending.replace(b"\r", b"\n").split(b"\n")
+        for raw in lines:
+          line = raw.decode(errors="replace").rstrip()
+          if line:
+            last = line
+            if _RELAY.match(line):
+              self.print_fn(f"{prefix}  {line}")
+        if waited[0]:
+          process.returncode = os.waitstatus_to_exitcode(waited[1])
+          tail = pending.decode(errors="replace").strip()
+          return (tail or last)[:300], waited[2]
+        time.sleep(0.2)
 
   def _record(self, stage, record):
     state = read_state(stage.folder)

@@ -3,7 +3,9 @@ line with the log, interruptions raised, missing products, changed inputs run ag
 
 import json
 import os
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -90,3 +92,39 @@ def test_a_previous_calls_child_is_recognised_by_its_command_line():
   assert stages_lib._alive(os.getpid(), command)  # pylint: disable=protected-access
   assert not stages_lib._alive(os.getpid(), ["tools/x.py", "--model_dir=/nowhere/at/all"])  # pylint: disable=protected-access
   assert not stages_lib._alive(2 ** 22 + 7, command)  # pylint: disable=protected-access
+
+
+def test_killed_by_kill_9_its_child_saves_and_the_next_call_waits_for_it(tmp_path):
+  """The reproduction killed with SIGKILL: its running child gets SIGTERM from the kernel and
+  can still write its log (it writes the file itself); a second call waits until that child
+  has stopped before running the stage again."""
+  marker = tmp_path / "saved"
+  tool = _tool(tmp_path, f"""import os, signal, time
+if os.path.exists({str(marker)!r}):
+    print('resumed; step 9/9', flush=True)
+    sys.exit(0)
+def stop(*_):
+    time.sleep(3)  # saving a checkpoint
+    open({str(marker)!r}, 'w').close()
+    print('SIGTERM: saved a checkpoint at step 1 and stopped', flush=True)
+    sys.exit(143)
+signal.signal(signal.SIGTERM, stop)
+print('step 1/9', flush=True)
+time.sleep(120)""")
+  folder = str(tmp_path / "run")
+  script = ("from attn_depth.reproduction.stages import Stage, StageRunner\n"
+            f"StageRunner().run(Stage('train', {folder!r}, [{tool!r}, '--model_dir=x']))\n")
+  parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL)
+  log_path = os.path.join(folder, "logs", "train.log")
+  deadline = time.time() + 120
+  while not (os.path.exists(log_path) and "step 1/9" in open(log_path, encoding="utf-8").read()):
+    assert time.time() < deadline and parent.poll() is None
+    time.sleep(0.1)
+  parent.kill()
+  parent.wait()
+  runner, lines = _runner()
+  record = runner.run(Stage("train", folder, [tool, "--model_dir=x"]))
+  assert any("waiting for the previous call's process" in line for line in lines), lines
+  assert record["status"] == "done"
+  log = open(log_path, encoding="utf-8").read()
+  assert log.index("SIGTERM: saved a checkpoint") < log.index("resumed; step 9/9")
