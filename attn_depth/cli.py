@@ -1,18 +1,36 @@
 """What every tool in tools/ shares: quiet TensorFlow start-up and one-line user errors."""
 
 import contextlib
+import logging
 import os
 import sys
 
 from attn_depth import errors
 
 
-def quiet_logs():
-  """Library chatter (tfds' notes on its own configs and deprecations) off. The package's own
-  warnings, such as skipped frames, go through Python's root logger and stay."""
-  from absl import logging  # pylint: disable=import-outside-toplevel
-  if logging.get_verbosity() > logging.ERROR:
-    logging.set_verbosity(logging.ERROR)
+def quiet_logs(program="attn_depth"):
+  """Library chatter (tfds' notes on its own configs and deprecations, absl) off; the package's
+  own warnings (a skipped frame, a checkpoint that could not be read) on, each as one
+  `program: warning: ...` line on stderr.
+
+  absl's verbosity also sets Python's root logger under `absl.app.run`, so the package's
+  logger gets a handler of its own and does not propagate to the root (whose lines, in absl's
+  native-looking format, the tools' stderr filter would drop anyway)."""
+  from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
+  if absl_logging.get_verbosity() > absl_logging.ERROR:
+    absl_logging.set_verbosity(absl_logging.ERROR)
+  package = logging.getLogger("attn_depth")
+  package.setLevel(logging.WARNING)
+  handler = logging.StreamHandler(sys.stderr)
+  handler.setFormatter(logging.Formatter(f"{program}: %(levelname_lower)s: %(message)s"))
+  handler.addFilter(_lower_level_name)
+  package.handlers = [handler]
+  package.propagate = False
+
+
+def _lower_level_name(record):
+  record.levelname_lower = record.levelname.lower()
+  return True
 
 
 # Every user-facing error of the package derives from it (attn_depth.errors); tools raise it too.
@@ -38,8 +56,9 @@ def user_errors(program):
 
 @contextlib.contextmanager
 def tool(program):
-  """The body of a tool's main(): quiet library logs, user errors as one line."""
-  quiet_logs()
+  """The body of a tool's main(): quiet library logs, the package's warnings as one line each,
+  user errors as one line."""
+  quiet_logs(program)
   with user_errors(program):
     yield
 

@@ -12,6 +12,8 @@ import attn_depth.models  # noqa: F401
 import attn_depth.training  # noqa: F401
 from attn_depth.errors import UserError
 
+_LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'
+
 _search_paths_added = set()
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GIN_DIR = os.path.join(REPO_DIR, "gin")
@@ -54,6 +56,10 @@ def parse_gin(gin_files=(), gin_bindings=(), finalize=True):
   Errors become one-line ConfigErrors."""
   _add_search_path()
   gin_files = [_resolve(path) for path in gin_files or ()]
+  for path in gin_files:  # said here in one line, before gin logs each place it looked
+    if not os.path.isfile(path):
+      raise ConfigError(f"{path}: no such gin file (looked in the working folder, "
+                        f"{REPO_DIR} and {GIN_DIR})")
   try:
     gin.parse_config_files_and_bindings(gin_files, list(gin_bindings or ()),
                                         finalize_config=finalize)
@@ -83,7 +89,7 @@ def parse_run_config(path):
       except ValueError:
         skipped.append(name)
   if skipped:
-    logging.warning("%s: ignored bindings this version does not know: %s", path,
+    _LOG.warning("%s: ignored bindings this version does not know: %s", path,
                     ", ".join(skipped))
   return skipped
 

@@ -65,11 +65,24 @@ def _filter_native_stderr():
 _HELP_FLAGS = ("-h", "--help", "-?", "--helpshort", "--helpfull", "--helpxml")
 
 
+def _parse_flags(argv):
+  """absl's flag parsing, a mistake reported as the tool's one `tool: error:` line (absl prints
+  "FATAL Flags parsing error" and a hint on two lines)."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as error:
+    program = os.path.splitext(os.path.basename(argv[0]))[0]
+    print(f"{program}: error: {error} (--help lists the flags)", file=sys.stderr)
+    sys.exit(1)
+
+
 def run(main):
-  """absl's app.run, except that asking for help exits 0 (absl exits 1)."""
+  """absl's app.run, except that asking for help exits 0 (absl exits 1) and a flag mistake is
+  one line."""
   from absl import app  # pylint: disable=import-outside-toplevel
   try:
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)
   except SystemExit as exit_:
     if exit_.code == 1 and any(arg in _HELP_FLAGS for arg in sys.argv[1:]):
       sys.exit(0)

@@ -20,6 +20,8 @@ import numpy as np
 from attn_depth.data import synthetic_rooms
 from attn_depth.data.frames import DataError
 
+_LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'
+
 CACHE_VERSION = "v1"
 
 
@@ -93,7 +95,7 @@ def sequences(num_sequences=8, num_frames=24, seed=2, static=False, data_dir=Non
         yield sequence
         continue
       except (OSError, ValueError, KeyError) as error:
-        logging.warning("%s: unreadable cached sequence (%s); rendering it again", path, error)
+        _LOG.warning("%s: unreadable cached sequence (%s); rendering it again", path, error)
     sequence = render_sequence(synthetic_rooms.scene_seed(seed, index), num_frames, static)
     if path:
       partial = path + ".partial.npz"

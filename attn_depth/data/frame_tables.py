@@ -20,6 +20,8 @@ from attn_depth.data.frames import DataError
 from attn_depth.data.frames import FrameError
 from attn_depth.data.frames import check_frame
 
+_LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'
+
 _EMPTY_IMAGE = np.zeros(EXAMPLE_SIGNATURE["image"].shape, np.uint8)
 _EMPTY_DEPTH = np.zeros(EXAMPLE_SIGNATURE["depth"].shape, np.float32)
 
@@ -72,7 +74,7 @@ class PythonFrames(FrameTable):
       image, depth = check_frame(*self._load(index), self._where(index))
       return image, depth, True
     except (FrameError, OSError, ValueError, KeyError) as error:
-      logging.warning("%s: skipped a frame: %s", self.name, error)
+      _LOG.warning("%s: skipped a frame: %s", self.name, error)
       return _EMPTY_IMAGE, _EMPTY_DEPTH, False
 
   def frames_with(self, elements, fn, parallel=tf.data.AUTOTUNE):
@@ -146,7 +148,7 @@ class RecordFrames(FrameTable):
     try:
       return os.pread(self._descriptor(int(file_number)), int(length), int(offset)), True
     except OSError as error:
-      logging.warning("%s: skipped record %d of %s: %s", self.name, int(index),
+      _LOG.warning("%s: skipped record %d of %s: %s", self.name, int(index),
                       self._files[int(file_number)], error)
       return b"", False
 

@@ -24,6 +24,8 @@ from attn_depth.data.frame_tables import RecordFrames
 from attn_depth.data.frames import DataError
 from attn_depth.data.frames import prepare_quietly
 
+_LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'
+
 NAME = "nyu_depth_v2"
 SPLITS = {"train": "train", "test": "validation"}
 PAPER_TRAIN_EXAMPLES = 13000
@@ -129,7 +131,7 @@ def _train_count(available, num_examples):
   if not num_examples:
     return available
   if int(num_examples) > available:
-    logging.warning("%s: %d training frames requested, only %d prepared; using all %d", NAME,
+    _LOG.warning("%s: %d training frames requested, only %d prepared; using all %d", NAME,
                     int(num_examples), available, available)
     return available
   return int(num_examples)

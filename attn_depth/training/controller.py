@@ -19,6 +19,8 @@ import tensorflow as tf
 
 from attn_depth.errors import UserError
 
+_LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'
+
 
 class NonFiniteLossError(UserError, RuntimeError):
   """The loss became NaN or infinite; training stopped without saving."""
@@ -114,7 +116,7 @@ class Checkpoints:
       except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError,
               OSError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        logging.warning("%s: unreadable (%s); trying the previous checkpoint", path, reason[:200])
+        _LOG.warning("%s: unreadable (%s); trying the previous checkpoint", path, reason[:200])
         failures.append(path)
     if failures:
       raise TrainingSetupError(f"no readable checkpoint in {self.manager.directory} "

@@ -39,7 +39,10 @@ from attn_depth.training.controller import Controller
 from attn_depth.training.controller import PeriodicAction
 from attn_depth.training.controller import StopSignals
 from attn_depth.training.controller import TrainingSetupError
+from attn_depth.training.run_lock import RunLock
 from attn_depth.training.trainer import Trainer
+
+_LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'
 
 
 def _log(message):
@@ -151,10 +154,10 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
   schedule = resolve_schedule(source, batch_size, epochs, decay_epochs, steps_per_epoch,
                               total_steps, decay_steps)
   chief = distribution.is_chief(strategy)
-  if chief:
-    _log(f"training on {source}: {schedule.describe()}; global batch {batch_size} on "
-         f"{replicas} replica(s)")
-  with _precision_policy(mixed_precision):
+  with _run_lock(model_dir, chief), _precision_policy(mixed_precision):
+    if chief:
+      _log(f"training on {source}: {schedule.describe()}; global batch {batch_size} on "
+           f"{replicas} replica(s)")
     with strategy.scope():
       model = models.build_model(input_shape=(None, None, 3))
     spec = models.ModelSpec.from_gin()  # written beside the checkpoints: the run's identity
@@ -208,6 +211,15 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
     if chief and export_saved_model and step >= schedule.total_steps:
       result["export"] = _export(model, spec, model_dir, step)
   return result
+
+
+def _run_lock(model_dir, chief):
+  """One writer per run folder; under several workers the chief holds it (the others write
+  into their own subfolders)."""
+  if not chief:
+    return contextlib.nullcontext()
+  os.makedirs(model_dir, exist_ok=True)
+  return RunLock(model_dir)
 
 
 @contextlib.contextmanager
@@ -442,7 +454,7 @@ def _final_evaluation(network, source, batch_size, model_dir, max_batches):
   for name in reports.DETAIL_COLUMNS:
     _log(f"{name:<12} {result['boundary'][name]:>5.4f}")
   _write_preview(network, source, batch_size, os.path.join(model_dir, "eval", "preview.png"))
-  logging.info("wrote %s", path)
+  _LOG.info("wrote %s", path)
   return report
 
 

@@ -109,7 +109,7 @@ def test_nyu_not_prepared_is_one_line(tmp_path):
 
 
 def test_help_exits_0_from_any_folder(tmp_path):
-  for tool in ("train", "evaluate", "predict", "export", "prepare_nyu"):
+  for tool in ("train", "evaluate", "predict", "export", "prepare_nyu", "reproduce"):
     result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tools", f"{tool}.py"),
                              "--help"], cwd=tmp_path, capture_output=True, text=True,
                             timeout=120, check=False)
@@ -181,3 +181,61 @@ def test_sigterm_saves_and_kill_9_loses_only_unsaved_steps(tmp_path):
 def test_ctrl_c_saves_and_stops_with_one_line(tmp_path):
   output, _ = _stop_mid_run(tmp_path, signal.SIGINT, after=2)
   assert "Ctrl-C (SIGINT): saved a checkpoint at step" in output
+
+
+def test_the_package_warnings_reach_the_console_as_one_line(tmp_path):
+  """A truncated latest checkpoint is skipped with one `train: warning:` line naming it (the
+  tools once set absl's verbosity, which silenced every warning of the package)."""
+  bindings = (tiny.TINY_MODEL + tiny.tiny_rooms(tmp_path / "data")
+              + tiny.tiny_training(total_steps=3))
+  first = _run_train(tmp_path, [f"--gin_bindings={b}" for b in bindings])
+  assert first.returncode == 0, first.stderr[-2000:]
+  data_file = str(tmp_path / "run" / "ckpt-3.data-00000-of-00001")
+  with open(data_file, "r+b") as f:
+    f.truncate(os.path.getsize(data_file) // 2)
+  again = _run_train(tmp_path, [f"--gin_bindings={b}" for b in bindings]
+                     + ["--gin_bindings=train.total_steps = 4"])
+  assert again.returncode == 0, again.stderr[-2000:]
+  warnings = [line for line in again.stderr.splitlines() if line.startswith("train: warning: ")]
+  assert len(warnings) == 1 and "ckpt-3: unreadable" in warnings[0], again.stderr[-2000:]
+  assert "trying the previous checkpoint" in warnings[0]
+  assert "resumed from" in again.stdout and "ckpt-2 at step 2" in again.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--bogus"], "train: error: Unknown command line flag 'bogus' (--help lists the flags)"),
+    ([], "train: error: flag --model_dir=None: Flag --model_dir must have a value"),
+    (["--model_dir=x", "--gin_file=nope.gin"], "train: error: nope.gin: no such gin file"),
+])
+def test_a_mistyped_flag_or_gin_file_is_the_tools_one_error_line(tmp_path, args, message):
+  result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tools", "train.py"), *args],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
+  assert result.stderr.startswith(message), result.stderr
+  assert os.listdir(tmp_path) == []  # nothing created
+
+
+def test_one_training_per_run_folder_and_a_dead_holder_does_not_block_resume(tmp_path):
+  """A second training on a folder being trained stops at once, in one line naming the holder;
+  after kill -9 of the holder, the next training takes the lock over with one warning line and
+  resumes."""
+  first = _start(tmp_path, steps=10_000)
+  _wait_for(first, "step 2/")
+  second = _run_train(tmp_path, [f"--gin_bindings={b}" for b in (
+      tiny.TINY_MODEL + tiny.tiny_rooms(tmp_path / "data") + tiny.tiny_training(3))])
+  assert second.returncode == 1, second.stderr[-2000:]
+  assert second.stderr.strip().startswith(f"train: error: {tmp_path / 'run'} is being trained by "
+                                          f"pid {first.pid} on ")
+  assert len(second.stderr.strip().splitlines()) == 1
+  first.send_signal(signal.SIGKILL)
+  first.communicate(timeout=60)
+  with open(tmp_path / "run" / "train.lock", encoding="utf-8") as f:
+    assert json.load(f)["pid"] == first.pid  # left behind by kill -9
+  resumed = _run_train(tmp_path, [f"--gin_bindings={b}" for b in (
+      tiny.TINY_MODEL + tiny.tiny_rooms(tmp_path / "data") + tiny.tiny_training(40))])
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  warnings = [l for l in resumed.stderr.splitlines() if l.startswith("train: warning:")]
+  assert len(warnings) == 1 and f"taking over the lock of pid {first.pid}" in warnings[0]
+  assert "resumed from" in resumed.stdout
+  assert not os.path.exists(tmp_path / "run" / "train.lock")  # released at the end
