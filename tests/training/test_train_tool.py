@@ -22,9 +22,9 @@ from tests.training import tiny
 
 pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
 
-SHIPPED = sorted([f"gin/{name}" for name in os.listdir(os.path.join(REPO_ROOT, "gin"))
-                  if name.endswith(".gin")] +
-                 [f"gin/nyu/{name}" for name in os.listdir(os.path.join(REPO_ROOT, "gin", "nyu"))])
+SHIPPED = sorted(os.path.relpath(os.path.join(root, name), REPO_ROOT)
+                 for root, _, names in os.walk(os.path.join(REPO_ROOT, "gin"))
+                 for name in names if name.endswith(".gin"))  # gin/, gin/nyu/, gin/miniature/
 WITH_EXPORT = ("gin/quickstart.gin", "gin/own_rgbd.gin")  # end with a SavedModel
 
 
