@@ -101,7 +101,8 @@ class Evaluator:
     """The report's file stem: source, protocol and the settings that differ from its
     defaults."""
     return reports.result_name(source, self.protocol, self.flip, self.mode_given,
-                               self.depth_key, self.max_images, saved_model, predictions)
+                               self.depth_key, self.max_images, saved_model, predictions,
+                               self.boundary)
 
 
 def constant_depth_network(value, like):

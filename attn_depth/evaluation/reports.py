@@ -87,11 +87,11 @@ def build_report(network, result, source, protocol, mode, flip, depth_key=None,
 
 
 def result_name(source, protocol, flip=False, mode=None, depth_key=None, max_images=None,
-                saved_model=False, predictions=False):
+                saved_model=False, predictions=False, boundary=True):
   """A result file's stem that tells its settings apart: source, protocol, flip, and whatever
   differs from the protocol's defaults (averaging, labeled-.mat ground truth), a test subset,
-  and whether a SavedModel (rather than the run's checkpoint) or saved predictions were
-  evaluated."""
+  the detail metrics left out, and whether a SavedModel (rather than the run's checkpoint) or
+  saved predictions were evaluated."""
   defaults = protocols.PROTOCOL_DEFAULTS[protocol]
   parts = [source, protocol]
   if flip:
@@ -102,6 +102,8 @@ def result_name(source, protocol, flip=False, mode=None, depth_key=None, max_ima
     parts.append(depth_key)
   if max_images:
     parts.append(f"first{max_images}")
+  if not boundary:
+    parts.append("noboundary")
   if saved_model:
     parts.append("savedmodel")
   if predictions:
@@ -109,15 +111,20 @@ def result_name(source, protocol, flip=False, mode=None, depth_key=None, max_ima
   return "_".join(parts)
 
 
-# A later checkpoint of the same run evaluated alike replaces its earlier result; any other
-# difference keeps both.
+# A later checkpoint of the same run evaluated alike replaces its earlier result; an earlier
+# checkpoint's result goes beside it (<stem>_step<N>.json); any other difference keeps both.
 _SETTINGS = ("source", "protocol", "flip", "mode", "ground_truth_key", "max_images",
              "sequence_settings")
 
 
+def _settings(report):
+  return {**{key: report.get(key) for key in _SETTINGS}, "detail": "boundary" in report}
+
+
 def free_path(json_path, report):
-  """`json_path`, unless it holds a result of other settings: then the first free
-  `<stem>-2.json`, `-3`, ... (a result never replaces one with different settings)."""
+  """`json_path`, unless it holds a result of other settings (then the first free
+  `<stem>-2.json`, `-3`, ...) or of a later step of the same model (then `<stem>_step<N>.json`
+  for this older one): a result never replaces one with different settings or a newer one."""
   stem, number, path = os.path.splitext(json_path)[0], 2, json_path
   while os.path.exists(path):
     try:
@@ -125,8 +132,12 @@ def free_path(json_path, report):
         previous = json.load(f)
     except (OSError, ValueError):
       previous = {}
-    if all(previous.get(key) == report.get(key) for key in _SETTINGS):
-      return path  # the same evaluation again (a later step, say): replaced
+    if _settings(previous) == _settings(report):
+      newer = previous.get("step") or 0
+      if newer <= (report.get("step") or 0) or path.endswith(f"_step{report.get('step')}.json"):
+        return path  # the same evaluation again, or of a later step: replaced
+      path = f"{stem}_step{report.get('step')}.json"  # an older checkpoint: beside it
+      continue
     path, number = f"{stem}-{number}.json", number + 1
   return path
 
