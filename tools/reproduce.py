@@ -28,7 +28,7 @@ _ROWS = flags.DEFINE_list("rows", None, "Rows to run (default all): "
                           + ",".join(reproduction.MINIATURE_ROWS) + ".")
 _MINIATURE = flags.DEFINE_bool("miniature", False, "Table 1 in miniature: the four variants on "
                                "procedural rooms with one shared reduced backbone, from scratch, "
-                               "--seeds seeds each (about an hour on 2 CPU cores).")
+                               "--seeds seeds each (about 80 minutes on 2 CPU cores).")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds per row of the miniature.")
 _NYU_TFDS = flags.DEFINE_string("nyu_tfds_data_dir", None, "tfds data folder holding a prepared "
                                 "nyu_depth_v2 (with --nyu_archive: where to prepare it; default "
