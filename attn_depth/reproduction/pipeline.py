@@ -19,12 +19,10 @@ from attn_depth.reproduction.stages import Interrupted
 from attn_depth.reproduction.stages import Stage
 from attn_depth.reproduction.stages import StageRunner
 from attn_depth.reproduction.stages import forwarded_signals
-from attn_depth.reproduction.stages import read_state
+from attn_depth.reproduction.stages import recorded_done
 from attn_depth.reproduction.stages import trained_step
 
-# Table 1's evaluations of every row: (protocol, flip). `paper` is the paper's own (Table 1);
-# the others make the numbers comparable with the tables of Eigen et al. and DenseDepth.
-PROTOCOL_RUNS = (("paper", False), ("paper", True), ("eigen", False), ("densedepth", False))
+PROTOCOL_RUNS = rows_lib.PROTOCOL_RUNS
 ARGUMENTS_FILE = "reproduce.json"
 # What the export stage writes besides the SavedModel and its model card (always written).
 EXPORTS = ("savedmodel", "litert", "onnx", "preset")
@@ -231,7 +229,7 @@ def reproduce(output_dir, rows=None, miniature=False, seeds=3, nyu_tfds_data_dir
             failed.append(f"{row.name} {stage.name}")
       trained = {row.name: trained_step(os.path.join(output_dir, row.name))
                  for row in row_list if row.seed in (None, 0)
-                 and stages_done(os.path.join(output_dir, row.name), "train")}
+                 and recorded_done(os.path.join(output_dir, row.name), "train")}
       if figures and trained:
         stage = _figures_stage(output_dir, trained, test)
         if runner.run(stage, "figures")["status"] == "failed":
@@ -250,7 +248,3 @@ def reproduce(output_dir, rows=None, miniature=False, seeds=3, nyu_tfds_data_dir
              f"same command runs them again and skips what is done")
     return 1
   return 0
-
-
-def stages_done(folder, name):
-  return read_state(folder).get(name, {}).get("status") == "done"

@@ -13,6 +13,7 @@ import numpy as np
 from attn_depth.evaluation import reports
 from attn_depth.reproduction import rows as rows_lib
 from attn_depth.reproduction.stages import read_state
+from attn_depth.reproduction.stages import recorded_done
 from attn_depth.reproduction.stages import trained_step
 
 # Lower is better for errors, higher for accuracies: how the miniature's verdict reads a metric.
@@ -95,7 +96,7 @@ def table1_results(output_dir, test, trained_on, gin_bindings):
     state = read_state(run_dir)
     step = trained_step(run_dir)
     ours, images = {}, None
-    for protocol, flip in _protocol_runs():
+    for protocol, flip in rows_lib.PROTOCOL_RUNS:
       report = _read_json(os.path.join(run_dir, "eval",
                                        reports.result_name(test.source, protocol, flip) + ".json"))
       if report and report.get("step") == step:  # a result of this checkpoint only
@@ -112,11 +113,6 @@ def table1_results(output_dir, test, trained_on, gin_bindings):
           "training_data": trained_on, "rows": rows,
           "environment": _environment(rows, gin_bindings),
           "figures": _figures(output_dir)}
-
-
-def _protocol_runs():
-  from attn_depth.reproduction import pipeline  # pylint: disable=import-outside-toplevel
-  return pipeline.PROTOCOL_RUNS
 
 
 def _environment(rows, gin_bindings):
@@ -140,7 +136,7 @@ def miniature_results(output_dir, test, trained_on, gin_bindings):
     seeds = []
     for folder in sorted(glob.glob(os.path.join(output_dir, name, "seed_*"))):
       run = os.path.relpath(folder, output_dir)
-      if read_state(folder).get("train", {}).get("status") != "done":
+      if not recorded_done(folder, "train"):
         continue
       report = _read_json(os.path.join(folder, "eval",
                                        reports.result_name(test.source, "paper") + ".json"))

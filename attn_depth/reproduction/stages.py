@@ -78,6 +78,11 @@ def _write_state(folder, state):
   os.replace(path + ".tmp", path)
 
 
+def recorded_done(folder, name):
+  """Whether `folder`'s record says its stage `name` is done."""
+  return read_state(folder).get(name, {}).get("status") == "done"
+
+
 def is_done(stage):
   record = read_state(stage.folder).get(stage.key)
   return bool(record and record.get("status") == "done"
