@@ -21,6 +21,7 @@ import os
 import numpy as np
 
 from attn_depth import inference
+from attn_depth import precision as precision_lib
 from attn_depth import presets
 
 
@@ -33,22 +34,26 @@ class DepthEstimator:
     self.network, self.run_dir = network, run_dir
 
   @classmethod
-  def from_path(cls, path, fit="whole"):
+  def from_path(cls, path, fit="whole", precision=None):
     """Loads a training run's folder, one of its checkpoints (`runs/x/ckpt-600`) or a
     SavedModel written by tools/export.py. The network is rebuilt from the model's own
-    description (model_spec.json); gin's configuration is neither read nor changed."""
+    description (model_spec.json); gin's configuration is neither read nor changed.
+
+    precision: "float32", "bfloat16" or "float16" -- what the rebuilt network computes in
+    (`attn_depth.precision`: one the device lacks falls back, with a warning); None: float32,
+    or the precision a SavedModel was exported in."""
     _check_fit(fit)
-    network = inference.load_network(path)
+    network = inference.load_network(path, precision)
     network.fit = fit
     return cls(network, _run_dir_of(path))
 
   @classmethod
-  def from_preset(cls, handle, fit=None):
+  def from_preset(cls, handle, fit=None, precision="float32"):
     """Loads a preset: a local folder written by `save_to_preset` (or tools/export.py),
     `hf://<owner>/<repo>` or `kaggle://<owner>/<model>/<framework>/<variation>[/<version>]`
     (downloaded and cached by huggingface_hub / kagglehub, which must be installed).
-    `fit`: default the preset's own."""
-    network = presets.load(handle)
+    `fit`: default the preset's own; `precision` as in `from_path`."""
+    network = presets.load(handle, precision_lib.resolve(precision))
     if fit is not None:
       _check_fit(fit)
       network.fit = fit
@@ -63,6 +68,11 @@ class DepthEstimator:
   def spec(self):
     """The `attn_depth.models.ModelSpec`: what the network is and its training scale."""
     return self.network.spec
+
+  @property
+  def precision(self):
+    """What the network computes in: "float32", "bfloat16" or "float16"."""
+    return self.network.precision
 
   @property
   def input_size(self):

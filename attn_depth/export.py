@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from attn_depth import inference
+from attn_depth import precision as precision_lib
 from attn_depth import presets
 from attn_depth.errors import UserError
 
@@ -68,7 +69,8 @@ def export_saved_model(model, export_dir, spec, step=None, fit="whole", run_dir=
   archive.add_endpoint(name=inference.NETWORK_SIGNATURE, fn=network)
   archive.write_out(export_dir, verbose=False)
   metadata = {"input_size": list(input_size), "resize_size": list(resize_size), "fit": fit,
-              "step": step, "config": spec.to_dict(), "model": model.name}
+              "step": step, "config": spec.to_dict(), "model": model.name,
+              "precision": precision_lib.of_model(model)}
   spec.save(os.path.join(export_dir, "assets.extra"))
   with open(os.path.join(export_dir, inference.METADATA_FILE), "w", encoding="utf-8") as f:
     json.dump(metadata, f, indent=2)
@@ -76,25 +78,57 @@ def export_saved_model(model, export_dir, spec, step=None, fit="whole", run_dir=
   return export_dir
 
 
-TFLITE_PRECISIONS = ("float32", "float16")
+# LiteRT variants (file model_<name>.tflite):
+#   float32       the network as trained;
+#   float16       weights stored in half precision (half the file); kernels compute in float32
+#                 on CPUs;
+#   int8_dynamic  dynamic-range quantization: int8 weights (a quarter of the file), activations
+#                 quantized on the fly per inference, float where a kernel has no int8 version;
+#   int8          full-integer: weights and activations int8 (float input and output), the
+#                 activation ranges calibrated on procedural rooms (`representative_rooms`).
+TFLITE_PRECISIONS = ("float32", "float16", "int8_dynamic", "int8")
+DEFAULT_TFLITE = ("float32", "float16")  # what tools/export.py writes unless told
 
 
-def convert_to_tflite(model, precision="float32"):
+def representative_rooms(spec, count=32, seed=90_000):
+  """The int8 calibration set: `count` procedural rooms (a seed range no training or test set
+  uses) at the network's input size, as float32 [1, H, W, 3] in [0, 1] batches."""
+  from attn_depth.data import synthetic_rooms  # pylint: disable=import-outside-toplevel
+
+  def batches():
+    for index in range(count):
+      image = synthetic_rooms.render(seed + index)[0]
+      image = tf.image.convert_image_dtype(image[None], tf.float32)
+      yield [tf.image.resize(image, spec.input_size, method="bilinear").numpy()]
+  return batches
+
+
+def _tflite_options(precision, spec):
+  if precision == "float32":
+    return {}
+  if precision == "float16":
+    return {"optimizations": [tf.lite.Optimize.DEFAULT],
+            "target_spec": {"supported_types": [tf.float16]}}
+  if precision == "int8_dynamic":
+    return {"optimizations": [tf.lite.Optimize.DEFAULT]}
+  return {"optimizations": [tf.lite.Optimize.DEFAULT],
+          "representative_dataset": representative_rooms(spec),
+          "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}}
+
+
+def convert_to_tflite(model, precision="float32", spec=None):
   """The network (the SavedModel's `network` endpoint: float32 [B, H, W, 3] in [0, 1], H and W
   multiples of 8 -> depth [B, H/2, W/2, 1] metres, any size) as a LiteRT flatbuffer (bytes),
-  through Keras' own exporter, `model.export(format="litert")`.
-
-  float16 stores the weights in half precision (half the file); kernels still compute in
-  float32 on CPUs.
+  through Keras' own exporter, `model.export(format="litert")`. `precision`: one of
+  TFLITE_PRECISIONS (above); int8 needs the model's `spec` (its input size, for calibration).
   """
   if precision not in TFLITE_PRECISIONS:
     raise ValueError(f"precision must be one of {TFLITE_PRECISIONS}, got {precision!r}")
-  options = ({} if precision == "float32" else
-             {"optimizations": [tf.lite.Optimize.DEFAULT],
-              "target_spec": {"supported_types": [tf.float16]}})
+  if precision == "int8" and spec is None:
+    raise ValueError("int8 calibration needs the model's spec")
   with tempfile.TemporaryDirectory() as scratch:
     path = os.path.join(scratch, "model.tflite")
-    model.export(path, format="litert", verbose=False, **options)
+    model.export(path, format="litert", verbose=False, **_tflite_options(precision, spec))
     with open(path, "rb") as f:
       return f.read()
 
@@ -179,8 +213,12 @@ def compare_depths(reference, other, floor_m=0.1):
 
 
 # How far a LiteRT or ONNX network may be from the SavedModel's on the check inputs.
+# Reduced precisions are judged by the mean (a few pixels may move more); a SavedModel exported
+# in bfloat16 or float16 against the float32 network it came from.
 TOLERANCE = {"float32": {"max_rel": 1e-3}, "float16": {"mean_rel": 0.02},
-             "onnx": {"max_rel": 1e-3}}
+             "int8_dynamic": {"mean_rel": 0.02}, "int8": {"mean_rel": 0.05},
+             "onnx": {"max_rel": 1e-3}, "savedmodel_bfloat16": {"mean_rel": 0.02},
+             "savedmodel_float16": {"mean_rel": 0.01}}
 
 
 class ExportCheckError(UserError, RuntimeError):
@@ -222,35 +260,51 @@ def _check(kind, run, references, inputs, print_fn, path):
   return worst, None
 
 
-def export_network(network, export_dir, tflite_precisions=TFLITE_PRECISIONS, sample_image=None,
-                   print_fn=print, run_dir=None, onnx=True):
+def export_network(network, export_dir, tflite_precisions=DEFAULT_TFLITE, sample_image=None,
+                   print_fn=print, run_dir=None, onnx=True, precision="float32"):
   """SavedModel of a checkpoint-loaded `network`, plus checked LiteRT files (and ONNX where
   its packages are installed). Returns the checks: {"float32": {"file", "max_abs_m",
-  "max_rel", "mean_rel"}, "float16": ..., "onnx": ...}."""
-  export_saved_model(network.model, export_dir, network.spec, network.step, network.fit, run_dir)
+  "max_rel", "mean_rel"}, "float16": ..., "onnx": ...}.
+
+  precision: what the SavedModel computes in (attn_depth.precision; checked against the float32
+  network, "savedmodel" in the checks). LiteRT and ONNX always hold the float32 network: their
+  own reduced forms are the LiteRT precisions."""
+  saved = inference.in_precision(network.model, network.spec, precision)
+  export_saved_model(saved, export_dir, network.spec, network.step, network.fit, run_dir)
   print_fn(f"wrote SavedModel {export_dir} (step {network.step}, input "
-           f"{network.input_size[0]}x{network.input_size[1]})")
+           f"{network.input_size[0]}x{network.input_size[1]}"
+           f"{'' if precision == 'float32' else ', computing in ' + precision})")
   inputs = check_inputs(_sample_image(sample_image), network.spec)
   served = inference.load_saved_model_network(export_dir)  # loaded once for every check
-  references = [served.network(images) for images in inputs]
   checks = {}
-  for precision in tflite_precisions:
-    path = os.path.join(export_dir, f"model_{precision}.tflite")
-    tflite_model = convert_to_tflite(network.model, precision)
+  if precision == "float32":
+    references = [served.network(images) for images in inputs]
+  else:  # the reduced SavedModel is checked against float32; LiteRT/ONNX against float32 too
+    float32 = inference.keras_network(inference.in_precision(network.model, network.spec,
+                                                             "float32"), network.spec)
+    references = [float32.network(images) for images in inputs]
+    worst, failure = _check(f"savedmodel_{precision}", served.network, references, inputs,
+                            print_fn, os.path.join(export_dir, "saved_model.pb"))
+    checks["savedmodel"] = {"file": export_dir, "precision": precision, **worst}
+    if failure:
+      raise ExportCheckError(f"{export_dir}: {failure}; {precision} does not hold this "
+                             f"network, export it in float32")
+  for name in tflite_precisions:
+    path = os.path.join(export_dir, f"model_{name}.tflite")
+    tflite_model = convert_to_tflite(network.model, name, network.spec)
     with open(path, "wb") as f:
       f.write(tflite_model)
-    worst, failure = _check(precision, tflite_runner(tflite_model),
-                            references, inputs, print_fn, path)
-    checks[precision] = {"file": path, **worst}
+    worst, failure = _check(name, tflite_runner(tflite_model), references, inputs, print_fn, path)
+    checks[name] = {"file": path, **worst}
     if not failure:
       continue
-    if precision == "float32":  # must be exact: a conversion error, not a property of weights
+    if name == "float32":  # must be exact: a conversion error, not a property of weights
       raise ExportCheckError(f"{path}: {failure}")
     # Reduced precision holds trained weights (2.75e-4 for the quickstart) but not every set
     # of weights (a barely trained network's large activations): the file is not kept.
     os.remove(path)
-    checks[precision].update(kept=False, reason=failure)
-    print_fn(f"removed {path}: {failure}; {precision} weights do not hold this network, "
+    checks[name].update(kept=False, reason=failure)
+    print_fn(f"removed {path}: {failure}; {name} does not hold this network, "
              f"use model_float32.tflite")
   if onnx:
     checks["onnx"] = _export_checked_onnx(network, export_dir, references, inputs, print_fn)

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from attn_depth import models
+from attn_depth import precision as precision_lib
 from attn_depth.errors import UserError
 
 NETWORK_SIGNATURE = "network"
@@ -70,8 +71,9 @@ class DepthNetwork:
   """A loaded model: `network`, `depth_at_image_size`, its input size and where it came from."""
 
   def __init__(self, network_fn, input_size, source, step=None, config=None, resize_size=None,
-               fit="whole"):
+               fit="whole", precision="float32"):
     self._network_fn = network_fn
+    self.precision = precision  # what the network computes in (attn_depth.precision)
     self.input_size = tuple(int(v) for v in input_size)
     # The frame size training cropped `input_size` from (paper: 312x416 around 240x320).
     self.resize_size = tuple(int(v) for v in resize_size or input_size)
@@ -101,9 +103,20 @@ def keras_network(model, spec, source="in-memory model", step=None):
   """A DepthNetwork of a Keras model of attn_depth (inference mode) described by `spec`
   (a `models.ModelSpec`: its sizes say how to feed it)."""
   call = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
-  network = DepthNetwork(call, spec.input_size, source, step, spec.to_dict(), spec.resize_size)
+  network = DepthNetwork(call, spec.input_size, source, step, spec.to_dict(), spec.resize_size,
+                         precision=precision_lib.of_model(model))
   network.model, network.spec = model, spec
   return network
+
+
+def in_precision(model, spec, precision):
+  """`model` itself when it computes in `precision`, else a twin built in `precision` that
+  holds the same weights."""
+  if precision_lib.of_model(model) == precision:
+    return model
+  twin = spec.build(precision=precision)
+  twin.set_weights(model.get_weights())
+  return twin
 
 
 def _is_saved_model(path):
@@ -161,12 +174,13 @@ def run_spec(folder):
                        f"checkpoint; one of them says which network to build")
 
 
-def load_checkpoint_network(path, spec=None):
-  """Builds the network `spec` describes (default: the run's own, `run_spec`) and restores its
-  weights from the checkpoint at `path` (a run folder or a ckpt-N prefix). Reads no gin."""
+def load_checkpoint_network(path, spec=None, precision="float32"):
+  """Builds the network `spec` describes (default: the run's own, `run_spec`) to compute in
+  `precision` and restores its weights from the checkpoint at `path` (a run folder or a ckpt-N
+  prefix). Reads no gin."""
   checkpoint, folder = _checkpoint_and_folder(path)
   spec = spec or run_spec(folder)
-  model = spec.build()
+  model = spec.build(precision=precision)
   step = tf.Variable(0, dtype=tf.int64, name="global_step")
   try:
     status = tf.train.Checkpoint(model=model, global_step=step).read(checkpoint)
@@ -178,7 +192,9 @@ def load_checkpoint_network(path, spec=None):
   return keras_network(model, spec, source=checkpoint, step=int(step.numpy()))
 
 
-def load_saved_model_network(path):
+def load_saved_model_network(path, precision=None):
+  """The SavedModel's network; it computes in the precision it was exported in, so asking for
+  another (`precision`) is refused in one line."""
   loaded = tf.saved_model.load(path)
   metadata_path = os.path.join(path, METADATA_FILE)
   metadata = {}
@@ -193,6 +209,11 @@ def load_saved_model_network(path):
   if NETWORK_SIGNATURE not in loaded.signatures or "input_size" not in metadata:
     raise ModelLoadError(f"{path}: a SavedModel without attn_depth's '{NETWORK_SIGNATURE}' "
                          f"signature and {METADATA_FILE}; export it with tools/export.py")
+  exported = metadata.get("precision", "float32")
+  if precision not in (None, exported):
+    raise ModelLoadError(f"{path}: this SavedModel computes in {exported}, as it was exported; "
+                         f"for {precision} export it with tools/export.py --precision="
+                         f"{precision}, or load its training run")
   signature = loaded.signatures[NETWORK_SIGNATURE]
 
   def network_fn(images):
@@ -200,20 +221,25 @@ def load_saved_model_network(path):
 
   network = DepthNetwork(network_fn, metadata["input_size"], path, metadata.get("step"),
                          metadata.get("config"), metadata.get("resize_size"),
-                         metadata.get("fit", "whole"))
+                         metadata.get("fit", "whole"), exported)
   network.saved_model = loaded  # keeps the loaded variables alive
   network.spec = spec
   return network
 
 
-def load_network(path):
+def load_network(path, precision=None):
   """A DepthNetwork from a model directory, a checkpoint prefix or a SavedModel: the network is
   rebuilt from the model's own description (model_spec.json), never from gin, and gin's
   configuration is left as it was. Presets (a folder with model.keras, or an hf:// or
-  kaggle:// handle) load too (attn_depth.presets)."""
+  kaggle:// handle) load too (attn_depth.presets).
+
+  precision: what the network computes in (attn_depth.precision.PRECISIONS; one this device
+  lacks falls back with a warning line); None: float32, or a SavedModel's export precision."""
   from attn_depth import presets  # pylint: disable=import-outside-toplevel  (presets uses us)
+  if precision is not None:
+    precision = precision_lib.resolve(precision)
   if presets.is_preset(path):
-    return presets.load(path)
+    return presets.load(path, precision=precision or "float32")
   if _is_saved_model(path):
-    return load_saved_model_network(path)
-  return load_checkpoint_network(path)
+    return load_saved_model_network(path, precision)
+  return load_checkpoint_network(path, precision=precision or "float32")

@@ -122,8 +122,9 @@ def write_export_card(export_dir, spec, step, fit, run_dir=None):
   return path
 
 
-def load(handle):
-  """The DepthNetwork of a preset folder or hub handle, built from its files alone."""
+def load(handle, precision="float32"):
+  """The DepthNetwork of a preset folder or hub handle, built from its files alone, computing
+  in `precision` (attn_depth.precision)."""
   folder = download(handle)
   missing = [name for name in (MODEL_FILE, models.SPEC_FILE, METADATA_FILE)
              if not os.path.isfile(os.path.join(folder, name))]
@@ -138,6 +139,7 @@ def load(handle):
   except (ValueError, OSError, KeyError, TypeError) as error:
     raise PresetError(f"{handle}: unreadable preset ({str(error).splitlines()[0][:300]})") \
         from None
+  model = inference.in_precision(model, spec, precision)
   network = inference.keras_network(model, spec, source=str(handle), step=metadata.get("step"))
   network.fit = metadata.get("fit", "whole")
   return network

@@ -28,6 +28,7 @@ from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
 from attn_depth import data  # noqa: E402
 from attn_depth import inference  # noqa: E402
+from attn_depth import precision  # noqa: E402
 from attn_depth.console import Progress  # noqa: E402
 from attn_depth.evaluation import protocols  # noqa: E402
 from attn_depth.evaluation import reports  # noqa: E402
@@ -66,6 +67,8 @@ _OUTPUT = flags.DEFINE_string("output", None, "JSON path (a .md goes beside it);
                               ".json (for a SavedModel: the folder that holds it). A file "
                               "holding a result of other settings is never replaced: -2, -3, "
                               "... are appended.")
+_PRECISION = flags.DEFINE_enum("precision", None, list(precision.PRECISIONS),
+                                precision.FLAG_HELP)
 _GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files (data paths, ...).")
 _GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
 
@@ -79,7 +82,7 @@ def _evaluator():
                    _MAX_IMAGES.value, _depth_key())
 
 
-def _default_output(evaluator):
+def _default_output(evaluator, precision_used="float32"):
   """<run>/eval/<name>.json: for a SavedModel the run that holds it, for predictions the
   predictions' folder."""
   if _PREDICTIONS.value:
@@ -89,7 +92,13 @@ def _default_output(evaluator):
   folder = model_path if os.path.isdir(model_path) else os.path.dirname(model_path) or "."
   saved_model = os.path.isfile(os.path.join(folder, "saved_model.pb"))
   return os.path.join(inference.run_folder(model_path), "eval",  # runs/x/export -> runs/x/eval
-                      evaluator.result_name(_SOURCE.value, saved_model) + ".json")
+                      evaluator.result_name(_SOURCE.value, saved_model,
+                                            precision=precision_used) + ".json")
+
+
+def _computing_in(network):
+  precision_used = getattr(network, "precision", "float32")
+  return "" if precision_used == "float32" else f", computing in {precision_used}"
 
 
 def _evaluate_sequences(network):
@@ -97,7 +106,8 @@ def _evaluate_sequences(network):
   source = data.descriptor(_SOURCE.value)
   settings = source.settings()
   fly, static = source.configure()
-  print(f"model {network.source} (step {network.step}); {settings['num_sequences']} camera "
+  print(f"model {network.source} (step {network.step}{_computing_in(network)}); "
+        f"{settings['num_sequences']} camera "
         f"fly-throughs of {settings['num_frames']} frames and {settings['num_static']} static "
         f"views (unseen rooms, set {settings['seed']}); per-frame and consistent mode", flush=True)
   total = settings["num_sequences"] + settings["num_static"]
@@ -105,8 +115,9 @@ def _evaluate_sequences(network):
       network, fly, static,
       progress=Progress(total, "evaluating", unit="sequences", print_fn=cli.print_flush))
   report = sequences.temporal_report(network, result, settings)
+  suffix = "" if network.precision == "float32" else f"_{network.precision}"
   output = _OUTPUT.value or os.path.join(os.path.dirname(_default_output(_evaluator())),
-                                         f"{_SOURCE.value}_temporal.json")
+                                         f"{_SOURCE.value}_temporal{suffix}.json")
   os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
   output = reports.free_path(output, report)
   with open(output, "w", encoding="utf-8") as f:
@@ -131,7 +142,7 @@ def main(argv):
       if _PREDICTIONS.value:
         raise cli.UserError(f"--predictions: {_SOURCE.value} is evaluated on a model's own "
                             f"predictions of each sequence; give --model")
-      _evaluate_sequences(inference.load_network(_MODEL.value))
+      _evaluate_sequences(inference.load_network(_MODEL.value, _PRECISION.value))
       return
     evaluator = _evaluator()
     total = data.count_frames(_SOURCE.value, "test")
@@ -142,17 +153,20 @@ def main(argv):
       network = FramePredictions(_PREDICTIONS.value, min(total, _MAX_IMAGES.value or total)
                                  if total else None, limited=bool(_MAX_IMAGES.value))
     else:
-      network = inference.load_network(_MODEL.value)
+      network = inference.load_network(_MODEL.value, _PRECISION.value)
     frames = data.load_source(_SOURCE.value, "test")
     if _MAX_IMAGES.value:
       total = min(total or _MAX_IMAGES.value, _MAX_IMAGES.value)
     print(f"{'predictions' if _PREDICTIONS.value else 'model'} {network.source} (step "
-          f"{network.step}); {_SOURCE.value} test set; {evaluator.describe(network)}"
+          f"{network.step}{_computing_in(network)}); {_SOURCE.value} test set; "
+          f"{evaluator.describe(network)}"
           + ("; the predictions' own flipping, if any" if _PREDICTIONS.value else ""), flush=True)
     result = evaluator.run(network, frames,
                            progress=Progress(total, "evaluating", print_fn=cli.print_flush))
     report = evaluator.report(network, result, _SOURCE.value)
-    output, markdown = reports.write_report(report, _OUTPUT.value or _default_output(evaluator))
+    output, markdown = reports.write_report(
+        report, _OUTPUT.value or _default_output(evaluator, getattr(network, "precision",
+                                                                    "float32")))
     print(f"\n{result['images']} images, {report['mode']}; ground truth: "
           f"{report['ground_truth']}\n\n{reports.markdown_rows(report)}\n")
     print(f"wrote {output} and {markdown}")

@@ -21,19 +21,24 @@ from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
 from attn_depth import export  # noqa: E402
 from attn_depth import inference  # noqa: E402
+from attn_depth import precision  # noqa: E402
 from attn_depth import presets  # noqa: E402
 
 _MODEL = flags.DEFINE_string("model", None, "(required) Training run folder or checkpoint prefix.",
                              required=True)
 _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "SavedModel folder; default "
                                   "<model folder>/export.")
-_TFLITE = flags.DEFINE_list("tflite", list(export.TFLITE_PRECISIONS),
-                            "TFLite precisions to write (empty: none).")
+_TFLITE = flags.DEFINE_list("tflite", list(export.DEFAULT_TFLITE),
+                            f"LiteRT variants to write, of {list(export.TFLITE_PRECISIONS)} "
+                            f"(int8_dynamic: int8 weights; int8: full integer, calibrated on "
+                            f"procedural rooms); empty: none.")
 _ONNX = flags.DEFINE_bool("onnx", True, "Also write model.onnx (needs the onnx extra).")
 _PRESET_DIR = flags.DEFINE_string("preset_dir", None, "Preset folder; default <model "
                                   "folder>/preset; 'none' writes no preset.")
 _SAMPLE = flags.DEFINE_string("sample_image", None, "Image for the TFLite check; default a "
                               "synthetic room.")
+_PRECISION = flags.DEFINE_enum("precision", None, list(precision.PRECISIONS),
+                                precision.FLAG_HELP)
 _GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files.")
 _GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
 
@@ -53,7 +58,8 @@ def main(argv):
     folder = _MODEL.value if os.path.isdir(_MODEL.value) else os.path.dirname(_MODEL.value)
     export_dir = _EXPORT_DIR.value or os.path.join(folder, "export")
     export.export_network(network, export_dir, _TFLITE.value, _SAMPLE.value,
-                          print_fn=cli.print_flush, run_dir=folder, onnx=_ONNX.value)
+                          print_fn=cli.print_flush, run_dir=folder, onnx=_ONNX.value,
+                          precision=precision.resolve(_PRECISION.value or "float32"))
     if (_PRESET_DIR.value or "").lower() != "none":
       presets.save(network, _PRESET_DIR.value or os.path.join(folder, "preset"), folder,
                    print_fn=cli.print_flush)

@@ -27,6 +27,7 @@ from absl import flags  # noqa: E402
 from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
 from attn_depth import inference  # noqa: E402
+from attn_depth import precision  # noqa: E402
 from attn_depth.apps import pointcloud  # noqa: E402
 from attn_depth.apps import predict  # noqa: E402
 from attn_depth.apps import video  # noqa: E402
@@ -59,6 +60,8 @@ _FPS = flags.DEFINE_float("fps", None, "Frame rate of the depth video (default t
 _CHUNK = flags.DEFINE_integer("chunk", 100, "--consistent: frames held in memory at once.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace outputs of an earlier run in "
                                "--output_dir (default: keep them, name new ones <name>_2, ...).")
+_PRECISION = flags.DEFINE_enum("precision", None, list(precision.PRECISIONS),
+                                precision.FLAG_HELP)
 _GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files.")
 _GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
 
@@ -86,7 +89,7 @@ def main(argv):
       raise cli.UserError(f"--outputs: unknown {unknown}; choose from {list(predict.OUTPUTS)}")
     intrinsics = _intrinsics()
     config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _GIN_BINDINGS.value)
-    network = inference.load_network(_MODEL.value)
+    network = inference.load_network(_MODEL.value, _PRECISION.value)
     network.fit = _FIT.value
     clips = [p for p in inputs if video.is_video(p) or (_SEQUENCE.value and os.path.isdir(p))]
     photos = [p for p in inputs if p not in clips]

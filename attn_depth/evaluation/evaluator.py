@@ -97,12 +97,12 @@ class Evaluator:
     return reports.build_report(network, result, source, self.protocol, self.mode_given,
                                 self.flip, self.depth_key, self.max_images, **extra)
 
-  def result_name(self, source, saved_model=False, predictions=False):
+  def result_name(self, source, saved_model=False, predictions=False, precision="float32"):
     """The report's file stem: source, protocol and the settings that differ from its
     defaults."""
     return reports.result_name(source, self.protocol, self.flip, self.mode_given,
                                self.depth_key, self.max_images, saved_model, predictions,
-                               self.boundary)
+                               self.boundary, precision)
 
 
 def constant_depth_network(value, like):

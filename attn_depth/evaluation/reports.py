@@ -80,6 +80,7 @@ def build_report(network, result, source, protocol, mode, flip, depth_key=None,
       "ground_truth": describe_ground_truth(source, depth_key,
                                             result.get("ground_truth_holes", float("nan"))),
       "input_size": list(network.input_size), "resize_size": list(network.resize_size),
+      "precision": getattr(network, "precision", "float32"),
       "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
       **{key: value for key, value in result.items() if key != "mode"},
       **extra,
@@ -87,11 +88,11 @@ def build_report(network, result, source, protocol, mode, flip, depth_key=None,
 
 
 def result_name(source, protocol, flip=False, mode=None, depth_key=None, max_images=None,
-                saved_model=False, predictions=False, boundary=True):
+                saved_model=False, predictions=False, boundary=True, precision="float32"):
   """A result file's stem that tells its settings apart: source, protocol, flip, and whatever
   differs from the protocol's defaults (averaging, labeled-.mat ground truth), a test subset,
-  the detail metrics left out, and whether a SavedModel (rather than the run's checkpoint) or
-  saved predictions were evaluated."""
+  the detail metrics left out, a reduced precision, and whether a SavedModel (rather than the
+  run's checkpoint) or saved predictions were evaluated."""
   defaults = protocols.PROTOCOL_DEFAULTS[protocol]
   parts = [source, protocol]
   if flip:
@@ -104,6 +105,8 @@ def result_name(source, protocol, flip=False, mode=None, depth_key=None, max_ima
     parts.append(f"first{max_images}")
   if not boundary:
     parts.append("noboundary")
+  if precision and precision != "float32":
+    parts.append(precision)
   if saved_model:
     parts.append("savedmodel")
   if predictions:
@@ -118,7 +121,8 @@ _SETTINGS = ("source", "protocol", "flip", "mode", "ground_truth_key", "max_imag
 
 
 def _settings(report):
-  return {**{key: report.get(key) for key in _SETTINGS}, "detail": "boundary" in report}
+  return {**{key: report.get(key) for key in _SETTINGS}, "detail": "boundary" in report,
+          "precision": report.get("precision") or "float32"}  # older results: float32
 
 
 def free_path(json_path, report):

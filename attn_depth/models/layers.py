@@ -5,6 +5,7 @@ a saved `.keras` file once `attn_depth` has been imported -- the one registratio
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -15,10 +16,16 @@ IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
 
 @keras.saving.register_keras_serializable(package="attn_depth")
 class ResNetPreprocess(keras.layers.Layer):
-  """RGB in [0, 1] -> the input keras.applications' ResNet v1 weights were trained on."""
+  """RGB in [0, 1] -> the input keras.applications' ResNet v1 weights were trained on.
+
+  One 1x1 convolution (channel swap x 255, minus the means) rather than flip, multiply and
+  subtract: the same numbers in float32, and one op LiteRT's full-integer quantization handles
+  (its int8 flip-multiply-subtract chain was off by 18 % in depth)."""
 
   def call(self, rgb):
-    bgr = ops.flip(rgb, axis=-1) * 255.0
+    kernel = np.zeros((1, 1, 3, 3), np.float32)
+    kernel[0, 0, [2, 1, 0], [0, 1, 2]] = 255.0  # RGB -> BGR, 0..255
+    bgr = ops.conv(rgb, ops.convert_to_tensor(kernel, dtype=rgb.dtype), padding="valid")
     return bgr - ops.convert_to_tensor(IMAGENET_BGR_MEAN, dtype=bgr.dtype)
 
 

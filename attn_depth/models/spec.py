@@ -19,6 +19,7 @@ import os
 import gin
 from gin import config_parser
 
+from attn_depth import precision as precision_lib
 from attn_depth.data import preprocessing
 from attn_depth.models import backbone
 from attn_depth.models import depth_net
@@ -67,14 +68,17 @@ class ModelSpec:
     object.__setattr__(self, "backbone_width", float(self.backbone_width))
     object.__setattr__(self, "afb_reduction", int(self.afb_reduction))
 
-  def build(self, backbone_weights=None, input_shape=(None, None, 3)):
+  def build(self, backbone_weights=None, input_shape=(None, None, 3), precision="float32"):
     """The network, built from this record alone: every argument of `build_model` is passed,
-    so no gin binding of the caller's can change it."""
-    return depth_net.build_model.__wrapped__(
-        variant=self.variant, depth=self.depth, input_shape=input_shape,
-        backbone_weights=backbone_weights, dmg_widths=self.dmg_widths,
-        afb_reduction=self.afb_reduction, frozen_stages=0, freeze_batch_norm=False,
-        backbone_blocks=self.backbone_blocks, backbone_width=self.backbone_width)
+    so no gin binding of the caller's can change it. `precision`: what its layers compute in
+    (attn_depth.precision; variables stay float32, depth comes out float32); not part of the
+    record, since the same weights serve every precision."""
+    with precision_lib.policy(precision):
+      return depth_net.build_model.__wrapped__(
+          variant=self.variant, depth=self.depth, input_shape=input_shape,
+          backbone_weights=backbone_weights, dmg_widths=self.dmg_widths,
+          afb_reduction=self.afb_reduction, frozen_stages=0, freeze_batch_norm=False,
+          backbone_blocks=self.backbone_blocks, backbone_width=self.backbone_width)
 
   @property
   def name(self):
