@@ -266,3 +266,147 @@ def photo_fit_comparison(network, frames, max_images=100):
   finally:
     network.fit = chosen
   return out
+
+
+def matmul_gflops(dtype="float32", size=4096, repeats=3):
+  """GFLOP/s of a size x size matrix product in `dtype` (the best this TensorFlow build does
+  on this machine: the practical ceiling next to the nominal peak)."""
+  # The cast is O(n^2) against the product's O(n^3): it does not show.
+  seconds = seconds_per_call(lambda x: tf.linalg.matmul(tf.cast(x, dtype), tf.cast(x, dtype)),
+                             (size, size), repeats)
+  return 2 * size ** 3 / seconds / 1e9
+
+
+def peak_comparison(variant="full", depth=None, size=(240, 320), batches=(1, 8), repeats=3,
+                    precisions=("float32", "bfloat16"), **model_kwargs):
+  """The network's and keras.applications ResNet-101's FLOP/s as fractions of this CPU's
+  peak (attn_depth.machine), per precision and batch, with the matmul ceiling beside them."""
+  # pylint: disable=import-outside-toplevel
+  from attn_depth import machine
+  from attn_depth import precision as precision_lib
+  model = build_variant(variant, depth, **model_kwargs)
+  flops = {"model": _model_and_dfe_flops(model, size)[0],
+           "resnet101": count_flops(_inference_fn(keras_resnet101(size)), (1, *size, 3))}
+  del model
+  result = {"model": None, "size": list(size), "gflops_per_image": {
+      name: value / 1e9 for name, value in flops.items()}, "precisions": {}}
+  clocks = []
+  for precision in precisions:
+    with precision_lib.policy(precision):
+      networks = {"model": build_variant(variant, depth, **model_kwargs),
+                  "resnet101": keras_resnet101(size)}
+    result["model"] = networks["model"].name
+    matmul, ghz = machine.sample_clock_while(lambda p=precision: matmul_gflops(p))
+    clocks.append(ghz)
+    rows = {"matmul_gflops_per_second": matmul}
+    for batch in batches:
+      row = {}
+      for name, network in networks.items():
+        seconds, ghz = machine.sample_clock_while(
+            lambda n=network, b=batch: seconds_per_call(_inference_fn(n), (b, *size, 3),
+                                                        repeats))
+        clocks.append(ghz)
+        row[name] = {"seconds": seconds, "images_per_second": batch / seconds,
+                     "gflops_per_second": flops[name] * batch / seconds / 1e9}
+      rows[str(batch)] = row
+    result["precisions"][precision] = rows
+  clocks = [c for c in clocks if c]
+  cpu = machine.describe_cpu(ghz=sum(clocks) / len(clocks) if clocks else None)
+  result["cpu"] = cpu
+  for precision, rows in result["precisions"].items():
+    peak = cpu.get(f"peak_{'bf16' if precision == 'bfloat16' else 'fp32'}_gflops")
+    for key, row in rows.items():
+      if key == "matmul_gflops_per_second" or not peak:
+        continue
+      for entry in row.values():
+        entry["fraction_of_peak"] = entry["gflops_per_second"] / peak
+    if peak:
+      rows["matmul_fraction_of_peak"] = rows["matmul_gflops_per_second"] / peak
+  return result
+
+
+def precision_speed(spec, size, precisions, batch=1, repeats=3):
+  """Seconds per image of the network `spec` describes, built in each precision (random
+  weights: speed does not depend on them), at `size`, batch `batch`."""
+  out = {}
+  for precision in precisions:
+    model = spec.build(precision=precision)
+    seconds = seconds_per_call(_inference_fn(model), (batch, *size, 3), repeats)
+    out[precision] = {"seconds_per_image": seconds / batch}
+    del model
+  reference = out.get("float32", {}).get("seconds_per_image")
+  for precision, row in out.items():
+    if reference:
+      row["speed_up"] = reference / row["seconds_per_image"]
+  return out
+
+
+def _scores(evaluator, network, frames):
+  result = evaluator.run(network, frames)
+  return {**result["metrics"], **result.get("boundary", {})}, result["images"]
+
+
+def metric_changes(scores, reference="float32"):
+  """{name: {metric: relative change against `reference`}} of {name: {metric: value}}."""
+  base = scores[reference]
+  changes = {}
+  for name, values in scores.items():
+    changes[name] = {metric: (value - base[metric]) / abs(base[metric])
+                     for metric, value in values.items()
+                     if metric in base and base[metric] and np.isfinite(base[metric])
+                     and np.isfinite(value)}
+  return changes
+
+
+def precision_metrics(model_path, frames, precisions, max_images=100):
+  """Every Table-1 metric and detail metric of the trained model at `model_path` on `frames`
+  (paper protocol), computed in each precision, and their relative change against float32."""
+  # pylint: disable=import-outside-toplevel
+  from attn_depth import inference
+  from attn_depth.evaluation.evaluator import Evaluator
+  evaluator = Evaluator("paper", boundary=True, batch_size=4, max_images=max_images)
+  scores, images = {}, 0
+  for precision in precisions:
+    network = inference.load_checkpoint_network(model_path, precision=precision)
+    scores[precision], images = _scores(evaluator, network, frames)
+  return {"images": images, "metrics": scores, "relative_change": metric_changes(scores)}
+
+
+def litert_comparison(model_path, frames, variants, size=None, repeats=5, max_images=100):
+  """LiteRT variants (attn_depth.export.TFLITE_PRECISIONS) of the trained model at
+  `model_path`: file size, seconds per image in the LiteRT interpreter on every usable core at
+  `size` (default the training frame size, what photos are predicted at), and every metric on
+  `frames` (paper protocol) with its relative change against the float32 file."""
+  # pylint: disable=import-outside-toplevel
+  from attn_depth import export
+  from attn_depth import inference
+  from attn_depth import machine
+  from attn_depth.evaluation.evaluator import Evaluator
+  network = inference.load_checkpoint_network(model_path)
+  size = tuple(size or network.spec.resize_size)
+  evaluator = Evaluator("paper", boundary=True, batch_size=1, max_images=max_images)
+  images = np.random.default_rng(0).random((1, *size, 3), dtype=np.float32)
+  out, scores = {}, {}
+  for variant in variants:
+    tflite_model = export.convert_to_tflite(network.model, variant, network.spec)
+    run = export.tflite_runner(tflite_model, num_threads=machine.usable_cores())
+    run(images)
+    times = []
+    for _ in range(repeats):
+      start = time.perf_counter()
+      run(images)
+      times.append(time.perf_counter() - start)
+
+    def network_fn(batch, run=run):
+      depth = tf.numpy_function(lambda x: run(x).astype(np.float32), [batch], tf.float32)
+      return tf.reshape(depth, [tf.shape(batch)[0], tf.shape(batch)[1] // 2,
+                                tf.shape(batch)[2] // 2])
+    lite = inference.DepthNetwork(network_fn, network.input_size, f"LiteRT {variant}",
+                                  network.step, network.config, network.resize_size)
+    scores[variant], count = _scores(evaluator, lite, frames)
+    out[variant] = {"megabytes": len(tflite_model) / 1e6, "size": list(size),
+                    "seconds_per_image": float(np.median(times)), "images": count}
+  changes = metric_changes(scores, variants[0])
+  for variant in variants:
+    out[variant].update(metrics=scores[variant], relative_change=changes[variant])
+  return out

@@ -133,19 +133,20 @@ def convert_to_tflite(model, precision="float32", spec=None):
       return f.read()
 
 
-def _tflite_interpreter(tflite_model):
+def _tflite_interpreter(tflite_model, num_threads=None):
   # LiteRT is TFLite's runtime now; tf.lite.Interpreter is deprecated and due to leave TF.
   try:
     from ai_edge_litert.interpreter import Interpreter  # pylint: disable=import-outside-toplevel
   except ImportError:
     Interpreter = tf.lite.Interpreter  # pylint: disable=invalid-name
-  return Interpreter(model_content=tflite_model)
+  return Interpreter(model_content=tflite_model, num_threads=num_threads)
 
 
-def tflite_runner(tflite_model):
+def tflite_runner(tflite_model, num_threads=None):
   """A function float32 [B, H, W, 3] in [0, 1] -> depth [B, H/2, W/2] of a LiteRT network (one
-  interpreter for every call)."""
-  runner = _tflite_interpreter(tflite_model).get_signature_runner(inference.SERVING_SIGNATURE)
+  interpreter for every call; `num_threads` as LiteRT's Interpreter takes it)."""
+  runner = _tflite_interpreter(tflite_model, num_threads).get_signature_runner(
+      inference.SERVING_SIGNATURE)
   (name,) = runner.get_input_details()
 
   def run(images):

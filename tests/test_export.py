@@ -68,7 +68,7 @@ def _check_inputs(image):
   return inputs
 
 
-@pytest.mark.parametrize("precision", ["float32", "float16", "int8_dynamic"])
+@pytest.mark.parametrize("precision", export.TFLITE_PRECISIONS)
 def test_litert_agrees_with_the_saved_model_at_every_size(exported, precision):
   """Keras' LiteRT export of the network endpoint, run in the LiteRT interpreter."""
   export_dir, image, _, model = exported
@@ -78,6 +78,18 @@ def test_litert_agrees_with_the_saved_model_at_every_size(exported, precision):
     difference = export.compare_depths(reference, export.run_tflite(tflite, images))
     for name, limit in export.TOLERANCE[precision].items():
       assert difference[name] <= limit, (images.shape, difference)
+
+
+def test_full_integer_litert_computes_in_int8(exported):
+  """int8: weights and activations int8 (float in and out), not a float model in disguise."""
+  _, _, _, model = exported
+  interpreter = export._tflite_interpreter(export.convert_to_tflite(model, "int8", SPEC))
+  interpreter.allocate_tensors()
+  kinds = {}
+  for detail in interpreter.get_tensor_details():
+    kinds[detail["dtype"].__name__] = kinds.get(detail["dtype"].__name__, 0) + 1
+  assert kinds.get("int8", 0) > 10 * kinds.get("float32", 0), kinds
+  assert interpreter.get_input_details()[0]["dtype"] == np.float32
 
 
 def test_onnx_agrees_with_the_saved_model_in_onnxruntime_at_every_size(exported, tmp_path):

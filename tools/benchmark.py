@@ -17,9 +17,25 @@
             its share of the FLOPs                                          <= 1.1
   fit       with --model: rel of whole test frames through the photo path,
             squeezed to the training crop vs whole at the training scale (report only)
+  peak      this CPU's peak FLOP/s from what it is (cores, vector width, FMA units,
+            bfloat16 units, the clock it ran at) and the FLOP/s of the full network
+            and of keras.applications ResNet-101 as fractions of it, float32 and
+            bfloat16, batch 1 and 8 (report only)
+  precision seconds per image of the quickstart and the full ResNet-101 network in
+            float32 / bfloat16 (/ float16 on GPUs): bfloat16's speed-up on the full
+            network; with --model, every metric's change on the run's test set    >= 1.6
+  litert    with --model: LiteRT float32 / float16 / int8_dynamic / int8 files: size,
+            seconds per image in the LiteRT interpreter, every metric's change
+            (report only)
+  gpu       the GPU day: training steps of every Table-1 row in float32 / mixed
+            float16 / mixed bfloat16, with and without XLA, inference images/s, the
+            recipe's projected hours, the input pipeline; JSON + the README table's
+            markdown (--gpu_markdown). On a machine without a GPU: one line, exit 0
 
   python tools/benchmark.py                       # everything (~10 min on 2 CPU cores)
   python tools/benchmark.py --sections=flops,latency,dmg --json=bench.json
+  python tools/benchmark.py --sections=precision,litert --model=runs/quickstart
+  python tools/benchmark.py --sections=gpu --json=gpu.json --gpu_markdown=gpu.md
 """
 
 import functools
@@ -43,8 +59,17 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None,
 _SIZE = flags.DEFINE_list("size", ["240", "320"], "Input height,width of flops/latency/dmg.")
 _BATCHES = flags.DEFINE_list("batches", ["1", "8"], "Batch sizes of the latency benchmark.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed calls per latency measurement (median).")
-_MODEL = flags.DEFINE_string("model", None, "Section fit: a trained run, checkpoint or "
-                             "SavedModel, e.g. runs/quickstart (its test source is used).")
+_MODEL = flags.DEFINE_string("model", None, "Sections fit, precision, litert: a trained run "
+                             "or checkpoint, e.g. runs/quickstart (its test source is used).")
+_MAX_IMAGES = flags.DEFINE_integer("max_images", 100, "Sections precision, litert: test frames "
+                                   "scored.")
+_GPU_ROWS = flags.DEFINE_list("gpu_rows", None, "Section gpu: Table-1 rows (default all).")
+_GPU_PRECISIONS = flags.DEFINE_list("gpu_precisions", ["float32", "float16", "bfloat16"],
+                                    "Section gpu: training precisions.")
+_GPU_STEPS = flags.DEFINE_integer("gpu_steps", 20, "Section gpu: training steps per "
+                                  "configuration (the first traces or compiles).")
+_GPU_MARKDOWN = flags.DEFINE_string("gpu_markdown", None, "Section gpu: also write the README "
+                                    "table's markdown rows here.")
 
 
 def _size():
@@ -128,6 +153,124 @@ def _fit():
   return {"value": result["squeeze"]["rel"] / result["whole"]["rel"], **result}
 
 
+def _peak():
+  result = benchmarks.peak_comparison(size=_size(),
+                                      batches=tuple(int(b) for b in _BATCHES.value),
+                                      repeats=_REPEATS.value)
+  cpu = result["cpu"]
+  print(f"           {cpu['model']}: {cpu['cores']} cores, {cpu['vector']}, "
+        f"{cpu['fp32_flops_per_cycle']} float32 / {cpu['bf16_flops_per_cycle']} bfloat16 "
+        f"FLOPs per cycle ({cpu['bf16_unit']}), {cpu['ghz'] or float('nan'):.2f} GHz: peak "
+        f"{cpu.get('peak_fp32_gflops', float('nan')):.0f} / "
+        f"{cpu.get('peak_bf16_gflops', float('nan')):.0f} GFLOP/s", flush=True)
+  worst = None
+  for precision, rows in result["precisions"].items():
+    print(f"           {precision}: 4096x4096 matmul {rows['matmul_gflops_per_second']:.0f} "
+          f"GFLOP/s ({rows.get('matmul_fraction_of_peak', float('nan')):.0%} of peak)",
+          flush=True)
+    for batch in _BATCHES.value:
+      for name, entry in rows[batch].items():
+        fraction = entry.get("fraction_of_peak", float("nan"))
+        print(f"           {precision} batch {batch:>2} {name:<10} "
+              f"{entry['gflops_per_second']:7.1f} GFLOP/s = {fraction:.0%} of peak "
+              f"({entry['seconds']:.3f} s)", flush=True)
+        if name == "model" and precision == "float32":
+          worst = fraction if worst is None else min(worst, fraction)
+  return {"value": worst if worst is not None else float("nan"), **result}
+
+
+def _trained_model(section):
+  if not _MODEL.value:
+    return None
+  from attn_depth import config  # pylint: disable=import-outside-toplevel
+  from attn_depth import data  # pylint: disable=import-outside-toplevel
+  config.parse_gin_for_model(_MODEL.value)
+  source = gin_query("train.source", "synthetic_rooms")
+  print(f"           {section}: {_MODEL.value} on the first {_MAX_IMAGES.value} test frames of "
+        f"{source}", flush=True)
+  return data.load_source(source, "test")
+
+
+def _print_changes(name, entry):
+  changes = entry["relative_change"]
+  shown = ", ".join(f"{metric} {changes[metric]:+.2%}" for metric in
+                    ("rel", "rms", "log10", "delta1", "dbe_acc", "dbe_comp", "edge_f1@1")
+                    if metric in changes)
+  worst = max((abs(v) for v in changes.values()), default=0.0)
+  print(f"           {name:<12} {shown}; largest change of any metric {worst:.2%}", flush=True)
+
+
+def _precision():
+  from attn_depth import models  # pylint: disable=import-outside-toplevel
+  from attn_depth import precision  # pylint: disable=import-outside-toplevel
+  choices = [p for p in precision.PRECISIONS if precision.unsupported_reason(p) is None]
+  for name in precision.PRECISIONS:
+    if name not in choices:
+      print(f"           {name}: not measured ({precision.unsupported_reason(name)})",
+            flush=True)
+  quickstart = models.ModelSpec("full", backbone_blocks=(1, 1, 1, 1), backbone_width=0.25,
+                                dmg_widths=(16, 16, 32, 64), input_size=(120, 160),
+                                resize_size=(156, 208))
+  result = {"speed": {}}
+  for label, spec, size in (("quickstart", quickstart, quickstart.resize_size),
+                            ("full_r101", models.ModelSpec("full"), _size())):
+    result["speed"][label] = benchmarks.precision_speed(spec, size, choices,
+                                                        repeats=_REPEATS.value)
+    for name, row in result["speed"][label].items():
+      print(f"           {label:<10} {name:<9} {row['seconds_per_image']:.3f} s per image at "
+            f"{size[0]}x{size[1]}, {row.get('speed_up', 1.0):.2f}x float32's speed", flush=True)
+  frames = _trained_model("precision")
+  if frames is not None and len(choices) > 1:
+    result["metrics"] = benchmarks.precision_metrics(_MODEL.value, frames, choices,
+                                                     _MAX_IMAGES.value)
+    for name in choices[1:]:
+      _print_changes(name, {"relative_change": result["metrics"]["relative_change"][name]})
+  full = result["speed"]["full_r101"]
+  reduced = [row["speed_up"] for name, row in full.items() if name != "float32"]
+  return {"value": max(reduced) if reduced else 1.0, **result}
+
+
+def _litert():
+  frames = _trained_model("litert")
+  if frames is None:
+    raise cli.UserError("section litert needs --model (e.g. runs/quickstart)")
+  from attn_depth import export  # pylint: disable=import-outside-toplevel
+  result = benchmarks.litert_comparison(_MODEL.value, frames, export.TFLITE_PRECISIONS,
+                                        max_images=_MAX_IMAGES.value)
+  for name, entry in result.items():
+    print(f"           LiteRT {name:<12} {entry['megabytes']:6.2f} MB, "
+          f"{entry['seconds_per_image'] * 1000:7.1f} ms per image at "
+          f"{entry['size'][0]}x{entry['size'][1]}", flush=True)
+    _print_changes(name, entry)
+  int8 = result["int8"]
+  return {"value": result["float32"]["seconds_per_image"] / int8["seconds_per_image"],
+          "variants": result}
+
+
+def _gpu():
+  from attn_depth import gpu_report  # pylint: disable=import-outside-toplevel
+  if not gpu_report.gpu_names():
+    print("           no GPU visible to TensorFlow here: nothing to measure (run this section "
+          "on a machine with one)", flush=True)
+    return {"value": float("nan"), "skipped": "no GPU"}
+  networks = gpu_report.table1_networks()
+  if _GPU_ROWS.value:
+    unknown = sorted(set(_GPU_ROWS.value) - set(networks))
+    if unknown:
+      raise cli.UserError(f"--gpu_rows: unknown {unknown}; choose from {list(networks)}")
+    networks = {row: networks[row] for row in _GPU_ROWS.value}
+  report = gpu_report.run(networks, tuple(_GPU_PRECISIONS.value), steps=_GPU_STEPS.value,
+                          size=_size(), print_fn=lambda line: print(f"           {line}",
+                                                                    flush=True))
+  if _GPU_MARKDOWN.value:
+    with open(_GPU_MARKDOWN.value, "w", encoding="utf-8") as f:
+      f.write(report["markdown"] + "\n")
+  print(report["markdown"], flush=True)
+  best = max((r["steps_per_second"] for rs in report["training"].values() for r in rs.values()
+              if "steps_per_second" in r), default=float("nan"))
+  return {"value": best, **report}
+
+
 def gin_query(name, default):
   import gin  # pylint: disable=import-outside-toplevel
   try:
@@ -156,6 +299,14 @@ SECTIONS = {
     "dmg": ("DMG share of forward time / DMG share of FLOPs", "ratio", 1.1, False, _dmg),
     "fit": ("photos through depth_at_image_size: rel of fit squeeze / rel of fit whole "
             "(needs --model)", "ratio", None, True, _fit),
+    "peak": ("FLOP/s of the full model / this CPU's float32 peak (worst batch)", "fraction",
+             None, True, _peak),
+    "precision": ("bfloat16's speed-up of the full ResNet-101 network's forward pass "
+                  "(metric changes with --model)", "x", 1.6, True, _precision),
+    "litert": ("LiteRT int8 (full integer) speed-up over float32 in the interpreter "
+               "(needs --model)", "x", None, True, _litert),
+    "gpu": ("fastest paper-recipe training step on the GPU (all rows, precisions, XLA)",
+            "steps/s", None, True, _gpu),
 }
 
 
@@ -175,6 +326,10 @@ def main(argv):
       value = result["value"]
       met = None if goal is None else (value >= goal if higher_is_better else value <= goal)
       results[name] = {**result, "unit": unit, "goal": goal, "met": met, "what": what}
+      if result.get("skipped"):
+        print(f"{name:<10} {'-':>10} {unit:<11}         skipped: {result['skipped']}",
+              flush=True)
+        continue
       extras = "".join(f", {k} {v:.2f}" for k, v in result.items()
                        if k != "value" and isinstance(v, float))
       goal_text = "-" if goal is None else f"{goal:g}"

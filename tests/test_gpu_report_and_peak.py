@@ -1,0 +1,84 @@
+"""The machine's peak from what it is, and the GPU report's whole code path on this CPU with
+tiny networks (only the device differs on the GPU day)."""
+
+import json
+import math
+
+import pytest
+
+from attn_depth import benchmarks
+from attn_depth import gpu_report
+from attn_depth import machine
+from tests.conftest import run_tool
+
+XEON = {"vendor_id": "GenuineIntel", "model name": "Intel(R) Xeon(R) Platinum 8480+",
+        "cpu family": "6", "flags": "fpu sse avx avx2 fma avx512f avx512_bf16 amx_bf16"}
+ZEN4 = {"vendor_id": "AuthenticAMD", "model name": "AMD EPYC 9654", "cpu family": "25",
+        "flags": "fpu sse avx avx2 fma avx512f avx512_bf16"}
+ZEN2 = {"vendor_id": "AuthenticAMD", "model name": "AMD EPYC 7742", "cpu family": "23",
+        "flags": "fpu sse avx avx2 fma"}
+
+
+def test_peak_by_hand():
+  # Sapphire Rapids: 2 FMA units x 16 float32 lanes x 2; AMX 1024 bfloat16 FLOPs per cycle.
+  xeon = machine.describe_cpu(XEON, cores=2, ghz=2.0)
+  assert xeon["fp32_flops_per_cycle"] == 64 and xeon["bf16_unit"] == "AMX"
+  assert xeon["peak_fp32_gflops"] == 256.0 and xeon["peak_bf16_gflops"] == 4096.0
+  # Zen 4 (the 2026-11-29 machine): 512-bit FMAs as two 256-bit halves on 2 pipes; its
+  # AVX512_BF16 dot products do twice float32's work: 166 GFLOP/s at 2.6 GHz, as measured.
+  zen4 = machine.describe_cpu(ZEN4, cores=2, ghz=2.6)
+  assert zen4["fp32_flops_per_cycle"] == 32 and zen4["bf16_flops_per_cycle"] == 64
+  assert math.isclose(zen4["peak_fp32_gflops"], 166.4)
+  # Zen 2 (the earlier AVX2 machines): 157 GFLOP/s at 2.45 GHz; no bfloat16 unit.
+  zen2 = machine.describe_cpu(ZEN2, cores=2, ghz=2.45)
+  assert math.isclose(zen2["peak_fp32_gflops"], 156.8)
+  assert zen2["bf16_flops_per_cycle"] == zen2["fp32_flops_per_cycle"]
+  assert "peak_fp32_gflops" not in machine.describe_cpu(ZEN2, cores=2, ghz=None)
+
+
+def test_metric_changes_are_relative_to_float32():
+  changes = benchmarks.metric_changes({"float32": {"rel": 0.2, "delta1": 0.5},
+                                       "bfloat16": {"rel": 0.201, "delta1": 0.49}})
+  assert changes["float32"] == {"rel": 0.0, "delta1": 0.0}
+  assert changes["bfloat16"]["rel"] == pytest.approx(0.005)
+  assert changes["bfloat16"]["delta1"] == pytest.approx(-0.02)
+
+
+TINY = {"backbone_blocks": (1, 1, 1, 1), "backbone_width": 0.125, "dmg_widths": (8, 8, 8, 8)}
+
+
+@pytest.mark.slow
+def test_gpu_report_runs_every_configuration_and_writes_the_table():
+  lines = []
+  report = gpu_report.run({"full_r101": ("full", None)},
+                          precisions=("float32", "bfloat16"), xla=(False, True), batch=1,
+                          size=(32, 48), steps=3, inference_batches=(1, 2), pipeline=False,
+                          print_fn=lines.append, model_kwargs=TINY)
+  json.dumps(report)  # one JSON
+  assert report["device"] == ["CPU"] and report["recipe_steps"] == 86_680
+  for row in ("full_r101",):
+    configs = report["training"][row]
+    assert set(configs) == {"float32", "float32+xla", "bfloat16", "bfloat16+xla"}
+    for name, result in configs.items():
+      assert "error" not in result, (row, name, result)
+      assert result["steps_per_second"] > 0 and result["peak_device_gb"] is None
+      assert result["recipe_hours"] == pytest.approx(86_680 / result["steps_per_second"] / 3600)
+    # The same weights and batch: XLA changes how, not what, and bfloat16 stays close.
+    assert configs["float32+xla"]["loss_relative_difference"] < 1e-3
+    assert configs["bfloat16"]["loss_matches_float32"]
+  assert set(report["inference"]["bfloat16"]) == {"1", "2"}
+  table = report["markdown"].splitlines()
+  assert table[0].startswith("| row | precision | XLA | steps/s")
+  assert sum(line.startswith("| full_r101 |") for line in table) == 4
+  assert any(line.startswith("| bfloat16 |") and "images/s" in line for line in table)
+  assert report["pipeline"]["demand_examples_per_second"] > 0
+  assert len(lines) == 4 + 2
+
+
+@pytest.mark.slow
+def test_gpu_section_says_there_is_no_gpu_and_exits_0(tmp_path):
+  result = run_tool("benchmark", "--sections=gpu", f"--json={tmp_path / 'gpu.json'}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "no GPU visible" in result.stdout and not result.stderr.strip()
+  with open(tmp_path / "gpu.json", encoding="utf-8") as f:
+    assert json.load(f)["gpu"]["skipped"] == "no GPU"
