@@ -410,3 +410,49 @@ def litert_comparison(model_path, frames, variants, size=None, repeats=5, max_im
   for variant in variants:
     out[variant].update(metrics=scores[variant], relative_change=changes[variant])
   return out
+
+
+def bokeh_at_photo_size(network, photos=("coffee", "chelsea", "astronaut"), size=(3000, 4000),
+                        check_size=(1000, 1333)):
+  """tools/predict.py's bokeh on real photos at 12 megapixels (scikit-image's sample photos
+  upscaled to `size`) with the depth `network` predicts: seconds and the renderer's own peak
+  memory (GB above what the process held before), and at `check_size` the difference to the
+  exact renderer (grey levels: mean, 99th percentile, max)."""
+  # pylint: disable=import-outside-toplevel
+  import resource
+  import cv2
+  import skimage.data
+  from attn_depth.apps import bokeh
+  out = {}
+  for name in photos:
+    image = cv2.resize(getattr(skimage.data, name)(), size[::-1], interpolation=cv2.INTER_CUBIC)
+    depth = network.depth_at_image_size(image[None])[0]
+    focus, aperture = bokeh.focus_depth_at_centre(depth), 0.015 * max(size)
+    before = _resident_gb()
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    start = time.perf_counter()
+    bokeh.render_bokeh(image, depth, focus, aperture)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    small = cv2.resize(image, check_size[::-1], interpolation=cv2.INTER_AREA)
+    small_depth = cv2.resize(depth, check_size[::-1], interpolation=cv2.INTER_LINEAR)
+    small_aperture = 0.015 * max(check_size)
+    exact = bokeh.render_bokeh(small, small_depth, focus, small_aperture, exact=True)
+    fast = bokeh.render_bokeh(small, small_depth, focus, small_aperture)
+    difference = np.abs(exact.astype(np.int16) - fast.astype(np.int16))
+    out[name] = {"megapixels": size[0] * size[1] / 1e6, "seconds": seconds,
+                 # ru_maxrss only rises: a peak below an earlier one shows as 0 (an upper
+                 # bound is the larger of the two)
+                 "render_peak_gb": max(peak - before, 0.0) if peak > peak_before else None,
+                 "mean_grey_difference": float(difference.mean()),
+                 "p99_grey_difference": float(np.percentile(difference, 99)),
+                 "max_grey_difference": int(difference.max())}
+  return out
+
+
+def _resident_gb():
+  try:
+    with open("/proc/self/statm", encoding="utf-8") as f:
+      return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 30
+  except (OSError, ValueError):
+    return 0.0

@@ -27,6 +27,9 @@
   litert    with --model: LiteRT float32 / float16 / int8_dynamic / int8 files: size,
             seconds per image in the LiteRT interpreter, every metric's change
             (report only)
+  bokeh     with --model: bokeh of 12-megapixel photos (scikit-image's samples upscaled)
+            with the model's depth: seconds (worst photo), the renderer's own memory and
+            its difference to the exact renderer                                   <= 10
   gpu       the GPU day: training steps of every Table-1 row in float32 / mixed
             float16 / mixed bfloat16, with and without XLA, inference images/s, the
             recipe's projected hours, the input pipeline; JSON + the README table's
@@ -247,6 +250,21 @@ def _litert():
           "variants": result}
 
 
+def _bokeh():
+  if not _MODEL.value:
+    raise cli.UserError("section bokeh needs --model (e.g. runs/quickstart)")
+  from attn_depth import inference  # pylint: disable=import-outside-toplevel
+  result = benchmarks.bokeh_at_photo_size(inference.load_network(_MODEL.value))
+  for name, entry in result.items():
+    memory = entry["render_peak_gb"]
+    print(f"           {name:<10} {entry['megapixels']:.0f} MP: {entry['seconds']:.1f} s, "
+          f"{'?' if memory is None else f'{memory:.2f}'} GB above the process; vs exact at "
+          f"1.3 MP: mean {entry['mean_grey_difference']:.2f}, p99 "
+          f"{entry['p99_grey_difference']:.0f}, max {entry['max_grey_difference']} grey levels",
+          flush=True)
+  return {"value": max(entry["seconds"] for entry in result.values()), "photos": result}
+
+
 def _gpu():
   from attn_depth import gpu_report  # pylint: disable=import-outside-toplevel
   if not gpu_report.gpu_names():
@@ -305,6 +323,8 @@ SECTIONS = {
                   "(metric changes with --model)", "x", 1.6, True, _precision),
     "litert": ("LiteRT int8 (full integer) speed-up over float32 in the interpreter "
                "(needs --model)", "x", None, True, _litert),
+    "bokeh": ("seconds to render bokeh on a 12-megapixel photo with predicted depth (worst "
+              "of 3; needs --model)", "s", 10.0, False, _bokeh),
     "gpu": ("fastest paper-recipe training step on the GPU (all rows, precisions, XLA)",
             "steps/s", None, True, _gpu),
 }
