@@ -99,7 +99,6 @@ def inference_speed(variant, depth, precision, batches=(1, 8), size=(240, 320), 
     seconds = benchmarks.seconds_per_call(lambda images: model(images, training=False),
                                           (batch, *size, 3), repeats)
     out[str(batch)] = batch / seconds
-  del model
   _release()
   return out
 

@@ -26,6 +26,7 @@ from attn_depth import data
 from attn_depth import export
 from attn_depth import inference
 from attn_depth import models
+from attn_depth import precision as precision_lib
 from attn_depth import visualization
 from attn_depth.console import Progress
 from attn_depth.console import format_duration
@@ -222,19 +223,17 @@ def _run_lock(model_dir, chief):
   return RunLock(model_dir)
 
 
-@contextlib.contextmanager
 def _precision_policy(mixed_precision):
-  previous = keras.mixed_precision.global_policy()
-  if mixed_precision:
-    policies = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
-    if mixed_precision not in policies:
-      raise TrainingSetupError(f"mixed_precision must be None, 'float16' or 'bfloat16', "
-                               f"got {mixed_precision!r}")
-    keras.mixed_precision.set_global_policy(policies[mixed_precision])
-  try:
-    yield
-  finally:
-    keras.mixed_precision.set_global_policy(previous)
+  """Keras' mixed policy for the run. What the configuration asks for is what trains (tests
+  exercise float16's loss scaling on CPUs); a device without fast support is said in one line."""
+  if mixed_precision not in (None, "float16", "bfloat16"):
+    raise TrainingSetupError(f"mixed_precision must be None, 'float16' or 'bfloat16', "
+                             f"got {mixed_precision!r}")
+  reason = mixed_precision and precision_lib.unsupported_reason(mixed_precision)
+  if reason:
+    _LOG.warning("train.mixed_precision = %r: %s; training in it as configured (slower than "
+                 "float32 here)", mixed_precision, reason)
+  return precision_lib.policy(mixed_precision or "float32")
 
 
 def _restore_or_warm_start(checkpoints, model, warm_start_from, chief):
