@@ -142,12 +142,10 @@ def _dmg():
 def _fit():
   if not _MODEL.value:
     raise cli.UserError("section fit needs --model (e.g. runs/quickstart)")
-  from attn_depth import config  # pylint: disable=import-outside-toplevel
   from attn_depth import data  # pylint: disable=import-outside-toplevel
   from attn_depth import inference  # pylint: disable=import-outside-toplevel
-  config.parse_gin_for_model(_MODEL.value)
+  source = _model_test_source()
   network = inference.load_network(_MODEL.value)
-  source = gin_query("train.source", "synthetic_rooms")
   result = benchmarks.photo_fit_comparison(network, data.load_source(source, "test"))
   for fit in inference.FITS:
     print(f"           fit {fit:<8} rel {result[fit]['rel']:.4f}  rms {result[fit]['rms']:.4f}  "
@@ -182,13 +180,19 @@ def _peak():
   return {"value": worst if worst is not None else float("nan"), **result}
 
 
+@functools.lru_cache(maxsize=None)
+def _model_test_source():
+  """The --model run's test source (its operative config parsed once: gin locks after)."""
+  from attn_depth import config  # pylint: disable=import-outside-toplevel
+  config.parse_gin_for_model(_MODEL.value)
+  return gin_query("train.source", "synthetic_rooms")
+
+
 def _trained_model(section):
   if not _MODEL.value:
     return None
-  from attn_depth import config  # pylint: disable=import-outside-toplevel
   from attn_depth import data  # pylint: disable=import-outside-toplevel
-  config.parse_gin_for_model(_MODEL.value)
-  source = gin_query("train.source", "synthetic_rooms")
+  source = _model_test_source()
   print(f"           {section}: {_MODEL.value} on the first {_MAX_IMAGES.value} test frames of "
         f"{source}", flush=True)
   return data.load_source(source, "test")
