@@ -104,9 +104,12 @@ def inference_speed(variant, depth, precision, batches=(1, 8), size=(240, 320), 
 
 
 def run(networks=None, precisions=PRECISIONS, xla=(False, True), batch=3, size=(240, 320),
-        steps=20, inference_batches=(1, 8), pipeline=True, print_fn=print, model_kwargs=None):
+        steps=20, inference_batches=(1, 8), pipeline=True, print_fn=print, model_kwargs=None,
+        xla_rows=None):
   """The whole report (module docstring). `networks`: {row: (variant, depth)}, default
-  Table 1's; `model_kwargs`: passed to build_model (tests build tiny networks)."""
+  Table 1's; `xla_rows`: the rows also run with XLA (None: all; compiling every row in every
+  precision is most of the report's time); `model_kwargs`: passed to build_model (tests build
+  tiny networks)."""
   networks = networks or table1_networks()
   model_kwargs = model_kwargs or {}
   report = {"device": gpu_names() or ["CPU"], "batch": batch, "size": list(size),
@@ -116,6 +119,8 @@ def run(networks=None, precisions=PRECISIONS, xla=(False, True), batch=3, size=(
     results = {}
     for precision in precisions:
       for compiled in xla:
+        if compiled and xla_rows is not None and row not in xla_rows:
+          continue
         name = f"{precision}{'+xla' if compiled else ''}"
         try:
           result = training_step(variant, depth, precision, compiled, batch, size, steps,

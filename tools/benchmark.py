@@ -69,6 +69,8 @@ _MAX_IMAGES = flags.DEFINE_integer("max_images", 100, "Sections precision, liter
 _GPU_ROWS = flags.DEFINE_list("gpu_rows", None, "Section gpu: Table-1 rows (default all).")
 _GPU_PRECISIONS = flags.DEFINE_list("gpu_precisions", ["float32", "float16", "bfloat16"],
                                     "Section gpu: training precisions.")
+_GPU_XLA_ROWS = flags.DEFINE_list("gpu_xla_rows", ["full_r101"], "Section gpu: the rows also "
+                                   "run with XLA ('all': every row; compiling is the slow part).")
 _GPU_STEPS = flags.DEFINE_integer("gpu_steps", 20, "Section gpu: training steps per "
                                   "configuration (the first traces or compiles).")
 _GPU_MARKDOWN = flags.DEFINE_string("gpu_markdown", None, "Section gpu: also write the README "
@@ -281,8 +283,9 @@ def _gpu():
     if unknown:
       raise cli.UserError(f"--gpu_rows: unknown {unknown}; choose from {list(networks)}")
     networks = {row: networks[row] for row in _GPU_ROWS.value}
+  xla_rows = None if _GPU_XLA_ROWS.value == ["all"] else _GPU_XLA_ROWS.value
   report = gpu_report.run(networks, tuple(_GPU_PRECISIONS.value), steps=_GPU_STEPS.value,
-                          size=_size(), print_fn=lambda line: print(f"           {line}",
+                          size=_size(), xla_rows=xla_rows, print_fn=lambda line: print(f"           {line}",
                                                                     flush=True))
   if _GPU_MARKDOWN.value:
     with open(_GPU_MARKDOWN.value, "w", encoding="utf-8") as f:
