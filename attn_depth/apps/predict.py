@@ -103,7 +103,6 @@ def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrin
   for problem in problems:
     print_fn(f"skipped {problem}")
     failed[problem.split(": ", 1)[0]] = problem
-  os.makedirs(output_dir, exist_ok=True)
   written, used_stems = {}, set()
   start = time.perf_counter()
   for index, path in enumerate(paths, 1):
@@ -115,6 +114,7 @@ def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrin
       continue
     try:
       depth = network.depth_at_image_size(rgb[None])[0]
+      os.makedirs(output_dir, exist_ok=True)  # not before: a run that writes nothing leaves none
       stem = _unique_stem(path, used_stems, output_dir, outputs, overwrite)
       written[path] = write_outputs(rgb, depth, stem, output_dir, outputs, intrinsics,
                                     focus_depth, aperture, print_fn)

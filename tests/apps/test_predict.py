@@ -45,3 +45,14 @@ def test_outputs_of_an_earlier_run_are_kept_unless_overwrite(tmp_path):
   predict.predict_files(_ConstantNetwork(), [str(photos)], str(out), outputs=("npy",),
                         print_fn=lines.append, overwrite=True)
   assert sorted(os.listdir(out)) == ["a_2_depth.npy", "a_depth.npy"]
+
+
+def test_a_run_that_writes_nothing_leaves_no_output_folder(tmp_path):
+  broken = tmp_path / "broken.jpg"
+  broken.write_bytes(b"not a jpeg")
+  lines = []
+  result = predict.predict_files(_ConstantNetwork(), [str(broken)], str(tmp_path / "out"),
+                                 print_fn=lines.append)
+  assert not result["written"] and len(result["failed"]) == 1
+  assert lines and lines[0].startswith(f"skipped {broken}")
+  assert not os.path.exists(tmp_path / "out")
