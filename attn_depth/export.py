@@ -11,7 +11,8 @@ Signatures of the SavedModel:
 `assets.extra/attn_depth.json` records the input and frame sizes, the fit, the training step and
 the variant; `assets.extra/model_spec.json` the model's spec; MODEL_CARD.md sits beside them.
 
-LiteRT (`model_float32.tflite`, `model_float16.tflite`, through Keras' `export(format="litert")`)
+LiteRT (`model_<precision>.tflite` for float32, float16, int8_dynamic and int8; see
+TFLITE_PRECISIONS; through Keras' `export(format="litert")`)
 and ONNX (`model.onnx`, Keras' `export(format="onnx")`) hold the `network` endpoint: float32
 [B, H, W, 3] in [0, 1], H and W multiples of 8 -> depth [B, H/2, W/2, 1] metres, any size; fitting
 a photo to the training scale is the caller's (as `inference.resize_predict_resize` does). Each is
@@ -245,19 +246,20 @@ def check_inputs(sample, spec):
   return [tf.image.resize(image, size, method="bilinear").numpy() for size in unique]
 
 
-def _check(kind, run, references, inputs, print_fn, path):
-  """Compares an export with the SavedModel on every check input; returns the worst numbers."""
+def _check(kind, run, references, inputs, print_fn, path, against="the SavedModel's network"):
+  """Compares an export with the reference depths on every check input; returns the worst
+  numbers."""
   worst = {"max_abs_m": 0.0, "max_rel": 0.0, "mean_rel": 0.0}
   for reference, images in zip(references, inputs):
     difference = compare_depths(reference, run(images))
     worst = {key: max(worst[key], difference[key]) for key in worst}
   sizes = ", ".join(f"{x.shape[1]}x{x.shape[2]}" for x in inputs)
-  print_fn(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB): vs the SavedModel's network "
+  print_fn(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB): vs {against} "
            f"at {sizes}, max |diff| {worst['max_abs_m'] * 1000:.3f} mm, mean relative "
            f"{worst['mean_rel']:.2e}")
   for metric, limit in TOLERANCE[kind].items():
     if worst[metric] > limit:
-      return worst, f"{metric} {worst[metric]:.3g} exceeds {limit} against the SavedModel"
+      return worst, f"{metric} {worst[metric]:.3g} exceeds {limit} against {against}"
   return worst, None
 
 
@@ -278,6 +280,7 @@ def export_network(network, export_dir, tflite_precisions=DEFAULT_TFLITE, sample
   inputs = check_inputs(_sample_image(sample_image), network.spec)
   served = inference.load_saved_model_network(export_dir)  # loaded once for every check
   checks = {}
+  against = "the SavedModel's network" if precision == "float32" else "the float32 network"
   if precision == "float32":
     references = [served.network(images) for images in inputs]
   else:  # the reduced SavedModel is checked against float32; LiteRT/ONNX against float32 too
@@ -285,7 +288,7 @@ def export_network(network, export_dir, tflite_precisions=DEFAULT_TFLITE, sample
                                                              "float32"), network.spec)
     references = [float32.network(images) for images in inputs]
     worst, failure = _check(f"savedmodel_{precision}", served.network, references, inputs,
-                            print_fn, os.path.join(export_dir, "saved_model.pb"))
+                            print_fn, os.path.join(export_dir, "saved_model.pb"), against)
     checks["savedmodel"] = {"file": export_dir, "precision": precision, **worst}
     if failure:
       raise ExportCheckError(f"{export_dir}: {failure}; {precision} does not hold this "
@@ -295,7 +298,8 @@ def export_network(network, export_dir, tflite_precisions=DEFAULT_TFLITE, sample
     tflite_model = convert_to_tflite(network.model, name, network.spec)
     with open(path, "wb") as f:
       f.write(tflite_model)
-    worst, failure = _check(name, tflite_runner(tflite_model), references, inputs, print_fn, path)
+    worst, failure = _check(name, tflite_runner(tflite_model), references, inputs, print_fn, path,
+                            against)
     checks[name] = {"file": path, **worst}
     if not failure:
       continue
@@ -308,21 +312,22 @@ def export_network(network, export_dir, tflite_precisions=DEFAULT_TFLITE, sample
     print_fn(f"removed {path}: {failure}; {name} does not hold this network, "
              f"use model_float32.tflite")
   if onnx:
-    checks["onnx"] = _export_checked_onnx(network, export_dir, references, inputs, print_fn)
+    checks["onnx"] = _export_checked_onnx(network, export_dir, references, inputs, print_fn,
+                                          against)
   with open(os.path.join(export_dir, "assets.extra", "tflite_check.json"), "w",
             encoding="utf-8") as f:
     json.dump(checks, f, indent=2)
   return checks
 
 
-def _export_checked_onnx(network, export_dir, references, inputs, print_fn):
+def _export_checked_onnx(network, export_dir, references, inputs, print_fn, against):
   path = os.path.join(export_dir, "model.onnx")
   missing = onnx_available()
   if missing:
     print_fn(f"no {path}: ONNX export {missing}")
     return {"file": None, "kept": False, "reason": missing}
   export_onnx(network.model, path)
-  worst, failure = _check("onnx", onnx_runner(path), references, inputs, print_fn, path)
+  worst, failure = _check("onnx", onnx_runner(path), references, inputs, print_fn, path, against)
   if failure:
     raise ExportCheckError(f"{path}: {failure}")
   return {"file": path, **worst}

@@ -4,11 +4,16 @@
 
 Writes <export_dir>/ (SavedModel: serving_default takes uint8 images [B, H, W, 3] of any size
 and returns depth float32 [B, H, W] in metres; loads with plain TensorFlow), and
-<export_dir>/model_float32.tflite and model_float16.tflite, each checked against the
-SavedModel on a sample image (the check's numbers are printed and saved in
-<export_dir>/assets.extra/tflite_check.json), and beside it a preset, <model folder>/preset/
+<export_dir>/model_float32.tflite and model_float16.tflite (--tflite adds int8_dynamic and
+full-integer int8), each checked against the SavedModel on a sample image (the check's numbers
+are printed and saved in <export_dir>/assets.extra/tflite_check.json), and beside it a preset, <model folder>/preset/
 (model.keras, model_spec.json, the model card README.md and the run's evaluation results: the
 folder to share; attn_depth.DepthEstimator.from_preset loads it).
+
+  python tools/export.py --model=runs/quickstart --tflite=float32,int8 --precision=bfloat16
+
+--precision makes the SavedModel compute in bfloat16 (or float16 on GPUs); LiteRT and ONNX hold
+the float32 network.
 """
 
 import os
