@@ -161,6 +161,9 @@ def test_prepare_nyu_from_the_archive_and_from_the_extracted_folder(world):
 # ResNet-101 full model are the two kinds of network; dfe_r101 and dfe_afb_r101 are the same
 # command with their own shipped config (tests/training trains every shipped config, and the
 # miniature's end-to-end test runs all four rows through this pipeline).
+EXTRA_FLAGS = ["--exports=savedmodel", "--nofigures", "--rows=baseline_r50,full_r101"]
+REPRODUCE_BINDINGS = [f"nyu_tfds_source.num_train_examples = {SUBSET}",
+                      f"train.total_steps = {STEPS}", "train.checkpoint_every = 1"]
 ROWS = ("baseline_r50", "full_r101")
 ALL_ROWS = ("baseline_r50", "dfe_r101", "dfe_afb_r101", "full_r101")
 # Per row: training, four evaluations (paper, paper + flip, eigen, densedepth), export.
