@@ -35,11 +35,6 @@ def table1_networks():
           for row in rows_lib.table1_rows()}
 
 
-def gpu_names():
-  return [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
-          for gpu in tf.config.list_physical_devices("GPU")]
-
-
 def _device_memory_gb(reset=False):
   """Peak memory of the first GPU since the last reset (GB), or None on a CPU."""
   if not tf.config.list_physical_devices("GPU"):
@@ -112,7 +107,7 @@ def run(networks=None, precisions=PRECISIONS, xla=(False, True), batch=3, size=(
   tiny networks)."""
   networks = networks or table1_networks()
   model_kwargs = model_kwargs or {}
-  report = {"device": gpu_names() or ["CPU"], "batch": batch, "size": list(size),
+  report = {"device": benchmarks.device_names(), "batch": batch, "size": list(size),
             "steps": steps, "recipe_steps": RECIPE_STEPS, "loss_tolerance": LOSS_TOLERANCE,
             "training": {}, "inference": {}}
   for row, (variant, depth) in networks.items():

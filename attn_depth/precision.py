@@ -114,6 +114,5 @@ def policy(precision):
 
 def of_model(model):
   """The precision a Keras model computes in (its first layer's compute dtype)."""
-  compute = model.dtype_policy.compute_dtype if hasattr(model, "dtype_policy") else "float32"
-  return {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}.get(
-      compute, "float32")
+  compute = getattr(getattr(model, "dtype_policy", None), "compute_dtype", "float32")
+  return compute if compute in PRECISIONS else "float32"

@@ -273,7 +273,7 @@ def _bokeh():
 
 def _gpu():
   from attn_depth import gpu_report  # pylint: disable=import-outside-toplevel
-  if not gpu_report.gpu_names():
+  if benchmarks.device_names() == ["CPU"]:
     print("           no GPU visible to TensorFlow here: nothing to measure (run this section "
           "on a machine with one)", flush=True)
     return {"value": float("nan"), "skipped": "no GPU"}
