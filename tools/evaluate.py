@@ -154,7 +154,7 @@ def main(argv):
                                  if total else None, limited=bool(_MAX_IMAGES.value))
     else:
       network = inference.load_network(_MODEL.value, _PRECISION.value)
-    frames = data.load_source(_SOURCE.value, "test")
+    frames = data.load_table(_SOURCE.value, "test")
     if _MAX_IMAGES.value:
       total = min(total or _MAX_IMAGES.value, _MAX_IMAGES.value)
     print(f"{'predictions' if _PREDICTIONS.value else 'model'} {network.source} (step "
@@ -167,7 +167,8 @@ def main(argv):
     output, markdown = reports.write_report(
         report, _OUTPUT.value or _default_output(evaluator, getattr(network, "precision",
                                                                     "float32")))
-    print(f"\n{result['images']} images, {report['mode']}; ground truth: "
+    print(f"\n{result['images']} images{reports.skipped_note(report)}, {report['mode']}; "
+          f"ground truth: "
           f"{report['ground_truth']}\n\n{reports.markdown_rows(report)}\n")
     print(f"wrote {output} and {markdown}")
 

@@ -82,7 +82,7 @@ def main(argv):
       runs.append(figures.RunPredictions(label, network, prediction))
       print(f"{label}: measuring rel on {_EVAL_IMAGES.value or 'all'} test frames and the time "
             f"per image", flush=True)
-      result = evaluator.run(network, data.load_source(_SOURCE.value, "test"))
+      result = evaluator.run(network, data.load_table(_SOURCE.value, "test"))
       points.append({"label": label, "rel": result["metrics"]["rel"],
                      "images": result["images"],
                      "seconds": figures.seconds_per_image(network)})

@@ -31,9 +31,22 @@ class FrameTable:
 
   def __init__(self, name, size):
     self.name, self.size = name, int(size)
+    self._skipped, self._skipped_lock = {}, threading.Lock()
 
   def __len__(self):
     return self.size
+
+  def _skip(self, index, where, reason):
+    """Reports frame `index` (named `where`) as skipped: one warning line, and kept for
+    `skipped()`, so that a result can say which frames it lacks."""
+    _LOG.warning("%s: skipped a frame: %s", self.name, reason)
+    with self._skipped_lock:
+      self._skipped[int(index)] = str(where)
+
+  def skipped(self):
+    """The frames skipped so far, in index order: [(index, where)]."""
+    with self._skipped_lock:
+      return sorted(self._skipped.items())
 
   def frames(self, indices=None, parallel=tf.data.AUTOTUNE):
     """{"image": uint8 [480, 640, 3], "depth": float32 [480, 640] metres} for each index of
@@ -74,7 +87,7 @@ class PythonFrames(FrameTable):
       image, depth = check_frame(*self._load(index), self._where(index))
       return image, depth, True
     except (FrameError, OSError, ValueError, KeyError) as error:
-      _LOG.warning("%s: skipped a frame: %s", self.name, error)
+      self._skip(index, self._where(index), error)
       return _EMPTY_IMAGE, _EMPTY_DEPTH, False
 
   def frames_with(self, elements, fn, parallel=tf.data.AUTOTUNE):
@@ -148,8 +161,8 @@ class RecordFrames(FrameTable):
     try:
       return os.pread(self._descriptor(int(file_number)), int(length), int(offset)), True
     except OSError as error:
-      _LOG.warning("%s: skipped record %d of %s: %s", self.name, int(index),
-                      self._files[int(file_number)], error)
+      where = f"record {int(index)} of {self._files[int(file_number)]}"
+      self._skip(index, where, f"{where}: {error}")
       return b"", False
 
   def frames_with(self, elements, fn, parallel=tf.data.AUTOTUNE):

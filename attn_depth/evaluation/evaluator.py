@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from attn_depth import inference
+from attn_depth.data.frame_tables import FrameTable
 from attn_depth.evaluation import protocols
 from attn_depth.evaluation import reports
 from attn_depth.evaluation.boundary import BoundaryMetricsAccumulator
@@ -53,14 +54,19 @@ class Evaluator:
 
   def run(self, network, frames, progress=None):
     """Scores `network` -- an `inference.DepthNetwork`, or a `predictions.FramePredictions`
-    holding someone's depth for each frame -- on `frames`, a dataset of {"image": uint8
-    [H, W, 3], "depth": [H, W] metres} in the test set's order. `progress(done)` after each
-    batch.
+    holding someone's depth for each frame -- on `frames`: a `FrameTable` (data.load_table) or
+    a dataset of {"image": uint8 [H, W, 3], "depth": [H, W] metres} in the test set's order.
+    `progress(done)` after each batch.
 
-    Returns {"images", "metrics", "mode", "ground_truth_holes"} and, with the detail metrics,
+    Returns {"images", "metrics", "mode", "ground_truth_holes"}; with the detail metrics,
     "boundary" and "boundary_images" (per-image means over the images where each is defined);
+    from a FrameTable, "skipped_frames": {"count", "frames"} (the frames that could not be read,
+    so that a result never silently covers fewer frames than the test set).
     ground_truth_holes is the fraction of frame pixels without depth.
     """
+    table = frames if isinstance(frames, FrameTable) else None
+    if table is not None:
+      frames = table.frames()
     depth_accumulator = DepthMetricsAccumulator(mode=self.mode,
                                                 rel_denominator=self.rel_denominator)
     boundary_accumulator = BoundaryMetricsAccumulator() if self.boundary else None
@@ -87,6 +93,8 @@ class Evaluator:
       network.check_all_used(images_seen)
     result = {"images": images_seen, "metrics": depth_accumulator.result(), "mode": self.mode,
               "ground_truth_holes": holes / max(pixels, 1)}
+    if table is not None:
+      result["skipped_frames"] = skipped_frames(table, images_seen, self.max_images)
     if boundary_accumulator:
       result["boundary"] = boundary_accumulator.result()
       result["boundary_images"] = boundary_accumulator.counts
@@ -103,6 +111,17 @@ class Evaluator:
     return reports.result_name(source, self.protocol, self.flip, self.mode_given,
                                self.depth_key, self.max_images, saved_model, predictions,
                                self.boundary, precision)
+
+
+def skipped_frames(table, images_seen, max_images=None):
+  """{"count", "frames"}: the frames of `table` a run over it did not score. Named where the
+  table knows them (unreadable files); records tf.data could not decode are counted from what
+  is missing (whole runs only)."""
+  named = [where for _, where in table.skipped()]
+  count = len(named)
+  if max_images is None:
+    count = max(count, len(table) - images_seen)
+  return {"count": count, "frames": named}
 
 
 def constant_depth_network(value, like):

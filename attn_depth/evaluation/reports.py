@@ -159,9 +159,21 @@ def write_report(report, json_path):
   markdown_path = os.path.splitext(json_path)[0] + ".md"
   with open(markdown_path, "w", encoding="utf-8") as f:
     f.write(f"{report['protocol_description']}; {report['mode']}; {report['images']} images of "
-            f"{report['source']}; ground truth: {report['ground_truth']}\n\n"
-            f"{markdown_rows(report)}\n")
+            f"{report['source']}{skipped_note(report)}; ground truth: {report['ground_truth']}"
+            f"\n\n{markdown_rows(report)}\n")
   return json_path, markdown_path
+
+
+def skipped_note(report):
+  """'' or ' (2 frames skipped: a.png, b.png)': a result on fewer frames than the test set says
+  so wherever it is shown."""
+  skipped = report.get("skipped_frames") or {"count": 0}
+  if not skipped["count"]:
+    return ""
+  names = skipped.get("frames") or []
+  shown = ", ".join(names[:5]) + (f", ... ({len(names) - 5} more)" if len(names) > 5 else "")
+  return (f" ({skipped['count']} frame{'s' if skipped['count'] != 1 else ''} skipped"
+          + (f": {shown}" if shown else "") + ")")
 
 
 def _json_default(value):

@@ -319,7 +319,7 @@ class _SideTasks:
     evaluator = Evaluator("paper", batch_size=self.batch_size,
                           max_images=_images_of(batches, self.batch_size))
     self.network.step = step
-    result = evaluator.run(self.network, data.load_source(self.source, "test"))
+    result = evaluator.run(self.network, data.load_table(self.source, "test"))
     with self.eval_writer.as_default(step=step):
       for name, value in result["metrics"].items():
         tf.summary.scalar(f"metrics/{name}", value)
@@ -433,14 +433,14 @@ def _final_evaluation(network, source, batch_size, model_dir, max_batches):
   total = data.count_frames(source, "test")
   if evaluator.max_images:
     total = min(total or evaluator.max_images, evaluator.max_images)
-  result = evaluator.run(network, data.load_source(source, "test"),
+  result = evaluator.run(network, data.load_table(source, "test"),
                          progress=Progress(total, "final evaluation", print_fn=_log))
   constant_value = median_depth(
       data.build_pipeline(source, "train", training=False, repeat=False, batch_size=batch_size))
   constant = Evaluator("paper", boundary=False, batch_size=batch_size,
                        max_images=evaluator.max_images).run(
                            constant_depth_network(constant_value, network),
-                           data.load_source(source, "test"))
+                           data.load_table(source, "test"))
   report = evaluator.report(network, result, source, baseline={
       "name": f"constant {constant_value:.2f} m (median training depth)",
       "value_m": constant_value, "metrics": constant["metrics"]})

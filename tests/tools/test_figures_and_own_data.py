@@ -73,6 +73,33 @@ def test_evaluate_tool_on_sun_rgbd_b3do(run_dir, sun_root, tmp_path):  # noqa: F
   assert missing.returncode == 1 and "--sunrgbd" in missing.stderr.strip().splitlines()[-1]
 
 
+def test_bad_frames_of_an_own_rgbd_test_set_are_named_and_recorded(run_dir, tmp_path):
+  """Two broken frames of five: each is named in one warning line, the result says it covers 3
+  frames and which 2 it lacks (in the JSON, the .md and the console): numbers on a smaller test
+  set never pass unnoticed."""
+  from attn_depth.data import rgbd_files  # pylint: disable=import-outside-toplevel
+  rgbd_files.export_rooms(str(tmp_path / "own"), 0, 5)
+  test = tmp_path / "own" / "test"
+  (test / "rgb" / "00001.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+  rgbd_files.write_pair(str(tmp_path / "small"), "x", np.zeros((30, 40, 3), np.uint8),
+                        np.ones((30, 40), np.float32))
+  os.replace(tmp_path / "small" / "depth" / "x.png", test / "depth" / "00003.png")
+  out = tmp_path / "own.json"
+  result = run_tool("evaluate", f"--model={run_dir}", "--source=rgbd_files",
+                    f"--rgbd_test={test}", f"--output={out}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(out.read_text())
+  assert report["images"] == 3
+  assert report["skipped_frames"]["count"] == 2
+  assert [os.path.basename(p) for p in report["skipped_frames"]["frames"]] == ["00001.png",
+                                                                              "00003.png"]
+  warnings = [line for line in result.stderr.splitlines() if line.startswith("evaluate: warning:")]
+  assert len(warnings) == 2, result.stderr
+  assert "00001.png" in warnings[0] + warnings[1] and "00003.png" in warnings[0] + warnings[1]
+  assert "3 images (2 frames skipped:" in result.stdout
+  assert "(2 frames skipped:" in out.with_suffix(".md").read_text()
+
+
 def _readme_block(heading):
   with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
     readme = f.read()
