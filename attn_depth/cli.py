@@ -6,6 +6,7 @@ import os
 import sys
 
 from attn_depth import errors
+from attn_depth import files
 
 
 def quiet_logs(program="attn_depth"):
@@ -51,6 +52,11 @@ def user_errors(program):
     # gin appends "In call to configurable ..." lines; the message itself is one line.
     message = str(error).split("\n  In call to configurable", 1)[0].strip()
     print(f"{program}: error: {message}", file=sys.stderr)
+    sys.exit(1)
+  except OSError as error:
+    if not files.is_disk_full(error):
+      raise
+    print(f"{program}: error: {files.disk_full(error.filename or os.getcwd())}", file=sys.stderr)
     sys.exit(1)
 
 

@@ -19,6 +19,7 @@ a photo to the training scale is the caller's (as `inference.resize_predict_resi
 checked against the SavedModel's `network` on a sample at several sizes.
 """
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -29,6 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from attn_depth import files
 from attn_depth import inference
 from attn_depth import precision as precision_lib
 from attn_depth import presets
@@ -269,9 +271,43 @@ def export_network(network, export_dir, tflite_precisions=DEFAULT_TFLITE, sample
   its packages are installed). Returns the checks: {"float32": {"file", "max_abs_m",
   "max_rel", "mean_rel"}, "float16": ..., "onnx": ...}.
 
+  The whole folder is written beside `export_dir` and replaces it only once every file is
+  written and checked (`replacing_export`): a failed or interrupted export leaves the previous
+  one as it was, and an export folder never mixes the files of two checkpoints.
+
   precision: what the SavedModel computes in (attn_depth.precision; checked against the float32
   network, "savedmodel" in the checks). LiteRT and ONNX always hold the float32 network: their
   own reduced forms are the LiteRT precisions."""
+  with replacing_export(export_dir) as partial:
+    def final_names(value):
+      if isinstance(value, dict):
+        return {key: final_names(item) for key, item in value.items()}
+      return value.replace(partial, export_dir) if isinstance(value, str) else value
+
+    checks = _export_network(network, partial, tflite_precisions, sample_image,
+                             lambda line: print_fn(final_names(line)), run_dir, onnx, precision)
+    checks = final_names(checks)
+    with open(os.path.join(partial, "assets.extra", "tflite_check.json"), "w",
+              encoding="utf-8") as f:
+      json.dump(checks, f, indent=2)
+  return checks
+
+
+@contextlib.contextmanager
+def replacing_export(export_dir):
+  """Yields the folder to write a whole export into (beside `export_dir`); it replaces
+  `export_dir` whole when the block ends normally and is removed otherwise. Refuses a folder
+  that holds something other than an export (it would be replaced)."""
+  if (os.path.isdir(export_dir) and os.listdir(export_dir)
+      and not os.path.isfile(os.path.join(export_dir, "saved_model.pb"))):
+    raise ExportCheckError(f"{export_dir}: exists and is not an export (an export replaces its "
+                           f"folder whole); choose an empty or new --export_dir")
+  with files.replacing(export_dir) as partial:
+    yield partial
+
+
+def _export_network(network, export_dir, tflite_precisions, sample_image, print_fn, run_dir,
+                    onnx, precision):
   saved = inference.in_precision(network.model, network.spec, precision)
   export_saved_model(saved, export_dir, network.spec, network.step, network.fit, run_dir)
   print_fn(f"wrote SavedModel {export_dir} (step {network.step}, input "
@@ -314,9 +350,6 @@ def export_network(network, export_dir, tflite_precisions=DEFAULT_TFLITE, sample
   if onnx:
     checks["onnx"] = _export_checked_onnx(network, export_dir, references, inputs, print_fn,
                                           against)
-  with open(os.path.join(export_dir, "assets.extra", "tflite_check.json"), "w",
-            encoding="utf-8") as f:
-    json.dump(checks, f, indent=2)
   return checks
 
 

@@ -21,6 +21,7 @@ import shutil
 
 import keras
 
+from attn_depth import files
 from attn_depth import inference
 from attn_depth import models
 from attn_depth.errors import UserError
@@ -95,17 +96,18 @@ def save(network, folder, run_dir=None, print_fn=None):
   if os.path.isdir(folder) and os.listdir(folder) and not os.path.isfile(
       os.path.join(folder, METADATA_FILE)):
     raise PresetError(f"{folder}: exists and is not a preset; choose an empty or new folder")
-  os.makedirs(folder, exist_ok=True)
-  network.model.save(os.path.join(folder, MODEL_FILE))
-  network.spec.save(folder)
   metadata = {**_metadata(network.step, network.fit, network.source),
               "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
                   timespec="seconds")}
-  with open(os.path.join(folder, METADATA_FILE), "w", encoding="utf-8") as f:
-    json.dump(metadata, f, indent=2)
-  results = _copy_results(run_dir, os.path.join(folder, "eval"))
-  with open(os.path.join(folder, MODEL_CARD), "w", encoding="utf-8") as f:
-    f.write(model_card(network.spec, metadata, results, training_summary(run_dir)))
+  with files.replacing(folder) as partial:  # whole, never half of two checkpoints
+    os.makedirs(partial)
+    network.model.save(os.path.join(partial, MODEL_FILE))
+    network.spec.save(partial)
+    with open(os.path.join(partial, METADATA_FILE), "w", encoding="utf-8") as f:
+      json.dump(metadata, f, indent=2)
+    results = _copy_results(run_dir, os.path.join(partial, "eval"))
+    with open(os.path.join(partial, MODEL_CARD), "w", encoding="utf-8") as f:
+      f.write(model_card(network.spec, metadata, results, training_summary(run_dir)))
   if print_fn:
     print_fn(f"wrote preset {folder} ({network.spec.name}, step {network.step}, "
              f"{len(results)} evaluation result(s))")

@@ -336,8 +336,9 @@ def test_predict_every_output_bokeh_and_ply(world, reproduction):
   export_dir = os.path.join(world.work, "runs", "baseline_r50", "export")
   out = os.path.join(world.work, "predictions")
   result = world.run(["tools/predict.py", f"--model={export_dir}", world.photos,
-                      f"--output_dir={out}", "--bokeh"], "predict (SavedModel)")
+                      f"--output_dir={out}", "--bokeh"], "predict (SavedModel)", expect=1)
   assert "skipped" in result["stdout"] and "broken.jpg" in result["stdout"]
+  assert "predict: error: 1 of 3 input(s) failed" in result["stderr"]
   for stem, size in (("room", (480, 640)), ("large", (1800, 2400))):
     depth = np.load(os.path.join(out, f"{stem}_depth.npy"))
     assert depth.shape == size and np.isfinite(depth).all() and (depth > 0).all()

@@ -88,12 +88,16 @@ def main(argv):
     if unknown:
       raise cli.UserError(f"--outputs: unknown {unknown}; choose from {list(predict.OUTPUTS)}")
     intrinsics = _intrinsics()
+    if _APERTURE.value is not None and _APERTURE.value < 0:
+      raise cli.UserError(f"--aperture={_APERTURE.value:g}: expected a blur radius >= 0 pixels")
+    if _FOCUS_DEPTH.value is not None and _FOCUS_DEPTH.value <= 0:
+      raise cli.UserError(f"--focus_depth={_FOCUS_DEPTH.value:g}: expected metres > 0")
     config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _GIN_BINDINGS.value)
     network = inference.load_network(_MODEL.value, _PRECISION.value)
     network.fit = _FIT.value
     clips = [p for p in inputs if video.is_video(p) or (_SEQUENCE.value and os.path.isdir(p))]
     photos = [p for p in inputs if p not in clips]
-    done = 0
+    done, failed = 0, 0
     for clip in clips:
       os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
       try:
@@ -102,15 +106,20 @@ def main(argv):
         done += 1
       except video.VideoError as error:  # a batch job goes on with the rest
         print(f"skipped {error}", flush=True)
+        failed += 1
     if photos:
       result = predict.predict_files(network, photos, _OUTPUT_DIR.value, outputs, intrinsics,
                                      _FOCUS_DEPTH.value, _APERTURE.value,
                                      print_fn=cli.print_flush, overwrite=_OVERWRITE.value)
       done += len(result["written"])
+      failed += len(result["failed"])
       print(f"{len(result['written'])} image(s) -> {_OUTPUT_DIR.value}"
             + (f"; {len(result['failed'])} skipped" if result["failed"] else ""))
     if not done:
       raise cli.UserError("no image or video could be processed")
+    if failed:  # exit 1, so that a scheduler or a script sees that some inputs have no depth
+      raise cli.UserError(f"{failed} of {done + failed} input(s) failed (each named above); the "
+                          f"others were written")
 
 
 if __name__ == "__main__":

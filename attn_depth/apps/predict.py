@@ -14,6 +14,7 @@ import time
 import numpy as np
 from PIL import Image
 
+from attn_depth import files
 from attn_depth.apps import bokeh as bokeh_lib
 from attn_depth.apps import images as images_lib
 from attn_depth.apps import pointcloud
@@ -51,25 +52,30 @@ _BOKEH_PROGRESS_PIXELS = 4_000_000
 
 def write_outputs(rgb, depth, stem, output_dir, outputs=DEFAULT_OUTPUTS, intrinsics=None,
                   focus_depth=None, aperture=None, print_fn=None):
-  """Writes the requested files for one image; returns their paths. `print_fn` receives
-  progress lines for the bokeh of large photos."""
-  written = []
+  """Writes the requested files for one image, all of them or none (each is written beside its
+  name and they are renamed into place together: an image reported as failed leaves nothing);
+  returns their paths. `print_fn` receives progress lines for the bokeh of large photos."""
+  chosen = [output for output in OUTPUTS if output in outputs]
+  finals = [os.path.join(output_dir, stem + OUTPUT_SUFFIXES[output]) for output in chosen]
+  with files.replacing_all(finals) as partials:
+    _write_outputs(rgb, depth, stem, dict(zip(chosen, partials)), intrinsics, focus_depth,
+                   aperture, print_fn)
+  return finals
 
-  def path_of(suffix):
-    written.append(os.path.join(output_dir, stem + suffix))
-    return written[-1]
 
+def _write_outputs(rgb, depth, stem, path_of, intrinsics, focus_depth, aperture, print_fn):
+  """Writes each output to its path in `path_of` ({output: path}), in OUTPUTS order."""
+  outputs = path_of
   if "npy" in outputs:
-    np.save(path_of(OUTPUT_SUFFIXES["npy"]), depth.astype(np.float32))
+    np.save(path_of["npy"], depth.astype(np.float32))
   if "png16" in outputs:
-    images_lib.save_depth_png16(path_of(OUTPUT_SUFFIXES["png16"]), depth)
+    images_lib.save_depth_png16(path_of["png16"], depth)
   if "color" in outputs:
-    Image.fromarray(images_lib.colour_depth_with_legend(depth)).save(
-        path_of(OUTPUT_SUFFIXES["color"]))
+    Image.fromarray(images_lib.colour_depth_with_legend(depth)).save(path_of["color"])
   if "ply" in outputs:
     camera = intrinsics or pointcloud.Intrinsics.nyu_scaled(*depth.shape)
     points, colours = pointcloud.depth_to_points(depth, camera, rgb)
-    pointcloud.write_ply(path_of(OUTPUT_SUFFIXES["ply"]), points, colours)
+    pointcloud.write_ply(path_of["ply"], points, colours)
   if "bokeh" in outputs:
     focus = focus_depth or bokeh_lib.focus_depth_at_centre(depth)
     radius = aperture if aperture is not None else 0.015 * max(depth.shape)
@@ -80,8 +86,7 @@ def write_outputs(rgb, depth, stem, output_dir, outputs=DEFAULT_OUTPUTS, intrins
         report.total = total
         report(done)
     Image.fromarray(bokeh_lib.render_bokeh(rgb, depth, focus, radius, progress=progress)).save(
-        path_of(OUTPUT_SUFFIXES["bokeh"]))
-  return written
+        path_of["bokeh"])
 
 
 def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrinsics=None,
@@ -92,8 +97,9 @@ def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrin
   `overwrite`.
 
   A bad input, or one whose prediction or any output fails, is reported in one line and
-  skipped; the rest are processed (files already written for it stay). Returns
-  {"written": {input: [files]}, "failed": {input or pattern: message}}.
+  skipped, leaving no file; the rest are processed. A full disk stops the batch (files.DiskFull,
+  saying how many images were done). Returns {"written": {input: [files]}, "failed": {input or
+  pattern: message}}.
   """
   unknown = set(outputs) - set(OUTPUTS)
   if unknown:
@@ -118,6 +124,9 @@ def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrin
       stem = _unique_stem(path, used_stems, output_dir, outputs, overwrite)
       written[path] = write_outputs(rgb, depth, stem, output_dir, outputs, intrinsics,
                                     focus_depth, aperture, print_fn)
+    except files.DiskFull as error:
+      raise files.DiskFull(f"{error} ({len(written)} of {len(paths)} image(s) were written "
+                           f"before it)") from None
     except Exception as error:  # pylint: disable=broad-except  (a batch job goes on)
       reason = str(error).splitlines()[0] if str(error) else ""
       message = f"{path}: {type(error).__name__}: {reason}"

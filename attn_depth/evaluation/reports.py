@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 
+from attn_depth import files
+
 from attn_depth.data import sources
 from attn_depth.evaluation import protocols
 
@@ -154,13 +156,14 @@ def write_report(report, json_path):
   if folder:
     os.makedirs(folder, exist_ok=True)
   json_path = free_path(json_path, report)
-  with open(json_path, "w", encoding="utf-8") as f:
-    json.dump(report, f, indent=2, default=_json_default)
   markdown_path = os.path.splitext(json_path)[0] + ".md"
-  with open(markdown_path, "w", encoding="utf-8") as f:
-    f.write(f"{report['protocol_description']}; {report['mode']}; {report['images']} images of "
-            f"{report['source']}{skipped_note(report)}; ground truth: {report['ground_truth']}"
-            f"\n\n{markdown_rows(report)}\n")
+  with files.replacing_all([json_path, markdown_path]) as (json_partial, markdown_partial):
+    with open(json_partial, "w", encoding="utf-8") as f:
+      json.dump(report, f, indent=2, default=_json_default)
+    with open(markdown_partial, "w", encoding="utf-8") as f:
+      f.write(f"{report['protocol_description']}; {report['mode']}; {report['images']} images "
+              f"of {report['source']}{skipped_note(report)}; ground truth: "
+              f"{report['ground_truth']}\n\n{markdown_rows(report)}\n")
   return json_path, markdown_path
 
 

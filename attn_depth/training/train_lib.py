@@ -419,7 +419,8 @@ def _images_of(batches, batch_size):
 
 def _export(model, spec, model_dir, step):
   export_dir = os.path.join(model_dir, "export")
-  export.export_saved_model(model, export_dir, spec, step, run_dir=model_dir)
+  with export.replacing_export(export_dir) as partial:  # never beside another step's files
+    export.export_saved_model(model, partial, spec, step, run_dir=model_dir)
   _log(f"wrote SavedModel {export_dir} (tools/predict.py --model={export_dir} photo.jpg)")
   return export_dir
 

@@ -72,9 +72,13 @@ def test_export_then_predict_with_the_saved_model(run_dir, tmp_path):
   out = tmp_path / "out"
   result = run_tool("predict", f"--model={export_dir}", str(photos), f"--output_dir={out}",
                     "--bokeh")
-  assert result.returncode == 0, result.stderr[-3000:]
+  # The readable photo is written; the broken one is named, and the exit code says not all were.
+  assert result.returncode == 1, result.stderr[-3000:]
   assert f"skipped {photos / 'broken.jpg'}: not a readable image" in result.stdout
   assert "1 image(s)" in result.stdout and "1 skipped" in result.stdout
+  assert result.stderr.strip().splitlines()[-1] == (
+      "predict: error: 1 of 2 input(s) failed (each named above); the others were written")
+  assert not [name for name in os.listdir(out) if ".partial" in name]
 
   depth = np.load(out / "room_depth.npy")
   assert depth.shape == (45, 70) and depth.dtype == np.float32 and (depth > 0).all()
