@@ -1,6 +1,9 @@
 """Shared test set-up: quiet TensorFlow, a clean gin config and fixed seeds for every test."""
 
+import contextlib
+import errno
 import os
+import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,6 +30,35 @@ def run_tool(name, *args, timeout=600):
   return subprocess.run([sys.executable, os.path.join("tools", f"{name}.py"), *args],
                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
                         check=False)
+
+
+@contextlib.contextmanager
+def small_disk(path, megabytes):
+  """A real file system of `megabytes` (a tmpfs) mounted at `path` for the block: what a full
+  disk does cannot be faked by a mock. Needs root (CI runs as root); skipped elsewhere."""
+  os.makedirs(path, exist_ok=True)
+  mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs",
+                            str(path)], capture_output=True, text=True, check=False)
+  if mounted.returncode:
+    pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}): a full disk needs root")
+  try:
+    yield path
+  finally:
+    subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+def fill_disk(folder):
+  """Fills the file system holding `folder` with one file, to the last byte; returns its path."""
+  path = os.path.join(folder, "filler")
+  with open(path, "wb", buffering=0) as f:
+    for size in (1 << 20, 1 << 12, 1):
+      chunk = b"\0" * size
+      try:
+        while True:
+          f.write(chunk)
+      except OSError as error:
+        assert error.errno == errno.ENOSPC, error
+  return path
 
 
 @pytest.fixture(scope="session")

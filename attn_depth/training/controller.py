@@ -17,6 +17,7 @@ from typing import Callable
 
 import tensorflow as tf
 
+from attn_depth import files
 from attn_depth.errors import UserError
 
 _LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'
@@ -125,7 +126,30 @@ class Checkpoints:
     return None
 
   def save(self, step):
-    return self.manager.save(checkpoint_number=step)
+    """Saves `step`. On a full disk the half-written checkpoint is removed and one DiskFull
+    error says which checkpoint is intact (training resumes from it once there is space)."""
+    previous = self.latest
+    try:
+      return self.manager.save(checkpoint_number=step)
+    except (tf.errors.OpError, OSError) as error:
+      if not files.is_disk_full(error):
+        raise
+      self._remove_partial(step)
+      directory = self.manager.directory
+      raise files.DiskFull(
+          f"{directory}: no space left on the device while saving the checkpoint of step "
+          f"{step} ({files.format_bytes(files.free_space(directory))} free there); "
+          + (f"{os.path.basename(previous)} is intact: free some space and run the same "
+             f"command to resume from it" if previous else "no checkpoint was saved yet")
+      ) from None
+
+  def _remove_partial(self, step):
+    """What a failed save of `step` left: TensorFlow's temporary folder, a half-merged
+    checkpoint, a half-written state file."""
+    directory = self.manager.directory
+    for pattern in (f"ckpt-{step}_temp*", f"ckpt-{step}.*", "checkpoint.tmp*"):
+      for path in tf.io.gfile.glob(os.path.join(directory, pattern)):
+        files.remove_quietly(path)
 
   def due(self, step):
     return bool(self.every and step % self.every == 0)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 
 import gin
 import numpy as np
@@ -16,6 +17,7 @@ from attn_depth.apps import images as images_lib
 from attn_depth.apps import pointcloud
 from attn_depth.evaluation import protocols
 from tests.conftest import run_tool
+from tests.conftest import small_disk
 from tests.data import nyu_files
 
 pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
@@ -198,3 +200,40 @@ def test_evaluate_tool_scores_a_folder_of_predictions_under_every_protocol(run_d
       result.stderr)
   result = run_tool("evaluate", "--source=synthetic_rooms", *bindings)
   assert "evaluate: error: give one of --model" in result.stderr
+
+
+def test_predict_on_a_full_disk_leaves_whole_outputs_only_and_says_so(run_dir, tmp_path):
+  """Nine photos onto a 5 MB file system (room for two photos' outputs): the run stops in one
+  line naming the file it could not write, the free space and how many photos were done, exit
+  1; every photo it kept has all four files, complete; nothing partial is left. With space
+  back, the same command writes the rest (the finished ones are kept, new ones named _2)."""
+  photos = tmp_path / "photos"
+  photos.mkdir()
+  rng = np.random.default_rng(0)
+  for index in range(9):
+    Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)).save(
+        photos / f"p{index}.png")
+  with small_disk(tmp_path / "disk", 5) as disk:
+    out = disk / "out"
+    result = run_tool("predict", f"--model={run_dir}", str(photos), f"--output_dir={out}")
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
+    line = result.stderr.strip()
+    assert line.startswith(f"predict: error: {out}/p") and ": no space left on the device (" in line
+    assert "free there)" in line and "image(s) were written before it" in line
+    names = sorted(os.listdir(out))
+    assert not [name for name in names if ".partial" in name or name.startswith(".")], names
+    kept = sorted({name.split("_")[0].split(".")[0] for name in names})
+    assert 1 <= len(kept) < 9 and f"({len(kept)} of 9 image(s)" in line
+    for stem in kept:
+      assert np.load(out / f"{stem}_depth.npy").shape == (240, 320)
+      assert pointcloud.read_ply(out / f"{stem}.ply")[0].shape == (240 * 320, 3)
+      for suffix in ("_depth_mm.png", "_depth_color.png"):
+        with Image.open(out / f"{stem}{suffix}") as image:
+          image.load()
+    subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)  # space is back
+    subprocess_ok = run_tool("predict", f"--model={run_dir}", str(photos), f"--output_dir={out}",
+                             "--outputs=npy")
+    assert subprocess_ok.returncode == 0, subprocess_ok.stderr[-3000:]
+    assert all((out / f"p{index}_depth.npy").is_file() or (out / f"p{index}_2_depth.npy").is_file()
+               for index in range(9))

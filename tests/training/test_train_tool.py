@@ -16,7 +16,9 @@ from attn_depth import training
 from attn_depth.data import nyu_tfds
 from attn_depth.data import rgbd_files
 from tests.conftest import REPO_ROOT
+from tests.conftest import fill_disk
 from tests.conftest import run_tool
+from tests.conftest import small_disk
 from tests.data import nyu_files
 from tests.training import tiny
 
@@ -125,11 +127,11 @@ def _run_train(tmp_path, args, extra_env=None):
       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(extra_env or {})})
 
 
-def _start(tmp_path, steps):
+def _start(tmp_path, steps, model_dir=None):
   bindings = (tiny.TINY_MODEL + tiny.tiny_rooms(tmp_path / "data")
               + tiny.tiny_training(total_steps=steps))
   return subprocess.Popen(
-      [sys.executable, "-u", "tools/train.py", f"--model_dir={tmp_path / 'run'}"]
+      [sys.executable, "-u", "tools/train.py", f"--model_dir={model_dir or tmp_path / 'run'}"]
       + [f"--gin_bindings={b}" for b in bindings],
       cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
@@ -239,3 +241,31 @@ def test_one_training_per_run_folder_and_a_dead_holder_does_not_block_resume(tmp
   assert len(warnings) == 1 and f"taking over the lock of pid {first.pid}" in warnings[0]
   assert "resumed from" in resumed.stdout
   assert not os.path.exists(tmp_path / "run" / "train.lock")  # released at the end
+
+
+def test_a_full_disk_stops_training_in_one_line_and_it_resumes_when_space_is_back(tmp_path):
+  """The disk fills up mid-run: training stops at its next checkpoint with one line naming the
+  folder, the free space and the intact checkpoint, exit 1, no half-written checkpoint left;
+  once space is freed, the same command resumes from that checkpoint."""
+  with small_disk(tmp_path / "disk", 64) as disk:
+    run = disk / "run"
+    first = _start(tmp_path, steps=10_000, model_dir=run)
+    _wait_for(first, "step 3/")
+    filler = fill_disk(disk)
+    output, _ = first.communicate(timeout=300)
+    assert first.returncode == 1, output[-3000:]
+    last = output.strip().splitlines()[-1]
+    assert last.startswith(f"train: error: {run}: no space left on the device while saving the "
+                           f"checkpoint of step "), output[-3000:]
+    assert "free there); ckpt-" in last and "is intact" in last
+    assert "Traceback" not in output and "ResourceExhausted" not in output
+    intact = int(last.split("; ckpt-")[1].split()[0])
+    assert not [name for name in os.listdir(run) if "_temp" in name or ".partial" in name]
+    os.remove(filler)
+    again = subprocess.run(
+        [sys.executable, "tools/train.py", f"--model_dir={run}"]
+        + [f"--gin_bindings={b}" for b in tiny.TINY_MODEL + tiny.tiny_rooms(tmp_path / "data")
+           + tiny.tiny_training(total_steps=intact + 2)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"ckpt-{intact} at step {intact}" in again.stdout, again.stdout[-2000:]
