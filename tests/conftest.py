@@ -3,16 +3,30 @@
 import contextlib
 import errno
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Everything the suite writes to the system's temp folder -- pytest's tmp_path folders, the
+# tools' processes, TensorFlow's autograph files -- goes into one folder, removed when the
+# session ends (set ATTN_DEPTH_KEEP_TEST_FILES=1 to keep it for a look).
+SESSION_TMP = tempfile.mkdtemp(prefix="attn_depth_tests_")
+os.environ["TMPDIR"] = tempfile.tempdir = SESSION_TMP
 
 import gin  # noqa: E402
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pytest_sessionfinish(session, exitstatus):
+  del session, exitstatus
+  if not os.environ.get("ATTN_DEPTH_KEEP_TEST_FILES"):
+    shutil.rmtree(SESSION_TMP, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -37,10 +37,10 @@ class _LocalArchive:
   """Stands in for tfds' download manager inside the real builder: the URL resolves to a local
   copy of the archive (extracted by tfds' own extractor) or to its extracted folder."""
 
-  def __init__(self, download_manager, archive):
+  def __init__(self, download_manager, archive, links):
     self._download_manager = download_manager
     self._archive = archive
-    self._links = None
+    self._links = links  # a temporary folder, removed by prepare_from_archive once done
 
   def download_and_extract(self, url):
     del url  # the builder's one URL, FastDepth's nyudepthv2.tar.gz
@@ -51,7 +51,6 @@ class _LocalArchive:
       return folder
     # The user pointed at nyudepthv2/ itself (or a copy under another name): the builder
     # expects <root>/nyudepthv2/{train,val}, so link it under that name.
-    self._links = tempfile.mkdtemp(prefix="attn_depth_nyu_")
     os.symlink(folder, os.path.join(self._links, ARCHIVE_ROOT))
     return self._links
 
@@ -62,12 +61,12 @@ class _NyuFromLocalArchive(nyu_depth_v2_dataset_builder.Builder, skip_registrati
 
   name = NAME
 
-  def __init__(self, *, archive, **kwargs):
-    self._archive = archive
+  def __init__(self, *, archive, links=None, **kwargs):
+    self._archive, self._links = archive, links
     super().__init__(**kwargs)
 
   def _split_generators(self, dl_manager):
-    return super()._split_generators(_LocalArchive(dl_manager, self._archive))
+    return super()._split_generators(_LocalArchive(dl_manager, self._archive, self._links))
 
 
 def check_archive(archive):
@@ -95,11 +94,12 @@ def prepare_from_archive(archive, data_dir=None, print_fn=print):
   extracted by tfds into <data_dir>/downloads/extracted, or the extracted folder, read in
   place). Returns the prepared builder."""
   check_archive(archive)
-  builder = _NyuFromLocalArchive(archive=archive, data_dir=data_dir)
-  if builder.is_prepared():
-    return builder
-  prepare_quietly(builder, f"preparing {NAME} from {archive} into {builder.data_dir} (once; "
-                  f"tfds' own builder)", print_fn)
+  with tempfile.TemporaryDirectory(prefix="attn_depth_nyu_") as links:
+    builder = _NyuFromLocalArchive(archive=archive, links=links, data_dir=data_dir)
+    if builder.is_prepared():
+      return builder
+    prepare_quietly(builder, f"preparing {NAME} from {archive} into {builder.data_dir} (once; "
+                    f"tfds' own builder)", print_fn)
   return builder
 
 
