@@ -56,11 +56,16 @@ def resize_predict_resize(network_fn, images, input_size, frame_size=None, fit="
   network -> depth resized back to [B, H, W]."""
   if fit not in FITS:
     raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
-  images = tf.image.convert_image_dtype(images, tf.float32)
   size = tf.shape(images)[1:3]
   target = (input_size if fit == "squeeze" else
             whole_frame_size(size, frame_size or input_size))
-  resized = tf.image.resize(images, target, method="bilinear")
+  if images.dtype == tf.uint8:
+    # Resized first, scaled after (the same values: bilinear is linear), so that a large photo
+    # is never held as float32 at full size (1.2 GB for 100 megapixels).
+    resized = tf.image.resize(images, target, method="bilinear") / 255.0
+  else:
+    resized = tf.image.resize(tf.image.convert_image_dtype(images, tf.float32), target,
+                              method="bilinear")
   depth = tf.cast(network_fn(resized), tf.float32)
   if depth.shape.rank == 3:
     depth = tf.expand_dims(depth, -1)  # not [..., None]: TFLite lacks that slice at dynamic sizes

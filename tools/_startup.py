@@ -25,6 +25,10 @@ _CPU_FEATURES = b"To enable the following instructions:"  # 2nd line of cpu_feat
 _OPENCV_WEBM_TAG = re.compile(rb"^OpenCV: FFMPEG: tag 0x[0-9a-f]+/'VP80' is not supported with "
                               rb"codec id \d+ and format 'webm")
 
+# FFmpeg's own log lines (through OpenCV) while probing a video, "[mov,mp4,m4a,3gp,3g2,mj2 @
+# 0x55b7...] moov atom not found": the tool reports an unreadable video in its own line.
+_FFMPEG_LOG = re.compile(rb"^\[[\w,.:-]+ @ 0x[0-9a-f]+\] ")
+
 # LiteRT's interpreter and quantizer: "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
 # and "fully_quantize: 0, inference_type: 6, input_inference_type: FLOAT32, ...".
 _LITERT_NOTES = re.compile(rb"^(INFO: Created TensorFlow Lite \S+ delegate|fully_quantize: \d+, "
@@ -35,7 +39,8 @@ def is_noise(line):
   """A native TensorFlow (or OpenCV, LiteRT) log line that a user did not ask for."""
   return (line.startswith((_ABSL_PREAMBLE, _CPU_FEATURES))
           or bool(_NATIVE_INFO_OR_WARNING.match(line)) or bool(_NATIVE_GPU_ERROR.match(line))
-          or bool(_OPENCV_WEBM_TAG.match(line)) or bool(_LITERT_NOTES.match(line)))
+          or bool(_OPENCV_WEBM_TAG.match(line)) or bool(_LITERT_NOTES.match(line))
+          or bool(_FFMPEG_LOG.match(line)))
 
 
 def _filter_native_stderr():

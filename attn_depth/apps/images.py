@@ -2,6 +2,7 @@
 
 import glob
 import os
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -55,9 +56,16 @@ def read_rgb(path):
   16-bit and float images scaled to 8 bits by their full range.
   """
   try:
-    with Image.open(path) as image:
-      image = ImageOps.exif_transpose(image)
-      image.load()
+    with warnings.catch_warnings():
+      # PIL warns above ~89 MP and refuses above twice that (Image.MAX_IMAGE_PIXELS): photos up
+      # to the refusal are read quietly; a larger one (or a header claiming it) is one line.
+      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+      with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image)
+        image.load()
+  except Image.DecompressionBombError as error:
+    raise ImageReadError(f"{path}: too large to read ({error}); photos up to "
+                         f"{2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels are read") from None
   except (UnidentifiedImageError, OSError, SyntaxError) as error:
     reason = str(error) if str(path) not in str(error) else error.__class__.__name__
     raise ImageReadError(f"{path}: not a readable image ({reason}); expected JPEG, PNG, BMP, "
@@ -79,10 +87,35 @@ def read_rgb(path):
   return rgb
 
 
+# Large photos are converted a band of rows at a time (about this many pixels), so that memory
+# stays a small multiple of the photo's own size whatever its size.
+CHUNK_PIXELS = 4_000_000
+
+
+def row_chunks(height, width):
+  """Slices of rows that cover `height` rows of `width` pixels, CHUNK_PIXELS at a time."""
+  rows = max(1, CHUNK_PIXELS // max(width, 1))
+  return [slice(start, min(start + rows, height)) for start in range(0, height, rows)]
+
+
+def valid_range(depth):
+  """(min, max) of the finite depth > 0, or None where there is none; band by band."""
+  low, high = np.inf, -np.inf
+  for band in row_chunks(*depth.shape[:2]):
+    values = depth[band]
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size:
+      low, high = min(low, float(values.min())), max(high, float(values.max()))
+  return (low, high) if low <= high else None
+
+
 def save_depth_png16(path, depth):
   """Depth in millimetres as a 16-bit grayscale PNG (0 = no depth; saturates at 65.535 m)."""
-  millimetres = np.clip(np.round(np.nan_to_num(np.asarray(depth, np.float64)) * 1000.0), 0,
-                        65535).astype(np.uint16)
+  depth = np.asarray(depth)
+  millimetres = np.empty(depth.shape, np.uint16)
+  for band in row_chunks(*depth.shape):
+    millimetres[band] = np.clip(np.round(np.nan_to_num(depth[band].astype(np.float64)) * 1000.0),
+                                0, 65535)
   Image.fromarray(millimetres).save(path)
 
 
@@ -95,11 +128,10 @@ def load_depth_png16(path):
 def colour_depth_with_legend(depth, min_depth=None, max_depth=None, bar_height=None):
   """The colour-mapped depth above a colour bar labelled in metres. uint8 [H + bar, W, 3]."""
   depth = np.asarray(depth, np.float32)
-  valid = depth[np.isfinite(depth) & (depth > 0)]
-  low = float(min_depth if min_depth is not None else (valid.min() if valid.size else 0.0))
-  high = float(max_depth if max_depth is not None else (valid.max() if valid.size else 1.0))
+  found = valid_range(depth) or (0.0, 1.0)
+  low = float(min_depth if min_depth is not None else found[0])
+  high = float(max_depth if max_depth is not None else found[1])
   height, width = depth.shape
-  coloured = visualization.colorize(depth, low, high)
   font = ImageFont.load_default(size=max(10, width // 40))
   text_height = font.getbbox("0.00 m")[3] + 4
   bar_height = bar_height or max(8, height // 30)
@@ -113,4 +145,8 @@ def colour_depth_with_legend(depth, min_depth=None, max_depth=None, bar_height=N
     text_width = draw.textlength(label, font=font)
     x = min(max(fraction * width - text_width / 2, 0), width - text_width)
     draw.text((x, bar_height + 4), label, fill=(0, 0, 0), font=font)
-  return np.concatenate([coloured, np.asarray(legend)], axis=0)
+  out = np.empty((height + legend.height, width, 3), np.uint8)
+  for band in row_chunks(height, width):
+    out[band] = visualization.colorize(depth[band], low, high)
+  out[height:] = np.asarray(legend)
+  return out

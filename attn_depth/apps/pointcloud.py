@@ -67,19 +67,47 @@ _PLY_TYPES = {"<f4": "float", "u1": "uchar"}
 def write_ply(path, points, colours=None):
   """Binary little-endian PLY: float x, y, z (+ uchar red, green, blue)."""
   fields = _PLY_VERTEX + (_PLY_COLOUR if colours is not None else [])
+  with open(path, "wb") as f:
+    f.write(_ply_header(len(points), fields))
+    f.write(_vertices(points, colours, fields).tobytes())
+
+
+def write_depth_ply(path, depth, intrinsics, image=None, rows_per_chunk=None):
+  """The points of `depth_to_points(depth, intrinsics, image)` written as by `write_ply`, a band
+  of rows at a time: the same file, in memory a small fraction of the photo's size."""
+  depth = np.asarray(depth)
+  height, width = depth.shape
+  rows_per_chunk = rows_per_chunk or max(1, 2_000_000 // max(width, 1))
+  bands = [slice(start, min(start + rows_per_chunk, height))
+           for start in range(0, height, rows_per_chunk)]
+  count = sum(int(np.count_nonzero(np.isfinite(depth[band]) & (depth[band] > 0)))
+              for band in bands)
+  fields = _PLY_VERTEX + (_PLY_COLOUR if image is not None else [])
+  with open(path, "wb") as f:
+    f.write(_ply_header(count, fields))
+    for band in bands:
+      shifted = dataclasses.replace(intrinsics, cy=intrinsics.cy - band.start)
+      points, colours = depth_to_points(depth[band], shifted,
+                                        None if image is None else np.asarray(image)[band])
+      f.write(_vertices(points, colours, fields).tobytes())
+
+
+def _ply_header(count, fields):
+  header = ["ply", "format binary_little_endian 1.0", "comment attn_depth: metres, camera frame",
+            f"element vertex {count}"]
+  header += [f"property {_PLY_TYPES[kind]} {name}" for name, kind in fields]
+  header.append("end_header")
+  return ("\n".join(header) + "\n").encode("ascii")
+
+
+def _vertices(points, colours, fields):
   vertices = np.empty(len(points), dtype=fields)
   for axis, name in enumerate("xyz"):
     vertices[name] = points[:, axis]
   if colours is not None:
     for channel, name in enumerate(("red", "green", "blue")):
       vertices[name] = colours[:, channel]
-  header = ["ply", "format binary_little_endian 1.0", "comment attn_depth: metres, camera frame",
-            f"element vertex {len(points)}"]
-  header += [f"property {_PLY_TYPES[kind]} {name}" for name, kind in fields]
-  header.append("end_header")
-  with open(path, "wb") as f:
-    f.write(("\n".join(header) + "\n").encode("ascii"))
-    f.write(vertices.tobytes())
+  return vertices
 
 
 def read_ply(path):

@@ -67,15 +67,14 @@ def _write_outputs(rgb, depth, stem, path_of, intrinsics, focus_depth, aperture,
   """Writes each output to its path in `path_of` ({output: path}), in OUTPUTS order."""
   outputs = path_of
   if "npy" in outputs:
-    np.save(path_of["npy"], depth.astype(np.float32))
+    np.save(path_of["npy"], np.asarray(depth, np.float32))
   if "png16" in outputs:
     images_lib.save_depth_png16(path_of["png16"], depth)
   if "color" in outputs:
     Image.fromarray(images_lib.colour_depth_with_legend(depth)).save(path_of["color"])
   if "ply" in outputs:
     camera = intrinsics or pointcloud.Intrinsics.nyu_scaled(*depth.shape)
-    points, colours = pointcloud.depth_to_points(depth, camera, rgb)
-    pointcloud.write_ply(path_of["ply"], points, colours)
+    pointcloud.write_depth_ply(path_of["ply"], depth, camera, rgb)
   if "bokeh" in outputs:
     focus = focus_depth or bokeh_lib.focus_depth_at_centre(depth)
     radius = aperture if aperture is not None else 0.015 * max(depth.shape)
@@ -87,6 +86,15 @@ def _write_outputs(rgb, depth, stem, path_of, intrinsics, focus_depth, aperture,
         report(done)
     Image.fromarray(bokeh_lib.render_bokeh(rgb, depth, focus, radius, progress=progress)).save(
         path_of["bokeh"])
+
+
+def _median_depth(depth, samples=1_000_000):
+  """The median valid depth (of an even grid of about `samples` pixels: for the progress line,
+  without copying a large photo's depth)."""
+  step = max(1, int(np.sqrt(depth.size / samples)))
+  grid = depth[::step, ::step]
+  valid = grid[np.isfinite(grid) & (grid > 0)]
+  return float(np.median(valid)) if valid.size else float("nan")
 
 
 def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrinsics=None,
@@ -135,9 +143,9 @@ def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrin
       continue
     elapsed = time.perf_counter() - start
     eta = format_duration(elapsed / index * (len(paths) - index))
-    valid = depth[np.isfinite(depth) & (depth > 0)]
+    low, high = images_lib.valid_range(depth) or (np.nan, np.nan)
     print_fn(f"[{index}/{len(paths)}] {path}: {rgb.shape[1]}x{rgb.shape[0]}, depth "
-             f"{valid.min():.2f}-{valid.max():.2f} m, median {np.median(valid):.2f} m  "
+             f"{low:.2f}-{high:.2f} m, median {_median_depth(depth):.2f} m  "
              f"ETA {eta}" + (f"  (written as {stem}.*: that name is taken)"
                              if stem != os.path.splitext(os.path.basename(path))[0] else ""))
   return {"written": written, "failed": failed}

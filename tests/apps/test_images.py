@@ -1,6 +1,7 @@
 """Reading users' photos in every common form; depth PNGs in millimetres."""
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from attn_depth.apps import images
@@ -38,6 +39,30 @@ def test_bad_files_raise_one_clear_error(tmp_path):
       assert "\n" not in str(error)
     else:
       raise AssertionError(f"{path} was read")
+
+
+def test_a_decompression_bomb_is_refused_in_one_line_before_it_is_decoded(tmp_path):
+  """A 4 kB PNG whose header claims 30000x30000 pixels (2.7 GB decoded) is refused from its
+  header; a large real photo below PIL's limit is read without PIL's warning."""
+  import struct  # pylint: disable=import-outside-toplevel
+  import warnings  # pylint: disable=import-outside-toplevel
+  import zlib  # pylint: disable=import-outside-toplevel
+
+  def chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+  bomb = tmp_path / "bomb.png"
+  bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8,
+                                                                        2, 0, 0, 0))
+                   + chunk(b"IDAT", zlib.compress(b"\0" * 4000)) + chunk(b"IEND", b""))
+  with pytest.raises(images.ImageReadError, match=r"bomb.png: too large to read .* megapixels"):
+    images.read_rgb(str(bomb))
+  large = tmp_path / "large.png"
+  Image.new("RGB", (10_000, 9_000), (10, 20, 30)).save(large)  # 90 MP: PIL warns above 89.5
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    assert images.read_rgb(str(large)).shape == (9_000, 10_000, 3)
 
 
 def test_inputs_expand_files_globs_and_folders(tmp_path):

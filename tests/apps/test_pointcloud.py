@@ -43,3 +43,20 @@ def test_nyu_intrinsics_match_the_toolbox_and_scale_about_pixel_centres():
   assert abs(half.cx - ((324.582449 + 0.5) / 2 - 0.5)) < 1e-9
   # The centre of the image stays the centre.
   assert pointcloud.scale_principal_point(319.5, 0.5) == 159.5
+
+
+def test_the_ply_written_in_bands_is_the_same_file(tmp_path):
+  """Large photos' point clouds are written a band of rows at a time: byte for byte the file
+  of the whole-array writer (holes, a band boundary through them, colours, any band height)."""
+  rng = np.random.default_rng(3)
+  depth = rng.uniform(0.5, 8.0, (37, 23)).astype(np.float32)
+  depth[rng.random(depth.shape) < 0.2] = 0.0
+  depth[5, 7] = np.nan
+  image = rng.integers(0, 256, (37, 23, 3), dtype=np.uint8)
+  camera = pointcloud.Intrinsics(30.0, 31.0, 11.2, 17.9)
+  whole = tmp_path / "whole.ply"
+  pointcloud.write_ply(str(whole), *pointcloud.depth_to_points(depth, camera, image))
+  for rows in (1, 4, 37, 100):
+    banded = tmp_path / f"banded{rows}.ply"
+    pointcloud.write_depth_ply(str(banded), depth, camera, image, rows_per_chunk=rows)
+    assert banded.read_bytes() == whole.read_bytes()
