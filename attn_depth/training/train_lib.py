@@ -85,17 +85,22 @@ def resolve_schedule(source, batch_size, epochs, decay_epochs, steps_per_epoch=N
 
 def configure_determinism(deterministic):
   """Makes every op deterministic (`tf.config.experimental.enable_op_determinism`) and runs
-  each op on one thread: on CPU, TensorFlow's multi-threaded kernels (oneDNN's and Eigen's) sum
-  in an order that varies between processes, which Adam amplifies within a few dozen steps.
-  Must run before TensorFlow starts its runtime (tools/train.py does so); raises
-  TrainingSetupError when it is too late."""
+  one op at a time, each on one thread: on CPU, TensorFlow's multi-threaded kernels (oneDNN's
+  and Eigen's) sum in an order that varies between processes, and ops running side by side
+  (inter-op parallelism) change the results of the quickstart network's backward pass now and
+  then (seen from step 4 on); Adam amplifies either within a few dozen steps. Must run before
+  TensorFlow starts its runtime (tools/train.py does so); raises TrainingSetupError when it is
+  too late."""
   if not deterministic:
     return
   tf.config.experimental.enable_op_determinism()
-  if tf.config.threading.get_intra_op_parallelism_threads() == 1:
+  threading = tf.config.threading
+  if (threading.get_intra_op_parallelism_threads() == 1
+      and threading.get_inter_op_parallelism_threads() == 1):
     return
   try:
-    tf.config.threading.set_intra_op_parallelism_threads(1)
+    threading.set_intra_op_parallelism_threads(1)
+    threading.set_inter_op_parallelism_threads(1)
   except RuntimeError:
     raise TrainingSetupError(
         "train.deterministic = True must be set before TensorFlow starts (tools/train.py "
