@@ -40,8 +40,11 @@ setup(
         # model.onnx from tools/export.py (Keras' exporter goes through tf2onnx), checked in
         # onnxruntime.
         "onnx": ["onnx<2", "tf2onnx<2", "onnxruntime<2"],
-        # The test suite also executes docs/reproduce_on_a_gpu.ipynb (nbclient, a kernel).
+        # tools/fuzz.py: coverage-guided fuzzing of the readers of user files.
+        "fuzz": ["atheris<4"],
+        # The test suite also executes docs/reproduce_on_a_gpu.ipynb (nbclient, a kernel) and
+        # runs every fuzzing target briefly (atheris).
         "test": ["pytest>=7,<10", "huggingface_hub<3", "kagglehub<2", "onnx<2", "tf2onnx<2",
-                 "onnxruntime<2", "nbclient<1", "nbformat<6", "ipykernel<8"],
+                 "onnxruntime<2", "nbclient<1", "nbformat<6", "ipykernel<8", "atheris<4"],
     },
 )

@@ -9,7 +9,6 @@ from PIL import Image
 from PIL import ImageDraw
 from PIL import ImageFont
 from PIL import ImageOps
-from PIL import UnidentifiedImageError
 
 from attn_depth import visualization
 from attn_depth.errors import UserError
@@ -59,14 +58,19 @@ def read_rgb(path):
     with warnings.catch_warnings():
       # PIL warns above ~89 MP and refuses above twice that (Image.MAX_IMAGE_PIXELS): photos up
       # to the refusal are read quietly; a larger one (or a header claiming it) is one line.
-      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+      # Its warnings about damaged files ("Tag data larger than file") are not the user's
+      # business either: the photo reads, or it is one line.
+      warnings.simplefilter("ignore")
       with Image.open(path) as image:
         image = ImageOps.exif_transpose(image)
         image.load()
   except Image.DecompressionBombError as error:
     raise ImageReadError(f"{path}: too large to read ({error}); photos up to "
                          f"{2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels are read") from None
-  except (UnidentifiedImageError, OSError, SyntaxError) as error:
+  except Exception as error:  # pylint: disable=broad-except
+    # A decoder of untrusted bytes: PIL answers malformed files with OSError, ValueError,
+    # SyntaxError, EOFError, struct.error, ... (found by fuzzing, tools/fuzz.py): each is the
+    # same one line for the user.
     reason = str(error) if str(path) not in str(error) else error.__class__.__name__
     raise ImageReadError(f"{path}: not a readable image ({reason}); expected JPEG, PNG, BMP, "
                          f"TIFF or WebP") from None

@@ -18,6 +18,7 @@ NYU's 518.86 px; without, scaled to cover 480x640; then centre-cropped or padded
 
 import csv
 import os
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -32,6 +33,7 @@ ENCODINGS = {"png": 0.001, "npy": 1.0, "exr": 1.0}  # default depth_scale of eac
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 DEPTH_EXTENSIONS = {"png": (".png",), "npy": (".npy",), "exr": (".exr",)}
 EXR_CHANNELS = ("Z", "Y", "R", "depth", "D")
+MAX_DEPTH_PIXELS = 179_000_000  # as PIL's limit for images: larger is refused, not read
 
 
 def read_depth(path, encoding="png", scale=None):
@@ -41,18 +43,31 @@ def read_depth(path, encoding="png", scale=None):
   scale = ENCODINGS[encoding] if scale is None else float(scale)
   try:
     if encoding == "png":
-      array = np.asarray(Image.open(path))
+      with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # size checked below; damage is one FrameError
+        with Image.open(path) as image:
+          array = np.asarray(image)
       if array.ndim != 2 or array.dtype not in (np.uint8, np.uint16, np.int32):
         raise FrameError(f"{path}: depth PNG of type {array.dtype}, shape {array.shape}; "
                          f"expected a single-channel 8- or 16-bit PNG")
     elif encoding == "npy":
-      array = np.load(path, allow_pickle=False)
+      # Memory-mapped first: a header claiming more than the file holds is refused by size,
+      # before anything is allocated.
+      array = np.load(path, allow_pickle=False, mmap_mode="r")
+      if array.dtype.kind not in "fiub" or array.size > MAX_DEPTH_PIXELS:
+        raise FrameError(f"{path}: depth array of {array.dtype} {array.shape}; expected "
+                         f"numbers, at most {MAX_DEPTH_PIXELS:,} of them")
+      array = np.array(array)
     else:
       array = _read_exr(path)
-  except FrameError:
+  except (FrameError, DataError):
     raise
-  except (OSError, ValueError) as error:
-    raise FrameError(f"{path}: unreadable depth ({error})") from None
+  except Image.DecompressionBombError as error:
+    raise FrameError(f"{path}: too large ({error})") from None
+  except Exception as error:  # pylint: disable=broad-except
+    # Decoders of untrusted bytes (PIL, numpy's header parser, OpenEXR) raise many types for a
+    # malformed file (numpy: tokenize.TokenError; found by fuzzing): each skips the frame.
+    raise FrameError(f"{path}: unreadable depth ({type(error).__name__}: {error})") from None
   array = np.squeeze(np.asarray(array))
   if array.ndim != 2:
     raise FrameError(f"{path}: depth of shape {array.shape}, expected one channel [h, w]")

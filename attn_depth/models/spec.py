@@ -20,6 +20,7 @@ import gin
 from gin import config_parser
 
 from attn_depth import precision as precision_lib
+from attn_depth.errors import UserError
 from attn_depth.data import preprocessing
 from attn_depth.models import backbone
 from attn_depth.models import depth_net
@@ -40,6 +41,17 @@ def _build_model_default(name):
 def _tuple(value):
   return None if value is None else tuple(_tuple(v) if isinstance(v, (list, tuple)) else v
                                           for v in value)
+
+
+class ModelSpecError(UserError, ValueError):
+  """A model_spec.json that does not describe a network this package can build."""
+
+
+def _positive_ints(value, count, name):
+  if (not isinstance(value, tuple) or len(value) != count
+      or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1 << 16
+                 for v in value)):
+    raise ValueError(f"{name} must be {count} positive integers, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,13 +121,34 @@ class ModelSpec:
       json.dump(self.to_dict(), f, indent=2)
     return path
 
+  def check(self):
+    """Raises ValueError unless every field holds a value a network can be built from."""
+    _positive_ints(self.input_size, 2, "input_size")
+    _positive_ints(self.resize_size, 2, "resize_size")
+    _positive_ints(self.dmg_widths, 4, "dmg_widths")
+    if self.backbone_blocks is not None:
+      _positive_ints(self.backbone_blocks, 4, "backbone_blocks")
+    if not 0 < self.backbone_width <= 16:
+      raise ValueError(f"backbone_width must be in (0, 16], got {self.backbone_width}")
+    if not 1 <= self.afb_reduction < 1 << 16:
+      raise ValueError(f"afb_reduction must be a positive integer, got {self.afb_reduction}")
+    return self
+
   @classmethod
   def load(cls, path):
-    """From a model_spec.json file, or a folder holding one."""
+    """From a model_spec.json file, or a folder holding one. A file that is not a valid spec
+    raises ModelSpecError naming it."""
     if os.path.isdir(path):
       path = os.path.join(path, SPEC_FILE)
-    with open(path, encoding="utf-8") as f:
-      return cls.from_dict(json.load(f), where=path)
+    try:
+      with open(path, encoding="utf-8") as f:
+        values = json.load(f)
+      if not isinstance(values, dict):
+        raise ValueError(f"a JSON {type(values).__name__}, expected an object")
+      return cls.from_dict(values, where=path).check()
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:
+      reason = str(error).replace(f"{path}: ", "")
+      raise ModelSpecError(f"{path}: not a usable model spec ({reason})") from None
 
   @classmethod
   def from_gin(cls):

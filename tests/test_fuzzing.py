@@ -1,0 +1,54 @@
+"""The readers of user files under coverage-guided fuzzing (tools/fuzz.py, atheris): every input
+ends in a result or the reader's one-line error. The suite runs each target briefly with a fixed
+seed; the README gives the longer runs by hand. The inputs that broke a contract once are kept
+here as regression cases."""
+
+import base64
+
+import pytest
+
+from attn_depth import fuzzing
+from tests.conftest import run_tool
+
+pytestmark = pytest.mark.slow
+
+# Found by the fuzzer (PIL's "Truncated IHDR chunk" ValueError; numpy's tokenize.TokenError for
+# a damaged .npy header): both escaped the readers as exceptions of other types.
+FOUND = {
+    "photo": "iVBORw0KGgoAAAAFSUhEUgAAABAAAAAMCAIAAADkharWAAACV0lEQVR4nAFMArP9AF+CwtnP6w+jIdfZgvi9E"
+             "EW46M1OqT19Ch3wQhO2JzsEO21R3ix4ejHQTgwIAgAAAOSFqtYAAAJXSURBVHicAUwCs/0AX4LC2c/rD6Mh1"
+             "9mC+L0QRbjozU6pPX0KHfBCE7YnOwQ7bVHeLHh6MdBOHECmeVmq6QIgMCunopA9+CTDqXZnLoywdQeXD1M+x"
+             "K6B0M8UfFHBJescQKZ5WarpAiAwK6eikD34JMOpdmcujLB1B5cPUz7EroHQzxR8UcEl6xHmiVBORw0KGgoAA"
+             "A==",
+    "depth_npy": "k05VTVBZAQB2AHsnZGVzY3InOiAnPHUyJywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJz"
+                 "ogKDQsIDUpICAgICAgICAgICAgICAgICAgICAgICAgICCkICAgICAgICAgICAgICAgICAgICAgIAoAAA"
+                 "EAAgADAAQABQAGAAcACAAJAAoACwAMAA0ADgAPABAAESAgICAg",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOUND))
+def test_what_the_fuzzer_found_is_now_the_one_line_error(name, tmp_path):
+  target = fuzzing.targets()[name]
+  with pytest.raises(target.expected):
+    target.read(_write(tmp_path, target, FOUND[name]))
+
+
+def _write(tmp_path, target, encoded):
+  path = tmp_path / ("input" + target.suffix)
+  path.write_bytes(base64.b64decode(encoded))
+  return str(path)
+
+
+def test_every_seed_reads_and_every_target_survives_a_fixed_fuzzing_run(tmp_path):
+  for name, target in fuzzing.targets().items():
+    for index, data in enumerate(target.seeds()):
+      path = tmp_path / f"{name}{index}{target.suffix}"
+      path.write_bytes(data)
+      target.check(target.read(str(path)))  # the seeds are valid files: the fuzzer starts inside
+  result = run_tool("fuzz", "--target=all", "--runs=1500", "--seed=0", f"--work_dir={tmp_path}",
+                    timeout=900)
+  assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+  lines = result.stdout.strip().splitlines()
+  assert len(lines) == len(fuzzing.targets()), result.stdout
+  for name, line in zip(fuzzing.targets(), lines):
+    assert line == f"{name}: 1500 inputs, every one a result or the reader's one-line error"
