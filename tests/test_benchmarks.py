@@ -1,6 +1,7 @@
 """The cost and speed measurements behind tools/benchmark.py (their values are not timed here)."""
 
 import keras
+import numpy as np
 import pytest
 
 from attn_depth import benchmarks
@@ -34,3 +35,22 @@ def test_latency_comparison_reports_both_networks_and_the_dmg_shares():
     assert row[name]["seconds"] > 0 and row[name]["images_per_second"] > 0
   assert row["flops_per_second_ratio"] > 0
   assert 0 < result["dmg"]["flop_share"] < 1 and 0 <= result["dmg"]["time_share"] <= 1
+
+
+def test_measured_peak_memory_is_the_commands_own_not_its_parents():
+  """Linux keeps the peak RSS of the memory a process leaves at exec: a child spawned straight
+  from a large test session reported the session's peak (the 100-megapixel test failed in CI
+  on it). Measured from a bare interpreter, a small command stays small and a large one is seen."""
+  import sys  # pylint: disable=import-outside-toplevel
+  from attn_depth import benchmarks  # pylint: disable=import-outside-toplevel
+  ballast = np.ones(1_500_000_000 // 8)  # 1.5 GB resident in this process
+  small = benchmarks.run_measured([sys.executable, "-c", "pass"])
+  assert small["returncode"] == 0 and small["peak_rss_gb"] < 0.2, small["peak_rss_gb"]
+  large = benchmarks.run_measured(
+      [sys.executable, "-c", "import sys; b = bytearray(600_000_000); b[::4096] = b'x' * "
+       "len(b[::4096]); sys.exit(3)"])
+  assert large["returncode"] == 3 and 0.55 < large["peak_rss_gb"] < 1.0, large["peak_rss_gb"]
+  del ballast
+  slow = benchmarks.run_measured([sys.executable, "-c", "import time; time.sleep(60)"],
+                                 timeout=2)
+  assert slow["returncode"] != 0 and slow["seconds"] < 30
