@@ -118,9 +118,3 @@ def _final_of(hit, paths, partials):
   return next((path for partial, path in zip(partials[::-1], paths[::-1])
                if os.path.exists(partial)), paths[0])
 
-
-def write_text(path, text):
-  """`text` into `path`, whole or not at all."""
-  with replacing(path) as partial:
-    with open(partial, "w", encoding="utf-8") as f:
-      f.write(text)
