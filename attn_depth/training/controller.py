@@ -80,11 +80,15 @@ class StopSignals:
 
 
 class Checkpoints:
-  """The run's checkpoints: saves on an interval, restores the newest readable one."""
+  """The run's checkpoints: saves on an interval, restores the newest readable one.
 
-  def __init__(self, checkpoint, directory, every, keep):
+  `restore_from`: the folder to resume from when it is not `directory` (a non-chief worker
+  writes its own copies but resumes from the chief's, so that all workers resume one step)."""
+
+  def __init__(self, checkpoint, directory, every, keep, restore_from=None):
     self.manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=keep)
     self.checkpoint, self.every = checkpoint, every
+    self.restore_from = restore_from or directory
 
   @property
   def latest(self):
@@ -94,8 +98,12 @@ class Checkpoints:
     """The manager's checkpoints and any complete-looking `ckpt-N` beside them that its state
     file does not list yet (a kill between writing a checkpoint and recording it), oldest
     first."""
-    prefixes = set(self.manager.checkpoints)
-    for index_file in tf.io.gfile.glob(os.path.join(self.manager.directory, "ckpt-*.index")):
+    if self.restore_from == self.manager.directory:
+      prefixes = set(self.manager.checkpoints)
+    else:
+      state = tf.train.get_checkpoint_state(self.restore_from)
+      prefixes = set(state.all_model_checkpoint_paths) if state else set()
+    for index_file in tf.io.gfile.glob(os.path.join(self.restore_from, "ckpt-*.index")):
       prefixes.add(index_file[:-len(".index")])
 
     def number(prefix):
@@ -120,7 +128,7 @@ class Checkpoints:
         _LOG.warning("%s: unreadable (%s); trying the previous checkpoint", path, reason[:200])
         failures.append(path)
     if failures:
-      raise TrainingSetupError(f"no readable checkpoint in {self.manager.directory} "
+      raise TrainingSetupError(f"no readable checkpoint in {self.restore_from} "
                                f"({', '.join(failures)} all failed); move them away to start "
                                f"afresh")
     return None
@@ -176,14 +184,16 @@ class Controller:
     self.trainer, self.iterator, self.last_step = trainer, iterator, int(last_step)
     self.checkpoints, self.actions = checkpoints, list(actions)
     self.stop, self.on_stop = stop, on_stop
+    self.completed_step = None  # the last step whose update is done (set by `run`)
 
   def run(self):
     first_step = self.trainer.step + 1
     losses = []
-    step = self.trainer.step
+    step = self.completed_step = self.trainer.step
     while step < self.last_step:
       loss, _ = self.trainer.train_step(self.iterator)
       step, loss = self.trainer.step, float(loss)
+      self.completed_step = step
       losses.append(loss)
       if not math.isfinite(loss):
         raise NonFiniteLossError(f"non-finite loss ({loss}) at step {step}; stopped without "

@@ -1,9 +1,16 @@
-"""Choosing the tf.distribute strategy: one device, local GPUs, or several workers."""
+"""Choosing the tf.distribute strategy: one device, local GPUs, or several workers; what the
+workers agree on (the step they resume from, a stop request) and what a lost worker ends as."""
 
+import contextlib
 import json
 import os
+import re
 
+import gin
 import tensorflow as tf
+
+from attn_depth.errors import UserError
+from attn_depth.training.controller import TrainingSetupError
 
 
 def workers_in_tf_config():
@@ -13,10 +20,18 @@ def workers_in_tf_config():
   return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
-def build_strategy(kind="auto"):
+@gin.configurable(denylist=["kind"])
+def build_strategy(kind="auto", collective_timeout_s=1800):
   """kind: "auto" (several workers in TF_CONFIG -> MultiWorkerMirroredStrategy; else several
   GPUs -> MirroredStrategy; else the default one-device strategy), "default", "mirrored",
-  "multi_worker"."""
+  "multi_worker".
+
+  collective_timeout_s: under several workers, a collective operation (a step's all-reduce) that
+  has not completed after this many seconds fails, so a worker that is alive but stuck (a hung
+  device, a stalled file system) stops the run instead of holding every other worker forever.
+  A worker that dies or whose machine goes silent is found sooner, by TensorFlow's coordination
+  service heartbeats (~10-20 s). Longer than any pause the chief takes alone between two steps
+  (a periodic evaluation, a checkpoint). 0: no timeout."""
   if kind == "auto":
     if workers_in_tf_config() > 1:
       kind = "multi_worker"
@@ -25,7 +40,9 @@ def build_strategy(kind="auto"):
     else:
       kind = "default"
   if kind == "multi_worker":
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    options = tf.distribute.experimental.CommunicationOptions(
+        timeout_seconds=float(collective_timeout_s) if collective_timeout_s else None)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
   if kind == "mirrored":
     return tf.distribute.MirroredStrategy()
   if kind == "default":
@@ -75,8 +92,90 @@ class _AgreedStop:
 def coordinated(stop, strategy):
   """`stop` (has `received`) as every worker of a multi-worker strategy agrees on it; `stop`
   itself on one worker."""
-  resolver = getattr(strategy, "cluster_resolver", None)
-  jobs = resolver.cluster_spec().as_dict() if resolver is not None else {}
-  if len(jobs.get("worker", [])) + len(jobs.get("chief", [])) > 1:
+  if _workers(strategy) > 1:
     return _AgreedStop(stop, strategy)
   return stop
+
+
+def _workers(strategy):
+  """Workers (chief included) of a multi-worker strategy; 0 otherwise."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  jobs = resolver.cluster_spec().as_dict() if resolver is not None else {}
+  return len(jobs.get("worker", [])) + len(jobs.get("chief", []))
+
+
+class WorkerLost(UserError, RuntimeError):
+  """Another worker of a multi-worker run died, went silent or hung; this one stopped."""
+
+
+# What a collective operation raises when a peer is gone: its connection reset (Unavailable),
+# the coordination service's missed heartbeats (Unavailable), the collective timeout
+# (DeadlineExceeded), collectives aborted after either (Cancelled, Aborted).
+LOST_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                    tf.errors.CancelledError, tf.errors.AbortedError)
+_TASK = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
+
+
+def lost_workers(error, own_task):
+  """The tasks an error names as lost ("worker 1"), not counting this one: the heartbeat's
+  "tasks are unhealthy" list or the remote end of a failed RPC."""
+  names = []
+  for job, index in _TASK.findall(str(error)):
+    name = f"{job} {index}"
+    if (job, int(index)) != own_task and name not in names:
+      names.append(name)
+  return names
+
+
+def describe_lost_worker(error, own_task, step, checkpoint, timeout_s=None):
+  """The one line a surviving worker stops with."""
+  lost = lost_workers(error, own_task)
+  if isinstance(error, tf.errors.DeadlineExceededError) and not lost:
+    what = (f"no answer from the other workers within the collective timeout"
+            f"{f' ({timeout_s:g} s)' if timeout_s else ''} after step {step}: one is hung or lost")
+  else:
+    who = " and ".join(lost) if lost else "another worker"
+    what = f"lost {who} after step {step} (killed, crashed, or its machine unreachable)"
+  resume = (f"{os.path.basename(checkpoint)} is intact: start every worker again with the same "
+            f"command to resume from it" if checkpoint else
+            "no checkpoint was saved yet: start every worker again with the same command")
+  return f"{what}; {resume}"
+
+
+@contextlib.contextmanager
+def stop_on_lost_worker(strategy, step_fn, checkpoint_fn):
+  """Under several workers, a collective that fails because a peer is gone ends this worker
+  with one `WorkerLost` line naming the lost worker, the last step and the intact checkpoint
+  (nothing is saved after the failure: the chief's checkpoints are written between steps, so the
+  newest one is complete). Restarting every worker resumes from it. Elsewhere: nothing."""
+  if _workers(strategy) < 2:
+    yield
+    return
+  try:
+    yield
+  except LOST_PEER_ERRORS as error:
+    resolver = strategy.cluster_resolver
+    options = getattr(strategy.extended, "_communication_options", None)
+    raise WorkerLost(describe_lost_worker(
+        error, (resolver.task_type, int(resolver.task_id or 0)), step_fn(), checkpoint_fn(),
+        getattr(options, "timeout_seconds", None))) from None
+
+
+def check_same_step(strategy, step):
+  """Under several workers, raises unless every worker restored the same step (they resume
+  from the chief's checkpoints, so each must see the chief's --model_dir)."""
+  if _workers(strategy) < 2:
+    return
+
+  @tf.function
+  def sums(value):
+    value = tf.cast(value, tf.int64)
+    per_replica = strategy.run(lambda: tf.stack([tf.ones_like(value), value, value * value]))
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+  count, total, squares = (int(v) for v in sums(tf.constant(step, tf.int64)).numpy())
+  if count * squares != total * total:  # equal only when every value is the same
+    raise TrainingSetupError(
+        f"the workers restored different steps (this one {step}, their mean {total / count:g}): "
+        f"every worker resumes from the chief's checkpoints, so --model_dir must be one folder "
+        f"that all workers see (a shared file system)")

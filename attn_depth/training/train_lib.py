@@ -172,8 +172,9 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
                       loss_scaling=mixed_precision == "float16", jit_compile=jit_compile)
     checkpoints = Checkpoints(trainer.checkpoint,
                               distribution.worker_model_dir(model_dir, strategy),
-                              checkpoint_every, keep_checkpoints)
+                              checkpoint_every, keep_checkpoints, restore_from=model_dir)
     _restore_or_warm_start(checkpoints, model, warm_start_from, chief)
+    distribution.check_same_step(strategy, trainer.step)
 
     def dataset_fn(context):
       return data.build_pipeline(
@@ -199,7 +200,9 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
       controller = Controller(trainer, iterator, schedule.total_steps, checkpoints, actions,
                               stop=distribution.coordinated(stop, strategy),
                               on_stop=side_tasks.stopped)
-      losses = controller.run()
+      with distribution.stop_on_lost_worker(strategy, lambda: controller.completed_step,
+                                            lambda: checkpoints.latest):
+        losses = controller.run()
     side_tasks.close()
     step = trainer.step
     if chief:

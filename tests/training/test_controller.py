@@ -7,6 +7,7 @@ import signal
 import pytest
 import tensorflow as tf
 
+from attn_depth.training import distribution
 from attn_depth.training.controller import Checkpoints
 from attn_depth.training.controller import Controller
 from attn_depth.training.controller import NonFiniteLossError
@@ -118,3 +119,47 @@ def test_checkpoints_skip_an_unreadable_latest_and_find_unrecorded_ones(tmp_path
   fresh = Checkpoints(checkpoint, str(tmp_path), every=1, keep=5)
   assert [os.path.basename(p) for p in fresh.on_record()] == ["ckpt-1", "ckpt-2", "ckpt-3"]
   assert fresh.due(4) and not Checkpoints(checkpoint, str(tmp_path), 0, 1).due(4)
+
+
+def test_a_worker_saves_into_its_own_folder_but_resumes_from_the_chiefs(tmp_path):
+  """So that every worker resumes the same step, whatever its own folder holds."""
+  value = tf.Variable(0.0)
+  checkpoint = tf.train.Checkpoint(value=value)
+  chief = Checkpoints(checkpoint, str(tmp_path / "run"), every=1, keep=5)
+  for number in (1, 2, 3):
+    value.assign(float(number))
+    chief.save(number)
+  worker = Checkpoints(checkpoint, str(tmp_path / "run" / "workers" / "worker_1"), every=1,
+                       keep=5, restore_from=str(tmp_path / "run"))
+  value.assign(9.0)
+  worker.save(1)  # a worker killed earlier: its own newest is older
+  assert worker.restore_latest_readable() == str(tmp_path / "run" / "ckpt-3")
+  assert float(value) == 3.0 and worker.latest.endswith(os.path.join("worker_1", "ckpt-1"))
+
+
+def test_a_lost_peer_names_the_worker_and_the_intact_checkpoint():
+  """What a surviving worker says, from the errors TensorFlow raises for a lost peer."""
+  heartbeat = tf.errors.UnavailableError(None, None, (
+      "Collective ops is aborted by: Error reported from /job:worker/task:1: The following "
+      "tasks are unhealthy (stopped sending heartbeats):\n/job:worker/replica:0/task:1\nThe "
+      "tasks have crashed."))
+  assert distribution.describe_lost_worker(heartbeat, ("worker", 0), 5, "/run/ckpt-4") == (
+      "lost worker 1 after step 5 (killed, crashed, or its machine unreachable); ckpt-4 is "
+      "intact: start every worker again with the same command to resume from it")
+  reset = tf.errors.UnavailableError(None, None, (
+      "Collective ops is aborted by: recvmsg:Connection reset by peer\nAdditional GRPC error "
+      "information from remote target /job:chief/replica:0/task:0 while calling "
+      "/tensorflow.WorkerService/CompleteInstance"))
+  assert distribution.lost_workers(reset, ("worker", 0)) == ["chief 0"]
+  timeout = tf.errors.DeadlineExceededError(None, None, "Collective has timed out")
+  assert distribution.describe_lost_worker(timeout, ("worker", 1), 7, None, 30.0) == (
+      "no answer from the other workers within the collective timeout (30 s) after step 7: one "
+      "is hung or lost; no checkpoint was saved yet: start every worker again with the same "
+      "command")
+
+
+def test_one_device_lets_collective_errors_through_unchanged():
+  """Without several workers an Unavailable error is not a lost worker: it keeps its type."""
+  with pytest.raises(tf.errors.UnavailableError):
+    with distribution.stop_on_lost_worker(tf.distribute.get_strategy(), lambda: 1, lambda: None):
+      raise tf.errors.UnavailableError(None, None, "a file system went away")

@@ -80,17 +80,17 @@ def _free_ports(count):
   return ports
 
 
-def _start_workers(tmp_path, steps):
+def _start_workers(tmp_path, steps, extra_bindings=()):
   data_dir = tmp_path / "data"
   synthetic_rooms.synthetic_rooms_dataset(8, 0, str(data_dir))  # prepared once, not raced
   workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
   model_dir = str(tmp_path / "run")
   processes = []
+  bindings = _bindings(data_dir, steps=steps) + list(extra_bindings)
   for index in range(2):
     tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
     command = [sys.executable, "-u", "tools/train.py", f"--model_dir={model_dir}",
-               "--strategy=multi_worker"] + [f"--gin_bindings={b}"
-                                             for b in _bindings(data_dir, steps=steps)]
+               "--strategy=multi_worker"] + [f"--gin_bindings={b}" for b in bindings]
     processes.append(subprocess.Popen(
         command, cwd=REPO_ROOT, env={**_ENV, "TF_CONFIG": json.dumps(tf_config)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
@@ -137,3 +137,68 @@ def test_sigterm_to_one_worker_makes_all_workers_save_the_same_step(tmp_path):
   chief_step = tf.train.latest_checkpoint(model_dir).rsplit("-", 1)[1]
   other = tf.train.latest_checkpoint(os.path.join(model_dir, "workers", "worker_1"))
   assert other.rsplit("-", 1)[1] == chief_step and int(chief_step) >= 3
+
+
+def _read_until(process, prefix):
+  """The chief's lines up to the first that starts with `prefix`."""
+  seen = []
+  for line in process.stdout:
+    seen.append(line)
+    if line.startswith(prefix):
+      return "".join(seen)
+  raise AssertionError("ended before " + repr(prefix) + ":\n" + "".join(seen)[-3000:])
+
+
+def _ended_alone(process, timeout=180):
+  """What a surviving worker printed and its exit status, once it stopped by itself."""
+  try:
+    output = process.communicate(timeout=timeout)[0]
+  finally:
+    process.kill()
+  return output, process.returncode
+
+
+def _errors(output):
+  return [line for line in output.splitlines() if line.startswith("train: error:")]
+
+
+def test_a_hung_or_killed_worker_stops_the_others_and_every_worker_resumes(tmp_path):
+  """A worker that goes silent (SIGSTOP: a machine that vanished) makes the chief's step fail
+  at the collective timeout; a chief killed with SIGKILL makes the other worker fail at once.
+  Each survivor stops with one line naming what was lost and the intact checkpoint, and the
+  same command on every worker resumes from it to the end, the workers still equal."""
+  bindings = ["build_strategy.collective_timeout_s = 5", "train.checkpoint_every = 2"]
+  model_dir, (chief, other) = _start_workers(tmp_path, steps=12, extra_bindings=bindings)
+  seen = _read_until(chief, "step 5/")
+  other.send_signal(signal.SIGSTOP)
+  output, code = _ended_alone(chief)
+  other.kill()
+  assert code == 1, seen + output
+  assert _errors(output) == [
+      "train: error: no answer from the other workers within the collective timeout (5 s) "
+      "after step 5: one is hung or lost; ckpt-4 is intact: start every worker again with the "
+      "same command to resume from it"], output[-3000:]
+  assert "Traceback" not in output
+  assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-4")
+
+  model_dir, (chief, other) = _start_workers(tmp_path, steps=12, extra_bindings=bindings)
+  seen = _read_until(chief, "step 7/")
+  assert "resumed from " + os.path.join(model_dir, "ckpt-4") + " at step 4" in seen
+  chief.send_signal(signal.SIGKILL)
+  chief.communicate()
+  output, code = _ended_alone(other)
+  assert code == 1, output[-3000:]
+  assert _errors(output) == [
+      "train: error: lost worker 0 after step 7 (killed, crashed, or its machine unreachable); "
+      "ckpt-6 is intact: start every worker again with the same command to resume from it"
+  ], output[-3000:]
+  assert "Traceback" not in output
+
+  model_dir, processes = _start_workers(tmp_path, steps=12, extra_bindings=bindings)
+  outputs = _finish(processes)
+  assert "resumed from " + os.path.join(model_dir, "ckpt-6") + " at step 6" in outputs[0]
+  assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-12")
+  chief_weights = _variables(tf.train.latest_checkpoint(model_dir))
+  other_weights = _variables(os.path.join(model_dir, "workers", "worker_1", "ckpt-12"))
+  for name in chief_weights:
+    np.testing.assert_array_equal(chief_weights[name], other_weights[name], err_msg=name)
