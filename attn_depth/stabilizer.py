@@ -1,13 +1,30 @@
 """The consistent mode of video depth: per-frame predictions fused over time along optical flow.
 
-Flow-guided (OpenCV Farneback) recursive fusion in log depth; the past's weight falls with the
-photometric error of the flow, so occlusions and wrong flow fall back to the frame's own
-prediction. Run forwards and backwards over a clip and averaged (`stabilize_clip`). The paper's
-network is untouched; docs/paper_to_code.md argues the choice.
+Flow-guided recursive fusion in log depth. Each frame, the past's fused depth is carried to the
+new frame along dense optical flow (OpenCV's DIS) and corrected for the camera's own motion: the
+camera's rotation and translation between the two frames are found from the flow and the
+carried depth (perspective-n-point with RANSAC, so moving objects and bad flow are outliers), and
+each carried point's depth is moved into the new camera (a camera moving forwards sees
+everything nearer). The past's weight falls with the photometric error of the flow, so
+occlusions, disocclusions, cuts and wrong flow fall back to the frame's own prediction. Run
+forwards and backwards over a clip and averaged (`stabilize_clip`). The paper's network is
+untouched; docs/paper_to_code.md argues the choice.
 """
 
 import cv2
 import numpy as np
+
+from attn_depth.data.frames import NYU_CX
+from attn_depth.data.frames import NYU_CY
+from attn_depth.data.frames import NYU_FX
+from attn_depth.data.frames import NYU_FY
+
+
+def nominal_intrinsics(height, width):
+  """(fx, fy, cx, cy) of a frame of this size as the network sees it: NYU's camera scaled to the
+  frame's width (the field of view the network learned; the depth it predicts assumes it)."""
+  scale = width / 640.0
+  return NYU_FX * scale, NYU_FY * scale, NYU_CX * scale, NYU_CY * (height / 480.0)
 
 
 class TemporalStabilizer:
@@ -17,10 +34,16 @@ class TemporalStabilizer:
     memory: weight of the carried past where the flow is photometrically exact (0: off).
     photometric_scale: grey-level error (0-255) at which the past's weight falls to 1/e.
     flow_width: width the optical flow is computed at (speed; the flow is upsampled).
+    compensate_motion: move the carried depth into the new camera (see the module); off, the
+      carried depth is the previous frame's, stale by the camera's motion along its axis.
+    intrinsics: (fx, fy, cx, cy) of the frames; default `nominal_intrinsics`.
   """
 
-  def __init__(self, memory=0.9, photometric_scale=16.0, flow_width=320):
+  def __init__(self, memory=0.9, photometric_scale=16.0, flow_width=320,
+               compensate_motion=True, intrinsics=None):
     self.memory, self.photometric_scale, self.flow_width = memory, photometric_scale, flow_width
+    self.compensate_motion, self.intrinsics = compensate_motion, intrinsics
+    self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     self.reset()
 
   def reset(self):
@@ -32,11 +55,39 @@ class TemporalStabilizer:
     height, width = grey.shape
     scale = min(self.flow_width / width, 1.0)
     small = (max(int(round(width * scale)), 8), max(int(round(height * scale)), 8))
-    flow = cv2.calcOpticalFlowFarneback(cv2.resize(grey, small), cv2.resize(self._grey, small),
-                                        None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    flow = self._flow.calc(cv2.resize(grey, small), cv2.resize(self._grey, small), None)
     flow = cv2.resize(flow, (width, height)) / scale
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     return xs + flow[..., 0], ys + flow[..., 1]
+
+  def _into_new_camera(self, carried, map_x, map_y, trusted):
+    """`carried` log depth (the previous frame's, at the previous positions `map_x, map_y` of
+    the new frame's pixels) moved into the new camera; unchanged when the motion cannot be
+    found (too few trusted pixels, no consistent pose)."""
+    height, width = carried.shape
+    fx, fy, cx, cy = self.intrinsics or nominal_intrinsics(height, width)
+    candidates = np.flatnonzero(trusted.ravel())
+    if len(candidates) < 100:
+      return carried
+    pick = candidates[::max(1, len(candidates) // 1500)]  # ~1500 evenly spread pixels
+    rows, cols = np.divmod(pick, width)
+    depth = np.exp(carried.ravel()[pick]).astype(np.float64)
+    was_x, was_y = map_x.ravel()[pick], map_y.ravel()[pick]
+    points = np.stack([(was_x - cx) / fx * depth, (was_y - cy) / fy * depth, depth], axis=1)
+    pixels = np.stack([cols, rows], axis=1).astype(np.float64)
+    camera = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
+    cv2.setRNGSeed(0)  # RANSAC's samples: the same clip gives the same depth
+    found, rotation, translation, inliers = cv2.solvePnPRansac(
+        points, pixels, camera, None, reprojectionError=4.0 * width / 640, iterationsCount=100,
+        confidence=0.99)
+    if not found or inliers is None or len(inliers) < 0.3 * len(pick):
+      return carried
+    rotation, translation = cv2.Rodrigues(rotation)[0], translation.ravel()
+    # z in the new camera of the point at the carried depth along its old ray (x/z, y/z, 1).
+    moved = np.exp(carried) * (rotation[2, 0] * (map_x - cx) / fx
+                               + rotation[2, 1] * (map_y - cy) / fy + rotation[2, 2])
+    moved += translation[2]
+    return np.where(moved > 1e-3, np.log(np.maximum(moved, 1e-3)), carried).astype(np.float32)
 
   def __call__(self, image, depth):
     image = np.asarray(image, np.uint8)
@@ -54,15 +105,18 @@ class TemporalStabilizer:
       error = np.abs(image.astype(np.float32) - seen.astype(np.float32)).mean(axis=2)
       inside = (map_x >= 0) & (map_x <= grey.shape[1] - 1) & (map_y >= 0) & (map_y <= grey.shape[0] - 1)
       weight = self.memory * np.exp(-error / self.photometric_scale) * inside
+      if self.compensate_motion:
+        carried = self._into_new_camera(carried, map_x, map_y, weight > 0.5 * self.memory)
       fused = (1 - weight) * log_depth + weight * carried
     self._grey, self._image, self._log_depth = grey, image, fused.astype(np.float32)
     return np.exp(fused).astype(np.float32)
 
 
-def stabilize_clip(images, depths, forward=None):
+def stabilize_clip(images, depths, forward=None, backward=None):
   """Depth [T, H, W] of a whole clip fused over time in both directions (see the module).
-  `forward`: a TemporalStabilizer that goes on from an earlier part of the clip."""
-  ahead, behind = forward or TemporalStabilizer(), TemporalStabilizer()
+  `forward`: a TemporalStabilizer that goes on from an earlier part of the clip; `backward`:
+  the one for the reversed clip (default: a fresh one with default settings)."""
+  ahead, behind = forward or TemporalStabilizer(), backward or TemporalStabilizer()
   forwards = [np.log(ahead(image, depth)) for image, depth in zip(images, depths)]
   backwards = [np.log(behind(image, depth))
                for image, depth in zip(images[::-1], depths[::-1])][::-1]

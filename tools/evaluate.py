@@ -106,16 +106,19 @@ def _evaluate_sequences(network):
   source = data.descriptor(_SOURCE.value)
   settings = source.settings()
   fly, static = source.configure()
+  fast = settings.get("motion") == "fast"
   print(f"model {network.source} (step {network.step}{_computing_in(network)}); "
         f"{settings['num_sequences']} camera "
-        f"fly-throughs of {settings['num_frames']} frames and {settings['num_static']} static "
+        f"{'fast-motion sequences' if fast else 'fly-throughs'} "
+        f"of {settings['num_frames']} frames and {settings['num_static']} static "
         f"views (unseen rooms, set {settings['seed']}); per-frame and consistent mode", flush=True)
   total = settings["num_sequences"] + settings["num_static"]
   result = sequences.evaluate_sequences(
       network, fly, static,
       progress=Progress(total, "evaluating", unit="sequences", print_fn=cli.print_flush))
   report = sequences.temporal_report(network, result, settings)
-  suffix = "" if network.precision == "float32" else f"_{network.precision}"
+  suffix = ("_fast" if fast else "") + ("" if network.precision == "float32"
+                                        else f"_{network.precision}")
   output = _OUTPUT.value or os.path.join(os.path.dirname(_default_output(_evaluator())),
                                          f"{_SOURCE.value}_temporal{suffix}.json")
   os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
@@ -123,7 +126,8 @@ def _evaluate_sequences(network):
   with open(output, "w", encoding="utf-8") as f:
     json.dump(report, f, indent=2)
   plot = sequences.plot_curves(report, os.path.splitext(output)[0] + ".png",
-                               f"{network.source} (step {network.step}): fly-throughs")
+                               f"{network.source} (step {network.step}): "
+                               f"{'fast motion' if fast else 'fly-throughs'}")
   print(f"\n{sequences.markdown_rows(report)}\n")
   print(f"wrote {output} and {plot}")
 

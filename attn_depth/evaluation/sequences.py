@@ -26,11 +26,14 @@ def _half_resolution(preds, sequence):
 
 def evaluate_flythrough(preds, sequence, tolerance=0.01):
   """Per frame: rel (whole frame, at half resolution); per consecutive pair: the reprojection
-  error of the predictions [T, H, W] and of the ground truth (the floor)."""
+  error of the predictions [T, H, W] and of the ground truth (the floor); NaN for a pair
+  across a cut (`sequence["cuts"]`: first frames of new shots)."""
   preds, gts = _half_resolution(preds, sequence)
   intrinsics = temporal.half_resolution(sequence["intrinsics"])
   errors, floor, matched = temporal.sequence_errors(preds, gts, sequence["poses"], intrinsics,
                                                     tolerance)
+  for cut in np.asarray(sequence.get("cuts", ()), np.int64):  # a new shot: nothing to carry
+    errors[cut - 1] = floor[cut - 1] = matched[cut - 1] = np.nan
   rel = np.array([depth_metrics(g, p)["rel"] for g, p in zip(gts, preds)])
   return {"rel": rel, "temporal": errors, "floor": floor, "matched": matched}
 
