@@ -145,6 +145,141 @@ def _spec_seeds():
                                     resize_size=(156, 208)).to_dict()).encode()]
 
 
+def _read_frames_of(table, most=3):
+  """What a tool gets from the first frames of a frame table: each frame or its skip (the
+  table's own one-line warning); any other exception escapes."""
+  return [table._read(index) for index in range(min(len(table), most))]  # pylint: disable=protected-access
+
+
+def _check_frames(frames):
+  for image, depth, ok in frames:
+    if ok:
+      assert image.shape == (480, 640, 3) and image.dtype == np.uint8, image.shape
+      assert depth.shape == (480, 640) and depth.dtype == np.float32, depth.shape
+
+
+def _nyu_frame_arrays(count=2):
+  """Small-to-store NYU-size frames: smooth patterns (they compress to a few kB)."""
+  rows, cols = np.mgrid[0:480, 0:640]
+  frames = []
+  for index in range(count):
+    image = np.stack([(rows // 4 + index) % 256, (cols // 4) % 256, np.full_like(rows, 90)],
+                     -1).astype(np.uint8)
+    depth = (1.0 + rows / 160.0 + index).astype(np.float32)
+    frames.append((image, depth))
+  return frames
+
+
+def _labeled_mat_seeds():
+  import h5py  # pylint: disable=import-outside-toplevel
+  frames = _nyu_frame_arrays()
+  buffer = io.BytesIO()
+  with h5py.File(buffer, "w", userblock_size=512) as f:
+    # MATLAB v7.3: HDF5 with MATLAB's axes reversed (480x640x3xN -> [N, 3, 640, 480]).
+    f.create_dataset("images", data=np.stack([i for i, _ in frames], -1).T, compression="gzip",
+                     compression_opts=1)
+    depths = np.stack([d for _, d in frames], -1).T
+    f.create_dataset("depths", data=depths, compression="gzip", compression_opts=1)
+    f.create_dataset("rawDepths", data=depths, compression="gzip", compression_opts=1)
+  data = bytearray(buffer.getvalue())
+  header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00 ."
+  data[:len(header)] = header
+  return [bytes(data)]
+
+
+def _splits_mat_bytes(train=(1,), test=(2,)):
+  import scipy.io  # pylint: disable=import-outside-toplevel
+  buffer = io.BytesIO()
+  scipy.io.savemat(buffer, {"trainNdxs": np.array(train, np.float64)[:, None],
+                            "testNdxs": np.array(test, np.float64)[:, None]})
+  return buffer.getvalue()
+
+
+def _read_labeled_mat(path):
+  from attn_depth.data import nyu_labeled  # pylint: disable=import-outside-toplevel
+  splits = os.path.join(os.path.dirname(path), "splits_fixed.mat")
+  if not os.path.isfile(splits):
+    with open(splits, "wb") as f:
+      f.write(_splits_mat_bytes())
+  return _read_frames_of(nyu_labeled.nyu_labeled_table(path, splits, "test"))
+
+
+def _read_splits(path):
+  from attn_depth.data import nyu_labeled  # pylint: disable=import-outside-toplevel
+  return nyu_labeled.read_split_indices(path, "test")
+
+
+def _check_indices(indices):
+  assert indices.dtype == np.int64 and indices.ndim == 1
+
+
+def _densedepth_seeds():
+  import zipfile  # pylint: disable=import-outside-toplevel
+  buffer = io.BytesIO()
+  with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+    rows = []
+    for index, (image, depth) in enumerate(_nyu_frame_arrays()):
+      rgb_name, depth_name = f"data/nyu2_test/{index}_colors.png", f"data/nyu2_test/{index}_depth.png"
+      archive.writestr(rgb_name, _png(image))
+      archive.writestr(depth_name, _png((depth * 1000).astype(np.uint16)))
+      rows.append(f"{rgb_name},{depth_name}")
+    archive.writestr("data/nyu2_test.csv", "\n".join(rows) + "\n")
+  return [buffer.getvalue()]
+
+
+def _read_densedepth(path):
+  from attn_depth.data import densedepth  # pylint: disable=import-outside-toplevel
+  return _read_frames_of(densedepth.densedepth_table(path, "test"))
+
+
+def _exr_seeds():
+  import OpenEXR  # pylint: disable=import-outside-toplevel
+  seeds = []
+  depth = np.linspace(0.5, 9.0, 120, dtype=np.float32).reshape(10, 12)
+  for channels in ({"Z": depth}, {"R": depth.astype(np.float16), "G": depth.astype(np.float16)}):
+    with tempfile.TemporaryDirectory() as folder:
+      path = os.path.join(folder, "seed.exr")
+      OpenEXR.File({"type": OpenEXR.scanlineimage}, channels).write(path)
+      with open(path, "rb") as f:
+        seeds.append(f.read())
+  return seeds
+
+
+def _video_seeds():
+  import cv2  # pylint: disable=import-outside-toplevel
+  seeds = []
+  rng = np.random.default_rng(2)
+  for suffix, codec in ((".webm", "VP80"), (".avi", "MJPG")):
+    with tempfile.TemporaryDirectory() as folder:
+      path = os.path.join(folder, "seed" + suffix)
+      writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), 8, (32, 24))
+      for _ in range(3):
+        writer.write(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+      writer.release()
+      with open(path, "rb") as f:
+        seeds.append(f.read())
+  return seeds
+
+
+def _read_video(path, most=50):
+  """The first frames of a video as tools/predict.py reads them (with its size and rate)."""
+  from attn_depth.apps import video  # pylint: disable=import-outside-toplevel
+  count, fps, size = video.video_info(path)
+  frames = []
+  for frame in video.read_frames(path):
+    frames.append(frame)
+    if len(frames) >= most:
+      break
+  return count, fps, size, frames
+
+
+def _check_video(result):
+  _, fps, _, frames = result
+  assert fps > 0 and frames
+  for frame in frames:
+    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3, frame.shape
+
+
 def _frame_error():
   from attn_depth.data.frames import FrameError  # pylint: disable=import-outside-toplevel
   return FrameError
@@ -170,6 +305,21 @@ def targets():
                                         b"0 0 1\n"], ("attn_depth.data.sunrgbd",)),
       "model_spec": Target(".json", _read_spec, _check_spec, (UserError,), _spec_seeds,
                            ("attn_depth.models.spec", "json.decoder", "json")),
+      "nyu_labeled_mat": Target(".mat", _read_labeled_mat, _check_frames,
+                                (UserError, frame_error), _labeled_mat_seeds,
+                                ("attn_depth.data.nyu_labeled", "h5py._hl.files",
+                                 "h5py._hl.dataset", "h5py._hl.group")),
+      "nyu_splits_mat": Target(".mat", _read_splits, _check_indices, (UserError,),
+                               lambda: [_splits_mat_bytes((1, 3), (2, 4))],
+                               ("attn_depth.data.nyu_labeled", "scipy.io.matlab._mio",
+                                "scipy.io.matlab._mio5", "scipy.io.matlab._miobase")),
+      "densedepth_zip": Target(".zip", _read_densedepth, _check_frames, (UserError, frame_error),
+                               _densedepth_seeds, ("attn_depth.data.densedepth", "zipfile",
+                                                   "csv") + _PIL_MODULES),
+      "depth_exr": Target(".exr", _read_depth("exr"), _check_depth, (UserError, frame_error),
+                          _exr_seeds, (rgbd,)),
+      "video": Target(".webm", _read_video, _check_video, (UserError,), _video_seeds,
+                      ("attn_depth.apps.video",)),
   }
 
 

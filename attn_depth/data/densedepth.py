@@ -13,6 +13,7 @@ import csv
 import io
 import os
 import zipfile
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -36,6 +37,13 @@ def depth_from_png(array, where="depth png"):
   raise FrameError(f"{where}: depth PNG of type {array.dtype}, expected 8- or 16-bit")
 
 
+# What zipfile raises for a damaged archive or member (a bad CRC, a truncated or hostile
+# central directory -- even a seek to a negative offset, OSError --, a compression method it
+# lacks, an encrypted member); found by fuzzing.
+_DAMAGED_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError,
+                OverflowError, RuntimeError, OSError)
+
+
 class _Archive:
   """Reads members of nyu_data.zip or of the folder it was extracted to."""
 
@@ -43,9 +51,13 @@ class _Archive:
     self.path = path
     if os.path.isdir(path):
       self.zip = None
-    elif zipfile.is_zipfile(path):
-      self.zip = zipfile.ZipFile(path)
-    else:
+      return
+    try:
+      self.zip = zipfile.ZipFile(path) if zipfile.is_zipfile(path) else None
+    except _DAMAGED_ZIP as error:
+      raise DataError(f"{path}: a damaged zip file ({error}); expected DenseDepth's "
+                      f"nyu_data.zip") from None
+    if self.zip is None:
       raise DataError(f"{path}: neither a folder nor a zip file; expected DenseDepth's "
                       f"nyu_data.zip or the folder it was extracted to")
 
@@ -55,16 +67,27 @@ class _Archive:
     return member in self.zip.NameToInfo
 
   def read(self, member):
+    """The member's bytes; a member that cannot be read is a FrameError naming it."""
     if self.zip is None:
       with open(os.path.join(self.path, member), "rb") as f:
         return f.read()
-    return self.zip.read(member)
+    try:
+      return self.zip.read(member)
+    except _DAMAGED_ZIP as error:
+      raise FrameError(f"{self.path}:{member}: unreadable in the zip ({error})") from None
 
 
 def _read_pairs(archive, csv_name):
-  text = archive.read(csv_name).decode("utf-8")
+  try:
+    text = archive.read(csv_name).decode("utf-8")
+  except (FrameError, UnicodeDecodeError) as error:
+    raise DataError(f"{archive.path}: {csv_name} unreadable ({error})") from None
   pairs = []
-  for line_number, row in enumerate(csv.reader(io.StringIO(text)), 1):
+  try:
+    rows = list(csv.reader(io.StringIO(text)))
+  except csv.Error as error:
+    raise DataError(f"{archive.path}: {csv_name} is not a CSV ({error})") from None
+  for line_number, row in enumerate(rows, 1):
     if not row:
       continue
     if len(row) != 2:
@@ -101,8 +124,13 @@ def densedepth_table(path, split="train"):
     try:
       image = Image.open(io.BytesIO(archive.read(rgb_name))).convert("RGB")
       depth = np.asarray(Image.open(io.BytesIO(archive.read(depth_name))))
-    except (OSError, KeyError) as error:
-      raise FrameError(f"{path}:{rgb_name}: unreadable ({error})") from None
+    except FrameError:
+      raise
+    except Exception as error:  # pylint: disable=broad-except
+      # PIL raises many types for damaged images (OSError, ValueError, SyntaxError,
+      # DecompressionBombError, ...): each skips the frame, named.
+      raise FrameError(f"{path}:{rgb_name}: unreadable ({type(error).__name__}: {error})"
+                       ) from None
     return np.asarray(image), depth_from_png(depth, f"{path}:{depth_name}")
 
   return PythonFrames(f"densedepth[{split}]", len(pairs), load,

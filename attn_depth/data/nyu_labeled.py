@@ -13,9 +13,11 @@ import h5py
 import numpy as np
 import scipy.io
 
+from attn_depth import isolated
 from attn_depth.data.frames import FRAME_HEIGHT
 from attn_depth.data.frames import FRAME_WIDTH
 from attn_depth.data.frames import DataError
+from attn_depth.data.frames import FrameError
 from attn_depth.data.frame_tables import PythonFrames
 
 SPLIT_KEYS = {"train": "trainNdxs", "test": "testNdxs"}
@@ -36,13 +38,21 @@ def check_files(mat_path, splits_path):
   _require_file(splits_path, "NYU Depth V2's splits.mat (MATLAB 5, trainNdxs and testNdxs)")
 
 
+def _load_mat(path):
+  return {key: np.asarray(value) for key, value in scipy.io.loadmat(path).items()
+          if not key.startswith("__")}
+
+
 def read_split_indices(splits_path, split):
   """0-based frame indices of `split` ("train" or "test") from NYU's splits.mat."""
   if split not in SPLIT_KEYS:
     raise DataError(f"{splits_path}: unknown split {split!r}, expected one of {sorted(SPLIT_KEYS)}")
   _require_file(splits_path, "NYU Depth V2's splits.mat (MATLAB 5, trainNdxs and testNdxs)")
   try:
-    splits = scipy.io.loadmat(splits_path)
+    # In a child process: scipy's reader crashes the process on some damaged files (fuzzing).
+    splits = isolated.call(_load_mat, splits_path, where=splits_path)
+  except isolated.ReaderCrashed as error:
+    raise DataError(f"{error}; expected NYU Depth V2's splits.mat (MATLAB 5)") from None
   except Exception as error:  # scipy raises several types for non-MAT files
     raise DataError(f"{splits_path}: not a MATLAB 5 .mat file ({error})") from None
   key = SPLIT_KEYS[split]
@@ -100,6 +110,9 @@ def nyu_labeled_table(mat_path, splits_path, split="test", depth_key="depths"):
       count = _check_layout(handle, mat_path, depth_key)
   except OSError as error:
     raise DataError(f"{mat_path}: not a MATLAB v7.3 (HDF5) file ({error})") from None
+  except (KeyError, ValueError, RuntimeError, TypeError) as error:
+    # h5py's answers to a damaged HDF5 file ("bad object header version number"; fuzzing).
+    raise DataError(f"{mat_path}: a damaged MATLAB v7.3 (HDF5) file ({error})") from None
   if indices.size and (indices.min() < 0 or indices.max() >= count):
     raise DataError(f"{splits_path}: indices run to {indices.max() + 1}, but {mat_path} has "
                     f"{count} frames")
@@ -107,7 +120,12 @@ def nyu_labeled_table(mat_path, splits_path, split="test", depth_key="depths"):
 
   def load(position):
     index = indices[position]
-    return mat["images"][index].transpose(2, 1, 0), mat[depth_key][index].T
+    try:
+      return mat["images"][index].transpose(2, 1, 0), mat[depth_key][index].T
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError) as error:
+      # A damaged chunk (h5py: a failed filter, a bad header): this frame is skipped, named.
+      raise FrameError(f"{mat_path} frame {index + 1}: unreadable ({type(error).__name__}: "
+                       f"{error})") from None
 
   return PythonFrames(f"nyu_labeled[{split}]", len(indices), load,
                       lambda position: f"{mat_path} frame {indices[position] + 1}")
