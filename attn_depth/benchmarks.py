@@ -48,9 +48,10 @@ def pipeline_examples_per_second(data_dir=None, num_records=256, batch_size=3,
 
 def training_step(variant="full", depth=101, batch_size=3, size=(240, 320), steps=2,
                   deterministic=False):
-  """Seconds per training step and peak resident memory (GB) of a fresh process running
-  `steps` steps of the paper's recipe (frozen conv1/Res-Block 1/BN, two Adams) on random data,
-  with `train.deterministic`'s settings if asked.
+  """Seconds per training step, peak resident memory (GB) and a digest of every weight and
+  optimizer slot afterwards, of a fresh process running `steps` steps of the paper's recipe
+  (frozen conv1/Res-Block 1/BN, two Adams) on seeded random data, with
+  `train.deterministic`'s settings if asked.
 
   A separate process, so that the peak belongs to the step and not to earlier benchmarks.
   """
@@ -78,7 +79,12 @@ for _ in range({steps}):
   float(trainer.train_step(iterator)[0])
 seconds = (time.perf_counter() - start) / {steps}
 peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
-print("RESULT " + json.dumps({{"seconds_per_step": seconds, "peak_rss_gb": peak_gb}}))
+import hashlib  # every weight and optimizer slot after the steps: two runs agree bit for bit?
+digest = hashlib.sha256()
+for variable in model.weights + [v for o in trainer.optimizers.values() for v in o.variables]:
+  digest.update(np.ascontiguousarray(variable.numpy()).tobytes())
+print("RESULT " + json.dumps({{"seconds_per_step": seconds, "peak_rss_gb": peak_gb,
+                               "digest": digest.hexdigest()}}))
 """
   output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True).stdout
