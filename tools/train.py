@@ -6,8 +6,9 @@
 
 Restarting with the same --model_dir resumes from its latest checkpoint. Exit status: 0 when
 the run reached its last step, 130 after a Ctrl-C and 143 after a SIGTERM (each saved first),
-1 on a mistake in the command. With TF_CONFIG naming
-several workers, every worker runs this same command (MultiWorkerMirroredStrategy).
+1 on a mistake in the command, a full disk or a lost worker (one line says which checkpoint is
+intact). With TF_CONFIG naming several workers, every worker runs this same command
+(MultiWorkerMirroredStrategy) and resumes from the chief's checkpoints in --model_dir.
 """
 
 
