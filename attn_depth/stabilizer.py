@@ -11,20 +11,12 @@ forwards and backwards over a clip and averaged (`stabilize_clip`). The paper's 
 untouched; docs/paper_to_code.md argues the choice.
 """
 
+import dataclasses
+
 import cv2
 import numpy as np
 
-from attn_depth.data.frames import NYU_CX
-from attn_depth.data.frames import NYU_CY
-from attn_depth.data.frames import NYU_FX
-from attn_depth.data.frames import NYU_FY
-
-
-def nominal_intrinsics(height, width):
-  """(fx, fy, cx, cy) of a frame of this size as the network sees it: NYU's camera scaled to the
-  frame's width (the field of view the network learned; the depth it predicts assumes it)."""
-  scale = width / 640.0
-  return NYU_FX * scale, NYU_FY * scale, NYU_CX * scale, NYU_CY * (height / 480.0)
+from attn_depth.apps.pointcloud import Intrinsics
 
 
 class TemporalStabilizer:
@@ -36,7 +28,8 @@ class TemporalStabilizer:
     flow_width: width the optical flow is computed at (speed; the flow is upsampled).
     compensate_motion: move the carried depth into the new camera (see the module); off, the
       carried depth is the previous frame's, stale by the camera's motion along its axis.
-    intrinsics: (fx, fy, cx, cy) of the frames; default `nominal_intrinsics`.
+    intrinsics: (fx, fy, cx, cy) of the frames; default NYU's camera scaled to the frame
+      (`Intrinsics.nyu_scaled`: the field of view the network learned depth for).
   """
 
   def __init__(self, memory=0.9, photometric_scale=16.0, flow_width=320,
@@ -65,7 +58,8 @@ class TemporalStabilizer:
     the new frame's pixels) moved into the new camera; unchanged when the motion cannot be
     found (too few trusted pixels, no consistent pose)."""
     height, width = carried.shape
-    fx, fy, cx, cy = self.intrinsics or nominal_intrinsics(height, width)
+    fx, fy, cx, cy = self.intrinsics or dataclasses.astuple(Intrinsics.nyu_scaled(height,
+                                                                                    width))
     candidates = np.flatnonzero(trusted.ravel())
     if len(candidates) < 100:
       return carried

@@ -138,7 +138,6 @@ def render_fast_sequence(scene_seed, num_frames, kind, height=synthetic_rooms.HE
   rng = np.random.default_rng(scene_seed)
   scene = synthetic_rooms.Scene(rng)
   motion = np.random.default_rng([*np.atleast_1d(scene_seed).tolist(), 11])
-  cuts = []
   if kind == "cut":
     first = render_fast_sequence(scene_seed, num_frames // 2, "forward", height, width)
     second = render_fast_sequence([*np.atleast_1d(scene_seed).tolist(), 13],
@@ -156,7 +155,7 @@ def render_fast_sequence(scene_seed, num_frames, kind, height=synthetic_rooms.HE
     frames.append(synthetic_rooms.render(scene, height, width, view=(pose[:3, 3], pose[:3, :3])))
   return {"images": np.stack([f[0] for f in frames]), "depths": np.stack([f[1] for f in frames]),
           "poses": poses, "intrinsics": synthetic_rooms.renderer_intrinsics(height, width),
-          "cuts": np.array(cuts, np.int64)}
+          "cuts": np.zeros(0, np.int64)}
 
 
 def render_sequence(scene_seed, num_frames, static=False, height=synthetic_rooms.HEIGHT,
