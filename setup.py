@@ -44,7 +44,10 @@ setup(
         "fuzz": ["atheris<4"],
         # The test suite also executes docs/reproduce_on_a_gpu.ipynb (nbclient, a kernel) and
         # runs every fuzzing target briefly (atheris).
-        "test": ["pytest>=7,<10", "huggingface_hub<3", "kagglehub<2", "onnx<2", "tf2onnx<2",
+        # pytest-xdist runs the full tier on every core; pytest-timeout turns a hang into a
+        # failure with a traceback.
+        "test": ["pytest>=7.2,<10", "pytest-xdist>=3.5,<4", "pytest-timeout>=2.2,<3",
+                 "huggingface_hub<3", "kagglehub<2", "onnx<2", "tf2onnx<2",
                  "onnxruntime<2", "nbclient<1", "nbformat<6", "ipykernel<8", "atheris<4"],
     },
 )

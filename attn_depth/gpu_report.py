@@ -77,7 +77,7 @@ def training_step(variant, depth, precision, xla, batch=3, size=(240, 320), step
   loss = float(loss)  # waits for the device
   seconds = time.perf_counter() - start
   result = {"steps_per_second": (steps - 1) / seconds, "first_step_seconds": first,
-            "loss": loss, "peak_device_gb": _device_memory_gb()}
+            "loss": loss, "peak_device_gb": _device_memory_gb(), "ran": trainer.what_ran()}
   del trainer, model
   _release()
   return result

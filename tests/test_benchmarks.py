@@ -6,7 +6,7 @@ import pytest
 
 from attn_depth import benchmarks
 
-pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+pytestmark = pytest.mark.slow  # end-to-end: the full tier (--full)
 
 TINY = dict(backbone_blocks=(1, 1, 1, 1), backbone_width=0.125, dmg_widths=(8, 8, 16, 16))
 

@@ -37,12 +37,20 @@ def test_readme_commands_name_existing_tools_and_configs():
 
 
 def test_ci_runs_the_readme_test_command():
+  """The README's two set-up commands: install + main job, then the full test tier, which CI
+  runs as one exact line of its own (not a substring: a flag added or dropped fails)."""
   readme, ci = _read("README.md"), _read(".ci/run")
-  test_command = re.search(r"^(python -m pytest[^\n#]*?)\s*(#|$)", readme, re.M).group(1).strip()
-  assert test_command in ci
-  install = re.search(r"^(pip install [^&\n]*?)\s*&&", readme, re.M).group(1)
+  setup = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+  block = re.search(r"```bash\n(.*?)```", setup, re.S).group(1)
+  install_and_train, test_command = block.strip().splitlines()
+  assert test_command == "python -m pytest -q --full --durations=30 -ra"
+  assert test_command in ci.splitlines()
+  install = install_and_train.split(" && ")[0]
   assert install == ('pip install -c constraints.txt -e ".[test]" '
-                     '--config-settings editable_mode=compat') and f"python -m {install}" in ci
+                     '--config-settings editable_mode=compat')
+  assert f"python -m {install}" in ci.splitlines()
+  # The fast tier is the bare command, named in the same section.
+  assert "`python -m pytest -q`" in setup
 
 
 def test_the_environment_is_exactly_the_locked_one():

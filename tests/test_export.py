@@ -11,7 +11,7 @@ from attn_depth import export
 from attn_depth import inference
 from attn_depth import models
 
-pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+pytestmark = pytest.mark.slow  # end-to-end: the full tier (--full)
 
 INPUT_SIZE = (64, 96)
 SPEC = models.ModelSpec("full", backbone_blocks=(1, 1, 1, 1), backbone_width=0.125,

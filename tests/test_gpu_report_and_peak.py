@@ -3,6 +3,7 @@ tiny networks (only the device differs on the GPU day)."""
 
 import json
 import math
+import os
 
 import pytest
 
@@ -62,6 +63,9 @@ def test_gpu_report_runs_every_configuration_and_writes_the_table():
     assert set(configs) == {"float32", "float32+xla", "bfloat16", "bfloat16+xla"}
     for name, result in configs.items():
       assert "error" not in result, (row, name, result)
+      # What ran is what the name says (a switch that was ignored would give equal losses).
+      assert result["ran"] == {"compute_dtype": [name.split("+")[0]], "loss_scaling": False,
+                               "xla": name.endswith("+xla")}, (name, result["ran"])
       assert result["steps_per_second"] > 0 and result["peak_device_gb"] is None
       assert result["recipe_hours"] == pytest.approx(86_680 / result["steps_per_second"] / 3600)
     # The same weights and batch: XLA changes how, not what, and bfloat16 stays close.
@@ -80,7 +84,9 @@ def test_gpu_report_runs_every_configuration_and_writes_the_table():
 
 @pytest.mark.slow
 def test_gpu_section_says_there_is_no_gpu_and_exits_0(tmp_path):
-  result = run_tool("benchmark", "--sections=gpu", f"--json={tmp_path / 'gpu.json'}")
+  # No GPU visible on any machine, one with GPUs included: what a CPU-only user sees.
+  result = run_tool("benchmark", "--sections=gpu", f"--json={tmp_path / 'gpu.json'}",
+                    env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"})
   assert result.returncode == 0, result.stderr[-2000:]
   assert "no GPU visible" in result.stdout and not result.stderr.strip()
   with open(tmp_path / "gpu.json", encoding="utf-8") as f:

@@ -66,6 +66,20 @@ class Trainer:
     return poly_learning_rate(self.global_step if step is None else step, initial, end,
                               self.decay_steps, self.power)
 
+  def what_ran(self):
+    """What the steps so far ran in, read off the objects rather than the switches: the
+    convolutions' compute dtype, loss scaling in every group, and whether the forward and
+    backward pass was traced (run) as an XLA cluster. Reports put it beside their numbers."""
+    convolutions = [layer for layer in self.model._flatten_layers()  # pylint: disable=protected-access
+                    if isinstance(layer, keras.layers.Conv2D)]
+    traces = self._gradients._list_all_concrete_functions()  # pylint: disable=protected-access
+    return {
+        "compute_dtype": sorted({layer.compute_dtype for layer in convolutions}),
+        "loss_scaling": all(isinstance(opt, keras.optimizers.LossScaleOptimizer)
+                            for opt in self.optimizers.values()),
+        "xla": bool(traces) and all(t.function_def.attr["_XlaMustCompile"].b for t in traces),
+    }
+
   def _gradients_fn(self, images, depths):
     """Forward and backward pass: the part XLA compiles (the updates stay outside)."""
     variables = [v for group in self.active for v in self.groups[group]]

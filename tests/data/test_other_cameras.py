@@ -14,6 +14,7 @@ from attn_depth import config
 from attn_depth import data
 from attn_depth import training
 from attn_depth.data import camera_fit
+from attn_depth.data import preprocessing
 from attn_depth.data import rgbd_files
 from attn_depth.data import sunrgbd
 from attn_depth.data import synthetic_rooms
@@ -214,4 +215,8 @@ def test_b3do_frames_with_their_own_focal_length_are_resampled_to_nyus(tmp_path)
   assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (27, 27 + 426, 40, 40 + 559)
   stored = sunrgbd.depth_from_png(sunrgbd.png_from_depth(depth[KV1_CROP]))
   assert set(np.unique(frame["depth"][27:453, 40:599])) <= set(np.unique(stored))
-  assert 55 > 27 and 74 > 40  # the paper's crop removes all of the padding
+  # The paper protocol's crop (frame -> 312x416 -> centre 240x320) holds no padding: every
+  # ground-truth pixel it scores is a measured one.
+  scored = preprocessing.resize_and_crop_depth(frame["depth"], preprocessing.PAPER_RESIZE,
+                                               preprocessing.PAPER_CROP).numpy()
+  assert scored.shape == (240, 320, 1) and (scored > 0).all()

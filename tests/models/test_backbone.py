@@ -9,7 +9,6 @@ import pytest
 from attn_depth import models
 from tests.models import weights_files
 
-pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
 
 STAGE_OUTPUTS = {
     50: ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
@@ -65,6 +64,7 @@ def test_loaded_weights_are_the_files(weights_file):
       np.testing.assert_array_equal(ours, theirs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("depth", [50, 101])
 def test_atrous_identity_against_keras_applications(weights_file, depth):
   """Same weights: the dilated DFE at every 1st/2nd/4th/8th pixel == the strided ResNet."""

@@ -16,7 +16,6 @@ from attn_depth import models
 from attn_depth.models import depth_net
 from attn_depth.models import summary
 
-pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
 
 H, W = 64, 96
 
@@ -91,6 +90,7 @@ def test_crb_is_reduce_then_residual_block():
   np.testing.assert_allclose(block(x), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_variants_differ_exactly_by_their_blocks():
   counts = {v: summary.parameter_counts(models.build_model(v, depth=50, input_shape=(H, W, 3)))
             for v in ("dfe", "dfe_afb", "full")}
@@ -112,6 +112,7 @@ def _frozen(layer_name, layer):
       layer, keras.layers.BatchNormalization)
 
 
+@pytest.mark.slow
 def test_frozen_layers_and_batch_norm_stay_put_while_the_rest_learns():
   model = models.build_model("full", depth=50, input_shape=(H, W, 3))
   backbone = models.get_backbone(model)
@@ -150,6 +151,7 @@ def test_freezing_is_configurable():
   assert "conv1_conv/kernel" in paths and "conv2_block1_1_bn/gamma" in paths
 
 
+@pytest.mark.slow
 def test_keras_file_round_trip_in_a_fresh_process(tmp_path):
   """Saved, then loaded by a new interpreter that only imports attn_depth: same outputs, same
   frozen layers."""

@@ -12,7 +12,7 @@ from attn_depth import inference
 from attn_depth import models
 from attn_depth.training.trainer import Trainer
 
-pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+pytestmark = pytest.mark.slow  # end-to-end: the full tier (--full)
 
 IMAGES = np.random.default_rng(7).integers(0, 256, (2, 50, 70, 3), dtype=np.uint8)
 

@@ -3,6 +3,7 @@ line with the log, interruptions raised, missing products, changed inputs run ag
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import time
@@ -88,10 +89,20 @@ def test_the_trained_step_comes_from_the_checkpoint_file(tmp_path):
 
 
 def test_a_previous_calls_child_is_recognised_by_its_command_line():
-  command = ["tools/x.py", *sys.argv[1:]] if len(sys.argv) > 1 else ["tools/x.py"]
-  assert stages_lib._alive(os.getpid(), command)  # pylint: disable=protected-access
-  assert not stages_lib._alive(os.getpid(), ["tools/x.py", "--model_dir=/nowhere/at/all"])  # pylint: disable=protected-access
-  assert not stages_lib._alive(2 ** 22 + 7, command)  # pylint: disable=protected-access
+  child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                            "tools/x.py", "--model_dir=/runs/a", "--gin_file=gin/b.gin"])
+  try:
+    command = ["tools/x.py", "--model_dir=/runs/a", "--gin_file=gin/b.gin"]
+    deadline = time.time() + 30
+    while not pathlib.Path(f"/proc/{child.pid}/cmdline").read_bytes() and time.time() < deadline:
+      time.sleep(0.01)  # until the child has exec'd (its command line is empty before)
+    assert stages_lib._alive(child.pid, command)  # pylint: disable=protected-access
+    assert not stages_lib._alive(child.pid, ["tools/x.py", "--model_dir=/runs/other"])  # pylint: disable=protected-access
+    assert not stages_lib._alive(2 ** 22 + 7, command)  # pylint: disable=protected-access
+  finally:
+    child.kill()
+    child.wait()
+  assert not stages_lib._alive(child.pid, command)  # pylint: disable=protected-access
 
 
 def test_killed_by_kill_9_its_child_saves_and_the_next_call_waits_for_it(tmp_path):

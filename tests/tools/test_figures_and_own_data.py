@@ -16,7 +16,7 @@ from tests.conftest import run_tool
 from tests.data.test_other_cameras import sun_root  # noqa: F401  pylint: disable=unused-import
 from tests.training import tiny
 
-pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+pytestmark = pytest.mark.slow  # end-to-end: the full tier (--full)
 
 
 def test_render_points_keeps_the_nearest_point_of_each_pixel():

@@ -22,7 +22,7 @@ from tests.conftest import run_tool
 from tests.conftest import small_disk
 from tests.data import nyu_files
 
-pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+pytestmark = pytest.mark.slow  # end-to-end: the full tier (--full)
 
 
 def test_evaluate_tool_on_the_labeled_mat(run_dir, tmp_path):
@@ -169,12 +169,11 @@ def test_training_and_the_evaluate_tool_report_the_same_numbers(run_dir, tmp_pat
       assert evaluated[group][name] == pytest.approx(value, rel=1e-5, abs=1e-6, nan_ok=True), name
 
 
-def test_evaluate_tool_scores_a_folder_of_predictions_under_every_protocol(run_dir, tmp_path):
+def test_evaluate_tool_scores_a_folder_of_predictions_under_every_protocol(tiny_run, tmp_path):
   """Someone's predictions (here: the exact depth, as .npy and as 16-bit PNG) scored by the
   tool under the three published protocols; a folder that misses a frame is one line."""
   from tests.training import tiny  # pylint: disable=import-outside-toplevel
-  bindings = [f"--gin_bindings={b}" for b in
-              tiny.tiny_rooms(os.path.join(os.path.dirname(run_dir), "data"))]
+  bindings = [f"--gin_bindings={b}" for b in tiny.tiny_rooms(tiny_run.data_dir)]
   config.parse_gin([], [b.split("=", 1)[1] for b in bindings])
   frames = list(data.load_source("synthetic_rooms", "test").as_numpy_iterator())
   folder = tmp_path / "exact"

@@ -8,7 +8,7 @@ from attn_depth import models
 from attn_depth.models import summary
 from tests.conftest import run_tool
 
-pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+pytestmark = pytest.mark.slow  # end-to-end: the full tier (--full)
 
 
 def test_summary_counts_match_the_models(tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ from attn_depth.data import synthetic_rooms
 from tests.conftest import REPO_ROOT
 from tests.training import tiny
 
-pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+pytestmark = pytest.mark.slow  # end-to-end: the full tier (--full)
 
 _ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO_ROOT}
 
@@ -167,17 +168,22 @@ def test_a_hung_or_killed_worker_stops_the_others_and_every_worker_resumes(tmp_p
   at the collective timeout; a chief killed with SIGKILL makes the other worker fail at once.
   Each survivor stops with one line naming what was lost and the intact checkpoint, and the
   same command on every worker resumes from it to the end, the workers still equal."""
-  bindings = ["build_strategy.collective_timeout_s = 5", "train.checkpoint_every = 2"]
+  bindings = ["build_strategy.collective_timeout_s = 15", "train.checkpoint_every = 2"]
   model_dir, (chief, other) = _start_workers(tmp_path, steps=12, extra_bindings=bindings)
   seen = _read_until(chief, "step 5/")
   other.send_signal(signal.SIGSTOP)
   output, code = _ended_alone(chief)
   other.kill()
   assert code == 1, seen + output
-  assert _errors(output) == [
-      "train: error: no answer from the other workers within the collective timeout (5 s) "
-      "after step 5: one is hung or lost; ckpt-4 is intact: start every worker again with the "
-      "same command to resume from it"], output[-3000:]
+  # A stopped process also stops its heartbeats: whichever the chief notices first -- the
+  # collective timeout or the coordination service's missed heartbeats -- is its one line
+  # (both messages from TF's real error texts: tests/training/test_controller.py).
+  (error,) = _errors(output)
+  assert re.fullmatch(
+      r"train: error: (no answer from the other workers within the collective timeout \(15 s\) "
+      r"after step 5: one is hung or lost|lost worker 1 after step 5 \(killed, crashed, or its "
+      r"machine unreachable\)); ckpt-4 is intact: start every worker again with the same "
+      r"command to resume from it", error), output[-3000:]
   assert "Traceback" not in output
   assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-4")
 

@@ -3,6 +3,7 @@
 import os
 
 import gin
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -10,10 +11,11 @@ import tensorflow as tf
 from attn_depth import config
 from attn_depth import models
 from attn_depth import training
+from attn_depth.training import train_lib
 from attn_depth.training import trainer as trainer_lib
 from tests.training import tiny
 
-pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+pytestmark = pytest.mark.slow  # end-to-end: the full tier (--full)
 
 
 def _configure(tmp_path, *extra, gin_files=("gin/base.gin",)):
@@ -97,16 +99,44 @@ def test_same_seed_same_first_losses(tmp_path):
   assert not np.allclose(first, other)
 
 
+def _tensor(checkpoint, name):
+  return tf.train.load_checkpoint(checkpoint).get_tensor(name + "/.ATTRIBUTES/VARIABLE_VALUE")
+
+
+def _model_weights(checkpoint):
+  """The network's weights in `checkpoint`, read into a network built as configured."""
+  model = models.build_model(input_shape=(None, None, 3))
+  tf.train.Checkpoint(model=model).read(checkpoint).expect_partial()
+  return {w.path: w.numpy() for w in model.weights}
+
+
 def test_warm_start_takes_model_weights_only(tmp_path):
   _configure(tmp_path)
   source_run = str(tmp_path / "source")
   training.train(source_run, total_steps=2)
-  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(source_run))
+  source = tf.train.latest_checkpoint(source_run)
   gin.clear_config()
-  _configure(tmp_path, f"train.warm_start_from = '{source_run}'")
+  # Learning rates of 0: the warm step moves no weight, so the warm run's checkpoint shows
+  # what it took at the start.
+  _configure(tmp_path, f"train.warm_start_from = '{source_run}'",
+             "train.dfe_learning_rate = (0.0, 0.0)", "train.dmg_learning_rate = (0.0, 0.0)")
   result = training.train(str(tmp_path / "warm"), total_steps=1)
   assert result["step"] == 1  # the step counter started fresh
-  assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == 2
+  warm = tf.train.latest_checkpoint(str(tmp_path / "warm"))
+  taken, given = _model_weights(warm), _model_weights(source)
+  assert taken.keys() == given.keys() and len(taken) > 100
+  for name, value in given.items():
+    np.testing.assert_array_equal(taken[name], value, err_msg=name)
+  # Not the optimizer: its step counts and moments are the warm run's own (one step).
+  for group in ("dfe", "dmg"):
+    assert _tensor(warm, f"{group}_optimizer/_iterations") == 1
+    assert _tensor(source, f"{group}_optimizer/_iterations") == 2
+  moments = [name for name in tf.train.list_variables(source) if "optimizer/_variables/" in name[0]]
+  assert moments and any(
+      not np.array_equal(tf.train.load_checkpoint(warm).get_tensor(name),
+                         tf.train.load_checkpoint(source).get_tensor(name))
+      for name, _ in moments)
+  assert _tensor(warm, "global_step") == 1 and _tensor(source, "global_step") == 2
 
 
 def test_batch_must_split_over_replicas(tmp_path):
@@ -119,13 +149,39 @@ def test_batch_must_split_over_replicas(tmp_path):
     training.train(str(tmp_path / "run"), strategy=TwoReplicas())
 
 
+def xla_compiled(function):
+  """Whether the tf.function ran (was traced) and every trace is marked for XLA compilation."""
+  traces = function._list_all_concrete_functions()  # pylint: disable=protected-access
+  return bool(traces) and all(
+      trace.function_def.attr["_XlaMustCompile"].b for trace in traces)
+
+
 @pytest.mark.parametrize("precision, jit", [("bfloat16", False), ("float16", True)])
-def test_mixed_precision_and_xla_switches_train_on_cpu(tmp_path, precision, jit):
-  """The GPU switches run on CPU too: float16 with dynamic loss scaling under XLA, bfloat16."""
+def test_mixed_precision_and_xla_switches_train_on_cpu(tmp_path, monkeypatch, precision, jit):
+  """The GPU switches run on CPU too: float16 with dynamic loss scaling under XLA, bfloat16.
+  What trained is checked, not only that it finished: the layers computed in the asked
+  precision, float16 had a loss-scale optimizer per group, and the forward and backward pass
+  was compiled by XLA exactly when asked."""
+  made = []
+
+  class Recorded(trainer_lib.Trainer):
+    def __init__(self, *args, **kwargs):
+      super().__init__(*args, **kwargs)
+      made.append(self)
+
+  monkeypatch.setattr(train_lib, "Trainer", Recorded)
   _configure(tmp_path, f"train.mixed_precision = '{precision}'", f"train.jit_compile = {jit}")
   result = training.train(str(tmp_path / "run"))
   assert result["step"] == 2 and all(np.isfinite(result["loss_history"]))
-  import keras  # pylint: disable=import-outside-toplevel
+  (trainer,) = made
+  convolutions = [layer for layer in trainer.model._flatten_layers()  # pylint: disable=protected-access
+                  if isinstance(layer, keras.layers.Conv2D)]
+  assert convolutions and all(layer.compute_dtype == precision for layer in convolutions)
+  assert all(layer.variable_dtype == "float32" for layer in convolutions)
+  scaled = [isinstance(opt, keras.optimizers.LossScaleOptimizer)
+            for opt in trainer.optimizers.values()]
+  assert scaled == [precision == "float16"] * len(trainer.active)
+  assert xla_compiled(trainer._gradients) == jit  # pylint: disable=protected-access
   assert keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
 
 

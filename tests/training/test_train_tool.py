@@ -22,7 +22,7 @@ from tests.conftest import small_disk
 from tests.data import nyu_files
 from tests.training import tiny
 
-pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+pytestmark = pytest.mark.slow  # end-to-end: the full tier (--full)
 
 SHIPPED = sorted(os.path.relpath(os.path.join(root, name), REPO_ROOT)
                  for root, _, names in os.walk(os.path.join(REPO_ROOT, "gin"))
