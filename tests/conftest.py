@@ -83,7 +83,6 @@ def _is_worker(config):
 
 def pytest_sessionfinish(session, exitstatus):
   del exitstatus
-  _kill(_descendants(os.getpid()))
   if _is_worker(session.config):
     return
   reporter = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -95,6 +94,13 @@ def pytest_sessionfinish(session, exitstatus):
       reporter.write_line(f"{len(skipped)} test(s) skipped in the full tier, which checks "
                           "everything (it needs root and Chromium): see the skip reasons above",
                           red=True)
+
+
+def pytest_unconfigure(config):
+  """Last of all (pytest-xdist's workers have stopped): nothing started by the suite is left
+  running, and the owner of the temp folder removes it."""
+  del config
+  _kill(_descendants(os.getpid()))
   if _OWNS_SESSION_TMP and not os.environ.get("ATTN_DEPTH_KEEP_TEST_FILES"):
     shutil.rmtree(SESSION_TMP, ignore_errors=True)
 
