@@ -29,7 +29,8 @@ _GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [],
                                           "gin bindings, applied after the files.")
 _STRATEGY = flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored", "multi_worker"],
                               "auto: TF_CONFIG with several workers -> multi_worker; several "
-                              "GPUs -> mirrored; else one device.")
+                              "GPUs -> mirrored over as many as the batch splits over (one "
+                              "warning line when that is not all); else one device.")
 
 
 def main(argv):
@@ -39,7 +40,8 @@ def main(argv):
     # Before anything starts TensorFlow's runtime (choosing the strategy lists the devices).
     training.configure_determinism(config.query("train.deterministic", False))
     with cli.output_folder(_MODEL_DIR.value):
-      strategy = training.build_strategy(_STRATEGY.value)
+      strategy = training.build_strategy(
+          _STRATEGY.value, global_batch_size=config.query("train.batch_size"))
       result = training.train(_MODEL_DIR.value, strategy)
   if result["stopped"]:  # saved and stopped early: a scheduler must not take it for finished
     sys.exit(training.STOP_EXIT_CODES.get(result["stopped"], 143))

@@ -3,6 +3,7 @@ workers agree on (the step they resume from, a stop request) and what a lost wor
 
 import contextlib
 import json
+import logging
 import os
 import re
 
@@ -12,6 +13,8 @@ import tensorflow as tf
 from attn_depth.errors import UserError
 from attn_depth.training.controller import TrainingSetupError
 
+_LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'
+
 
 def workers_in_tf_config():
   """Number of workers (chief included) that $TF_CONFIG names; 0 without TF_CONFIG."""
@@ -20,11 +23,15 @@ def workers_in_tf_config():
   return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
-@gin.configurable(denylist=["kind"])
-def build_strategy(kind="auto", collective_timeout_s=1800):
+@gin.configurable(denylist=["kind", "global_batch_size"])
+def build_strategy(kind="auto", collective_timeout_s=1800, global_batch_size=None):
   """kind: "auto" (several workers in TF_CONFIG -> MultiWorkerMirroredStrategy; else several
-  GPUs -> MirroredStrategy; else the default one-device strategy), "default", "mirrored",
-  "multi_worker".
+  GPUs -> MirroredStrategy over as many of them as split `global_batch_size` evenly; else the
+  default one-device strategy), "default", "mirrored", "multi_worker".
+
+  global_batch_size: under "auto", a batch that does not split over every visible GPU (the
+  paper's 3 on 2, 4 or 8 GPUs) trains on the most GPUs it splits over, said in one warning
+  line, instead of stopping; "mirrored" takes every GPU as asked.
 
   collective_timeout_s: under several workers, a collective operation (a step's all-reduce) that
   has not completed after this many seconds fails, so a worker that is alive but stuck (a hung
@@ -35,9 +42,15 @@ def build_strategy(kind="auto", collective_timeout_s=1800):
   if kind == "auto":
     if workers_in_tf_config() > 1:
       kind = "multi_worker"
-    elif len(tf.config.list_logical_devices("GPU")) > 1:
-      kind = "mirrored"
     else:
+      gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+      used = gpus_for_batch(len(gpus), global_batch_size)
+      if used < len(gpus):
+        _LOG.warning("batch size %d does not split over the %d visible GPUs: training on %d "
+                     "of them (a batch size divisible by %d uses them all)", global_batch_size,
+                     len(gpus), used, len(gpus))
+      if used > 1:
+        return tf.distribute.MirroredStrategy(devices=gpus[:used])
       kind = "default"
   if kind == "multi_worker":
     options = tf.distribute.experimental.CommunicationOptions(
@@ -48,6 +61,13 @@ def build_strategy(kind="auto", collective_timeout_s=1800):
   if kind == "default":
     return tf.distribute.get_strategy()
   raise ValueError(f"unknown strategy {kind!r}; choose auto, default, mirrored or multi_worker")
+
+
+def gpus_for_batch(gpus, global_batch_size):
+  """The most of `gpus` GPUs that `global_batch_size` splits over evenly (all when unknown)."""
+  if not global_batch_size:
+    return gpus
+  return max((n for n in range(1, gpus + 1) if global_batch_size % n == 0), default=gpus)
 
 
 def is_chief(strategy):
