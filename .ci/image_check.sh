@@ -61,7 +61,7 @@ echo "image check: the README's docker run (without --gpus), a short quickstart 
 RUNS="$WORK/runs"
 rm -rf "$RUNS"
 mkdir -p "$RUNS"
-podman run --rm --network=host -v "$RUNS:/runs" "$IMAGE" \
+podman run --rm --network=host --shm-size=1g -v "$RUNS:/runs" "$IMAGE" \
   python tools/train.py --gin_file=gin/quickstart.gin --model_dir=/runs/quickstart \
   --gin_bindings="train.total_steps = 4" --gin_bindings="train.checkpoint_every = 4" \
   --gin_bindings="train.log_every = 2" --gin_bindings="train.image_summary_every = 0" \
@@ -77,7 +77,7 @@ for landed in quickstart/ckpt-4.index quickstart/model_spec.json \
   fi
 done
 echo "image check: tools/reproduce.py in the container (one miniature row, tiny), results on the host"
-podman run --rm --network=host -v "$RUNS:/runs" "$IMAGE" \
+podman run --rm --network=host --shm-size=1g -v "$RUNS:/runs" "$IMAGE" \
   python tools/reproduce.py --miniature --rows=full --seeds=1 --output_dir=/runs/miniature \
   --gin_bindings="train.total_steps = 4" --gin_bindings="train.image_summary_every = 0" \
   --gin_bindings="synthetic_rooms_source.num_train_examples = 16" \

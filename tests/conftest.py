@@ -20,6 +20,10 @@ import time
 import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# float32 means float32 on any GPU: Ampere and later run float32 matmuls and convolutions as
+# TF32 (10-bit mantissas) by default, which the 1e-4/1e-5 comparisons cannot hold. Off in
+# cuBLAS/cuDNN for every process a test starts, and in TensorFlow here (below).
+os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")
 
 # Everything the suite writes to the system's temp folder -- pytest's tmp_path folders, the
 # tools' processes, TensorFlow's autograph files -- goes into one folder, removed when the
@@ -37,6 +41,9 @@ os.environ["TMPDIR"] = tempfile.tempdir = SESSION_TMP
 import gin  # noqa: E402
 import keras  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+tf.config.experimental.enable_tensor_float_32_execution(False)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Longest-first for pytest-xdist: the test files whose work is one long unit (a module-scoped

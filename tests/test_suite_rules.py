@@ -1,5 +1,6 @@
 """The rules the suite itself keeps (tests/conftest.py): two tiers, a skip fails the full tier,
 a full disk cannot be skipped by root, no process outlives its test."""
+# pylint: disable=protected-access  (the suite's own helpers in tests/conftest.py)
 
 import os
 import subprocess
@@ -8,6 +9,7 @@ import time
 import types
 
 import pytest
+import tensorflow as tf
 
 from tests import conftest
 from tests.conftest import REPO_ROOT
@@ -95,12 +97,20 @@ def test_what_a_test_started_is_found_and_killed_with_its_children():
   # A shell that starts a grandchild: both are found from this process and both are killed.
   shell = subprocess.Popen(["sh", "-c", "sleep 60 & wait"])
   deadline = time.time() + 10
-  while len(conftest._descendants(os.getpid())) < 2 and time.time() < deadline:  # pylint: disable=protected-access
+  while len(conftest._descendants(os.getpid())) < 2 and time.time() < deadline:
     time.sleep(0.02)
-  found = conftest._descendants(os.getpid())  # pylint: disable=protected-access
+  found = conftest._descendants(os.getpid())
   assert shell.pid in found and len(found) >= 2
-  conftest._kill(found)  # pylint: disable=protected-access (reaps its own children too)
+  conftest._kill(found)  # (reaps its own children too)
   time.sleep(0.2)
-  running = {pid: state for pid, (_, state) in conftest._processes().items()  # pylint: disable=protected-access
+  running = {pid: state for pid, (_, state) in conftest._processes().items()
              if pid in found and state != "Z"}
   assert not running
+
+
+def test_float32_is_float32_on_any_gpu_here_and_in_the_processes_tests_start():
+  assert not tf.config.experimental.tensor_float_32_execution_enabled()
+  child = subprocess.run(
+      [sys.executable, "-c", "import os; print(os.environ['NVIDIA_TF32_OVERRIDE'])"],
+      capture_output=True, text=True, check=True, timeout=60)
+  assert child.stdout.strip() == "0"  # cuBLAS and cuDNN: no TF32 in the tools either
