@@ -6,7 +6,7 @@ from attn_depth.training.controller import TrainingSetupError
 from attn_depth.training.distribution import build_strategy
 from attn_depth.training.losses import log_l1_per_example
 from attn_depth.training.schedules import poly_learning_rate
-from attn_depth.training.train_lib import configure_determinism
+from attn_depth.training.determinism import configure_determinism
 from attn_depth.training.train_lib import train
 from attn_depth.training.trainer import Trainer
 

@@ -83,12 +83,16 @@ class Checkpoints:
   """The run's checkpoints: saves on an interval, restores the newest readable one.
 
   `restore_from`: the folder to resume from when it is not `directory` (a non-chief worker
-  writes its own copies but resumes from the chief's, so that all workers resume one step)."""
+  writes its own copies but resumes from the chief's, so that all workers resume one step).
+  `restore`: reads one checkpoint path and raises if it does not match (the trainer's, which
+  also reads older layouts); by default the checkpoint's own restore, asserted."""
 
-  def __init__(self, checkpoint, directory, every, keep, restore_from=None):
+  def __init__(self, checkpoint, directory, every, keep, restore_from=None, restore=None):
     self.manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=keep)
     self.checkpoint, self.every = checkpoint, every
     self.restore_from = restore_from or directory
+    self.restore = restore or (
+        lambda path: checkpoint.restore(path).assert_existing_objects_matched())
 
   @property
   def latest(self):
@@ -120,7 +124,7 @@ class Checkpoints:
     failures = []
     for path in reversed(candidates):
       try:
-        self.checkpoint.restore(path).assert_existing_objects_matched()
+        self.restore(path)
         return path
       except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError,
               OSError) as error:

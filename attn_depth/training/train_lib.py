@@ -35,6 +35,8 @@ from attn_depth.evaluation.evaluator import Evaluator
 from attn_depth.evaluation.evaluator import constant_depth_network
 from attn_depth.evaluation.evaluator import median_depth
 from attn_depth.training import distribution
+from attn_depth.training.determinism import check_deterministic_xla
+from attn_depth.training.determinism import configure_determinism
 from attn_depth.training.controller import Checkpoints
 from attn_depth.training.controller import Controller
 from attn_depth.training.controller import PeriodicAction
@@ -81,31 +83,6 @@ def resolve_schedule(source, batch_size, epochs, decay_epochs, steps_per_epoch=N
   total_steps = int(total_steps or epochs * steps_per_epoch)
   decay_steps = int(decay_steps or max(int(decay_epochs * steps_per_epoch), 1))
   return Schedule(int(steps_per_epoch), total_steps, decay_steps)
-
-
-def configure_determinism(deterministic):
-  """Makes every op deterministic (`tf.config.experimental.enable_op_determinism`) and runs
-  one op at a time, each on one thread: on CPU, TensorFlow's multi-threaded kernels (oneDNN's
-  and Eigen's) sum in an order that varies between processes, and ops running side by side
-  (inter-op parallelism) change the results of the quickstart network's backward pass now and
-  then (seen from step 4 on); Adam amplifies either within a few dozen steps. Must run before
-  TensorFlow starts its runtime (tools/train.py does so); raises TrainingSetupError when it is
-  too late."""
-  if not deterministic:
-    return
-  tf.config.experimental.enable_op_determinism()
-  threading = tf.config.threading
-  if (threading.get_intra_op_parallelism_threads() == 1
-      and threading.get_inter_op_parallelism_threads() == 1):
-    return
-  try:
-    threading.set_intra_op_parallelism_threads(1)
-    threading.set_inter_op_parallelism_threads(1)
-  except RuntimeError:
-    raise TrainingSetupError(
-        "train.deterministic = True must be set before TensorFlow starts (tools/train.py "
-        "applies it from --gin_file/--gin_bindings; in Python call "
-        "attn_depth.training.configure_determinism(True) first)") from None
 
 
 @gin.configurable(denylist=["model_dir", "strategy"])
@@ -166,13 +143,15 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
            f"{replicas} replica(s)")
     with strategy.scope():
       model = models.build_model(input_shape=(None, None, 3))
+    check_deterministic_xla(model, deterministic, jit_compile)
     spec = models.ModelSpec.from_gin()  # written beside the checkpoints: the run's identity
     trainer = Trainer(model, strategy, batch_size, schedule.decay_steps,
                       {"dfe": tuple(dfe_learning_rate), "dmg": tuple(dmg_learning_rate)}, power,
                       loss_scaling=mixed_precision == "float16", jit_compile=jit_compile)
     checkpoints = Checkpoints(trainer.checkpoint,
                               distribution.worker_model_dir(model_dir, strategy),
-                              checkpoint_every, keep_checkpoints, restore_from=model_dir)
+                              checkpoint_every, keep_checkpoints, restore_from=model_dir,
+                              restore=trainer.restore)
     _restore_or_warm_start(checkpoints, model, warm_start_from, chief)
     distribution.check_same_step(strategy, trainer.step)
 
