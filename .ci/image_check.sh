@@ -57,6 +57,23 @@ echo "image check: the default command"
 podman run --rm --network=host "$IMAGE" > "$WORK/cmd.log"
 grep -q "attn_depth_full_r101" "$WORK/cmd.log"
 
+echo "image check: the README's first-GPU-day check (without --gpus: its machine part)"
+OUT="$WORK/gpu_day"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+podman run --rm --network=host --shm-size=1g -v "$OUT:/out" "$IMAGE" \
+  python tools/benchmark.py --sections=gpu --json=/out/gpu.json --gpu_markdown=/out/gpu.md \
+  > "$WORK/gpu_day.log"
+python3 - "$OUT/gpu.json" <<'EOF_PY' || { cat "$WORK/gpu_day.log" >&2; exit 1; }
+import json, sys
+gpu = json.load(open(sys.argv[1]))["gpu"]
+env = gpu["environment"]
+assert gpu["skipped"] == "no GPU" and env["gpus"] == [], gpu
+assert env["pip_check"]["ok"], "pip check inside the image: " + env["pip_check"]["output"]
+assert env["shm_gb"] >= 0.9, f"/dev/shm is {env['shm_gb']} GB with --shm-size=1g"
+print(f"image check: pip check in the image ok, /dev/shm {env['shm_gb']:.2f} GB")
+EOF_PY
+
 echo "image check: the README's docker run (without --gpus), a short quickstart into runs/"
 RUNS="$WORK/runs"
 rm -rf "$RUNS"

@@ -47,11 +47,12 @@ def pipeline_examples_per_second(data_dir=None, num_records=256, batch_size=3,
 
 
 def training_step(variant="full", depth=101, batch_size=3, size=(240, 320), steps=2,
-                  deterministic=False):
-  """Seconds per training step, peak resident memory (GB) and a digest of every weight and
-  optimizer slot afterwards, of a fresh process running `steps` steps of the paper's recipe
-  (frozen conv1/Res-Block 1/BN, two Adams) on seeded random data, with
-  `train.deterministic`'s settings if asked.
+                  deterministic=False, model_kwargs=None):
+  """Seconds per training step, peak memory (GB: the host's resident memory, and on a GPU the
+  device's peak beside it) and a digest of every weight and optimizer slot afterwards, of a
+  fresh process running `steps` steps of the paper's recipe (frozen conv1/Res-Block 1/BN, two
+  Adams) on seeded random data, with `train.deterministic`'s settings if asked.
+  `model_kwargs`: passed to build_model (tests build tiny networks).
 
   A separate process, so that the peak belongs to the step and not to earlier benchmarks.
   """
@@ -67,7 +68,8 @@ from attn_depth.training.trainer import Trainer
 configure_determinism({bool(deterministic)})
 import keras
 keras.utils.set_random_seed(0)  # determinism refuses unseeded random ops
-model = models.build_model({variant!r}, depth={depth}, input_shape=(None, None, 3))
+model = models.build_model({variant!r}, depth={depth}, input_shape=(None, None, 3),
+                           **{dict(model_kwargs or {})!r})
 trainer = Trainer(model, tf.distribute.get_strategy(), {batch_size}, decay_steps=100,
                   learning_rates={{"dfe": (1e-5, 1e-7), "dmg": (1e-4, 1e-6)}})
 images = tf.random.uniform(({batch_size}, {size[0]}, {size[1]}, 3))
@@ -79,11 +81,14 @@ for _ in range({steps}):
   float(trainer.train_step(iterator)[0])
 seconds = (time.perf_counter() - start) / {steps}
 peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+device_gb = (tf.config.experimental.get_memory_info("GPU:0")["peak"] / 1e9
+             if tf.config.list_physical_devices("GPU") else None)
 import hashlib  # every weight and optimizer slot after the steps: two runs agree bit for bit?
 digest = hashlib.sha256()
 for variable in model.weights + [v for o in trainer.optimizers.values() for v in o.variables]:
   digest.update(np.ascontiguousarray(variable.numpy()).tobytes())
 print("RESULT " + json.dumps({{"seconds_per_step": seconds, "peak_rss_gb": peak_gb,
+                               "peak_device_gb": device_gb,
                                "digest": digest.hexdigest()}}))
 """
   output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

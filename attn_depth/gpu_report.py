@@ -1,19 +1,28 @@
-"""The GPU day in one call (`tools/benchmark.py --sections=gpu`): what the paper's recipe costs
-on the GPU at hand.
+"""The first GPU day in one call (`tools/benchmark.py --sections=gpu`): whether the machine is
+ready, and what the paper's recipe costs on the GPU at hand.
 
+The machine (`environment`): the GPUs TensorFlow sees and their compute capability, which
+precisions they run natively, whether TF32 was on, memory growth, `pip check`, the size of
+/dev/shm (NCCL's transport between GPUs in Docker).
 For every Table-1 row: the paper-recipe training step (batch 3, 240x320, frozen conv1 /
-Res-Block 1 / BN, two Adams) in float32, mixed float16 (with loss scaling) and mixed
-bfloat16, each without and with XLA: steps/s, peak device memory, and the loss after `steps`
-steps against float32's (same weights, same batch: mixed precision must not change what is
-learned); the projected wall time of the whole recipe (86,680 steps); inference images/s of
-the full network at batch 1 and 8 per precision; and the input pipeline's examples/s beside
-what the fastest step consumes. Random weights and data: speed and memory do not depend on
-them. Written as one JSON and the markdown rows the README's GPU table takes.
+Res-Block 1 / BN, two Adams) in float32 (TF32 off: real float32), mixed float16 (with loss
+scaling) and mixed bfloat16 where the GPU supports them (else labelled unsupported, not run),
+each without and with XLA: steps/s, peak device memory, the float16 steps skipped for overflow,
+and the loss after `steps` steps against float32's (same weights, same batch: mixed precision
+must not change what is learned); the projected wall time of the whole recipe (86,680 steps);
+whether two processes running the same deterministic steps end bit-identical; inference
+images/s of the full network at batch 1 and 8 per precision; and the input pipeline's
+examples/s beside what the fastest step consumes. Random weights and data: speed and memory do
+not depend on them. Written as one JSON and the markdown rows the README's GPU table takes.
 
 The same code runs on a CPU with tiny networks (tests): only the device differs.
 """
 
+import contextlib
 import gc
+import os
+import subprocess
+import sys
 import time
 
 import keras
@@ -33,6 +42,65 @@ def table1_networks():
   """{row: (variant, depth)} of Table 1's rows ("baseline_r50": ("baseline", 50), ...)."""
   return {row.name: (row.variant, int(row.name.rsplit("_r", 1)[1]))
           for row in rows_lib.table1_rows()}
+
+
+def environment():
+  """What decides whether the first GPU run works, before any of it runs (module docstring)."""
+  gpus = []
+  for gpu in tf.config.list_physical_devices("GPU"):
+    details = tf.config.experimental.get_device_details(gpu)
+    gpus.append({"name": details.get("device_name", gpu.name),
+                 "compute_capability": ".".join(map(str, details.get("compute_capability",
+                                                                      ()))) or None,
+                 "memory_growth": tf.config.experimental.get_memory_growth(gpu)})
+  build = tf.sysconfig.get_build_info()
+  check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True,
+                         text=True, check=False)
+  try:
+    shm = os.statvfs("/dev/shm")
+    shm_gb = shm.f_blocks * shm.f_frsize / 1e9
+  except OSError:
+    shm_gb = None
+  return {
+      "tensorflow": tf.__version__, "cuda": build.get("cuda_version"),
+      "cudnn": build.get("cudnn_version"), "gpus": gpus,
+      "precisions": {p: precision_lib.unsupported_reason(p) or "supported" for p in PRECISIONS},
+      "tf32_was_on": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
+      "memory_growth_env": os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH"),
+      "pip_check": {"ok": check.returncode == 0,
+                    "output": (check.stdout + check.stderr).strip()[-2000:]},
+      "shm_gb": shm_gb,
+  }
+
+
+def environment_lines(env):
+  """The environment as the console shows it, one fact a line."""
+  gpus = ", ".join(f"{g['name']} (compute capability {g['compute_capability']}, memory growth "
+                   f"{'on' if g['memory_growth'] else 'off'})" for g in env["gpus"]) or "none"
+  lines = [f"TensorFlow {env['tensorflow']}, CUDA {env['cuda'] or '-'}, cuDNN "
+           f"{env['cudnn'] or '-'}; GPUs: {gpus}"]
+  lines += [f"precision {p}: {reason}" for p, reason in env["precisions"].items()]
+  lines.append(f"TF32 was {'on' if env['tf32_was_on'] else 'off'} (the float32 rows run with "
+               "it off)")
+  lines.append("pip check: " + ("ok" if env["pip_check"]["ok"] else
+                                "PROBLEMS: " + env["pip_check"]["output"].replace("\n", "; ")))
+  if env["shm_gb"] is not None:
+    small = len(env["gpus"]) > 1 and env["shm_gb"] < 0.5
+    lines.append(f"/dev/shm: {env['shm_gb']:.2f} GB" + (
+        " -- too small for NCCL between GPUs: docker run --shm-size=1g (or --ipc=host)"
+        if small else ""))
+  return lines
+
+
+@contextlib.contextmanager
+def tf32_off():
+  """Real float32 matmuls and convolutions inside (Ampere and later default to TF32)."""
+  was_on = tf.config.experimental.tensor_float_32_execution_enabled()
+  tf.config.experimental.enable_tensor_float_32_execution(False)
+  try:
+    yield
+  finally:
+    tf.config.experimental.enable_tensor_float_32_execution(was_on)
 
 
 def _device_memory_gb(reset=False):
@@ -77,7 +145,9 @@ def training_step(variant, depth, precision, xla, batch=3, size=(240, 320), step
   loss = float(loss)  # waits for the device
   seconds = time.perf_counter() - start
   result = {"steps_per_second": (steps - 1) / seconds, "first_step_seconds": first,
-            "loss": loss, "peak_device_gb": _device_memory_gb(), "ran": trainer.what_ran()}
+            "loss": loss, "peak_device_gb": _device_memory_gb(), "ran": trainer.what_ran(),
+            "skipped_steps": trainer.skipped_steps,
+            "tf32": bool(tf.config.experimental.tensor_float_32_execution_enabled())}
   del trainer, model
   _release()
   return result
@@ -98,18 +168,30 @@ def inference_speed(variant, depth, precision, batches=(1, 8), size=(240, 320), 
   return out
 
 
+def determinism(variant, depth, batch=3, size=(240, 320), steps=3, model_kwargs=None):
+  """Whether two fresh processes running the same `steps` steps with `train.deterministic`'s
+  settings end with every weight and optimizer slot bit-identical (on the first device)."""
+  runs = [benchmarks.training_step(variant, depth, batch, size, steps, deterministic=True,
+                                   model_kwargs=model_kwargs) for _ in range(2)]
+  return {"bit_identical": runs[0]["digest"] == runs[1]["digest"], "steps": steps,
+          "row_variant": variant}
+
+
 def run(networks=None, precisions=PRECISIONS, xla=(False, True), batch=3, size=(240, 320),
         steps=20, inference_batches=(1, 8), pipeline=True, print_fn=print, model_kwargs=None,
-        xla_rows=None):
+        xla_rows=None, determinism_steps=3):
   """The whole report (module docstring). `networks`: {row: (variant, depth)}, default
   Table 1's; `xla_rows`: the rows also run with XLA (None: all; compiling every row in every
   precision is most of the report's time); `model_kwargs`: passed to build_model (tests build
-  tiny networks)."""
+  tiny networks); `determinism_steps`: steps of the two deterministic processes (0: none)."""
   networks = networks or table1_networks()
   model_kwargs = model_kwargs or {}
-  report = {"device": benchmarks.device_names(), "batch": batch, "size": list(size),
-            "steps": steps, "recipe_steps": RECIPE_STEPS, "loss_tolerance": LOSS_TOLERANCE,
-            "training": {}, "inference": {}}
+  env = environment()
+  for line in environment_lines(env):
+    print_fn(line)
+  report = {"device": benchmarks.device_names(), "environment": env, "batch": batch,
+            "size": list(size), "steps": steps, "recipe_steps": RECIPE_STEPS,
+            "loss_tolerance": LOSS_TOLERANCE, "training": {}, "inference": {}}
   for row, (variant, depth) in networks.items():
     results = {}
     for precision in precisions:
@@ -117,11 +199,16 @@ def run(networks=None, precisions=PRECISIONS, xla=(False, True), batch=3, size=(
         if compiled and xla_rows is not None and row not in xla_rows:
           continue
         name = f"{precision}{'+xla' if compiled else ''}"
-        try:
-          result = training_step(variant, depth, precision, compiled, batch, size, steps,
-                                 **model_kwargs)
-        except (tf.errors.OpError, ValueError, RuntimeError) as error:
-          result = {"error": str(error).splitlines()[0][:300]}
+        reason = precision_lib.unsupported_reason(precision)
+        if reason is not None:
+          result = {"unsupported": reason}
+        else:
+          try:
+            with tf32_off() if precision == "float32" else contextlib.nullcontext():
+              result = training_step(variant, depth, precision, compiled, batch, size, steps,
+                                     **model_kwargs)
+          except (tf.errors.OpError, ValueError, RuntimeError) as error:
+            result = {"error": str(error).splitlines()[0][:300]}
         results[name] = result
         print_fn(_training_line(row, name, result))
     reference = results.get("float32", {}).get("loss")
@@ -135,6 +222,8 @@ def run(networks=None, precisions=PRECISIONS, xla=(False, True), batch=3, size=(
   inference_row = "full_r101" if "full_r101" in networks else next(iter(networks))
   variant, depth = networks[inference_row]
   for precision in precisions:
+    if precision_lib.unsupported_reason(precision) is not None:
+      continue
     try:
       report["inference"][precision] = inference_speed(variant, depth, precision,
                                                        inference_batches, size,
@@ -145,6 +234,12 @@ def run(networks=None, precisions=PRECISIONS, xla=(False, True), batch=3, size=(
         f"batch {b} {v:.1f} images/s" if isinstance(v, float) else f"{b} {v}"
         for b, v in report["inference"][precision].items()))
   report["inference_row"] = inference_row
+  if determinism_steps:
+    report["determinism"] = determinism(variant, depth, batch, size, determinism_steps,
+                                        model_kwargs)
+    print_fn(f"determinism: two processes, {determinism_steps} deterministic steps of "
+             f"{inference_row}: " + ("bit-identical" if report["determinism"]["bit_identical"]
+                                     else "DIFFERENT"))
   fastest = max((r["steps_per_second"] for rs in report["training"].values()
                  for r in rs.values() if "steps_per_second" in r), default=0.0)
   report["pipeline"] = {"demand_examples_per_second": fastest * batch}
@@ -159,30 +254,37 @@ def run(networks=None, precisions=PRECISIONS, xla=(False, True), batch=3, size=(
 
 
 def _training_line(row, name, result):
+  if "unsupported" in result:
+    return f"train {row} {name}: not run, unsupported ({result['unsupported']})"
   if "error" in result:
     return f"train {row} {name}: failed ({result['error']})"
   memory = result["peak_device_gb"]
   return (f"train {row} {name}: {result['steps_per_second']:.2f} steps/s"
-          + (f", peak {memory:.2f} GB" if memory is not None else "")
-          + f", loss {result['loss']:.4f}")
+          + (f", peak device memory {memory:.2f} GB" if memory is not None else "")
+          + f", loss {result['loss']:.4f}"
+          + (f", {result['skipped_steps']} step(s) skipped (float16 overflow)"
+             if result["skipped_steps"] else ""))
 
 
 def markdown_rows(report):
   """The README's GPU table: one row per Table-1 row and training configuration."""
-  lines = ["| row | precision | XLA | steps/s | peak device memory | loss vs float32 | "
-           "recipe (86,680 steps) |", "|---|---|---|---:|---:|---:|---:|"]
+  lines = ["| row | precision | XLA | steps/s | peak device memory | skipped steps | "
+           "loss vs float32 | recipe (86,680 steps) |",
+           "|---|---|---|---:|---:|---:|---:|---:|"]
   for row, results in report["training"].items():
     for name, result in results.items():
       precision, _, xla = name.partition("+")
-      if "error" in result:
-        lines.append(f"| {row} | {precision} | {'yes' if xla else 'no'} | failed | | | |")
+      if "unsupported" in result or "error" in result:
+        what = "unsupported" if "unsupported" in result else "failed"
+        lines.append(f"| {row} | {precision} | {'yes' if xla else 'no'} | {what} | | | | |")
         continue
       memory = result["peak_device_gb"]
       difference = result.get("loss_relative_difference")
       lines.append(
-          f"| {row} | {precision} | {'yes' if xla else 'no'} | "
-          f"{result['steps_per_second']:.2f} | "
+          f"| {row} | {precision}{' (TF32 off)' if precision == 'float32' else ''} | "
+          f"{'yes' if xla else 'no'} | {result['steps_per_second']:.2f} | "
           f"{'-' if memory is None else f'{memory:.1f} GB'} | "
+          f"{result['skipped_steps']} of {report['steps']} | "
           f"{'-' if difference is None else f'{difference:.1%}'} | "
           f"{result['recipe_hours']:.1f} h |")
   speeds = [v for v in report["inference"].values() if "error" not in v]

@@ -49,37 +49,62 @@ TINY = {"backbone_blocks": (1, 1, 1, 1), "backbone_width": 0.125, "dmg_widths": 
 
 
 @pytest.mark.slow
-def test_gpu_report_runs_every_configuration_and_writes_the_table():
+def test_gpu_report_runs_every_configuration_and_writes_the_table(monkeypatch):
+  # float16 made "supported" and bfloat16 "unsupported" here, so that both paths run on any
+  # CPU (what a GPU supports is unit-tested in tests/test_precision.py).
+  monkeypatch.setattr(gpu_report.precision_lib, "unsupported_reason",
+                      lambda p, *a: "no bfloat16 on this pretend GPU" if p == "bfloat16" else None)
   lines = []
   report = gpu_report.run({"full_r101": ("full", None), "baseline_r50": ("baseline", None)},
                           xla_rows=["full_r101"],
-                          precisions=("float32", "bfloat16"), xla=(False, True), batch=1,
-                          size=(32, 48), steps=3, inference_batches=(1, 2), pipeline=False,
-                          print_fn=lines.append, model_kwargs=TINY)
+                          precisions=("float32", "float16", "bfloat16"), xla=(False, True),
+                          batch=1, size=(32, 48), steps=3, inference_batches=(1, 2),
+                          pipeline=False, print_fn=lines.append, model_kwargs=TINY,
+                          determinism_steps=2)
   json.dumps(report)  # one JSON
   assert report["device"] == ["CPU"] and report["recipe_steps"] == 86_680
-  for row in ("full_r101",):
-    configs = report["training"][row]
-    assert set(configs) == {"float32", "float32+xla", "bfloat16", "bfloat16+xla"}
-    for name, result in configs.items():
-      assert "error" not in result, (row, name, result)
-      # What ran is what the name says (a switch that was ignored would give equal losses).
-      assert result["ran"] == {"compute_dtype": [name.split("+")[0]], "loss_scaling": False,
-                               "xla": name.endswith("+xla")}, (name, result["ran"])
-      assert result["steps_per_second"] > 0 and result["peak_device_gb"] is None
-      assert result["recipe_hours"] == pytest.approx(86_680 / result["steps_per_second"] / 3600)
-    # The same weights and batch: XLA changes how, not what, and bfloat16 stays close.
-    assert configs["float32+xla"]["loss_relative_difference"] < 1e-3
-    assert configs["bfloat16"]["loss_matches_float32"]
+  env = report["environment"]
+  assert env["gpus"] == [] and env["pip_check"]["ok"], env["pip_check"]
+  assert env["precisions"]["bfloat16"] == "no bfloat16 on this pretend GPU"
+  assert env["shm_gb"] > 0 and isinstance(env["tf32_was_on"], bool)
+  configs = report["training"]["full_r101"]
+  assert set(configs) == {"float32", "float32+xla", "float16", "float16+xla", "bfloat16",
+                          "bfloat16+xla"}
+  for name in ("bfloat16", "bfloat16+xla"):
+    assert configs[name] == {"unsupported": "no bfloat16 on this pretend GPU"}
+  for name in ("float32", "float32+xla", "float16", "float16+xla"):
+    result = configs[name]
+    assert "error" not in result, (name, result)
+    # What ran is what the name says (a switch that was ignored would give equal losses).
+    precision = name.split("+")[0]
+    assert result["ran"] == {"compute_dtype": [precision],
+                             "loss_scaling": precision == "float16",
+                             "xla": name.endswith("+xla")}, (name, result["ran"])
+    assert result["steps_per_second"] > 0 and result["peak_device_gb"] is None
+    assert result["recipe_hours"] == pytest.approx(86_680 / result["steps_per_second"] / 3600)
+    assert result["tf32"] is False or precision != "float32"
+    assert result["skipped_steps"] == 0  # a tiny network at 2^15 does not overflow
+  # The same weights and batch: XLA changes how, not what, and float16 stays close.
+  assert configs["float32+xla"]["loss_relative_difference"] < 1e-3
+  assert configs["float16"]["loss_matches_float32"]
   # XLA for the rows asked only (compiling is most of a GPU report's time).
-  assert set(report["training"]["baseline_r50"]) == {"float32", "bfloat16"}
-  assert set(report["inference"]["bfloat16"]) == {"1", "2"}
+  assert set(report["training"]["baseline_r50"]) == {"float32", "float16", "bfloat16"}
+  assert set(report["inference"]) == {"float32", "float16"}
+  assert set(report["inference"]["float16"]) == {"1", "2"}
+  assert report["determinism"]["bit_identical"] is True
   table = report["markdown"].splitlines()
-  assert table[0].startswith("| row | precision | XLA | steps/s")
-  assert sum(line.startswith("| full_r101 |") for line in table) == 4
-  assert any(line.startswith("| bfloat16 |") and "images/s" in line for line in table)
+  assert table[0].startswith("| row | precision | XLA | steps/s | peak device memory | "
+                             "skipped steps |")
+  assert sum(line.startswith("| full_r101 |") for line in table) == 6
+  assert "| full_r101 | float32 (TF32 off) | no |" in report["markdown"]
+  assert "| full_r101 | bfloat16 | yes | unsupported |" in report["markdown"]
+  assert any(line.startswith("| float16 |") and "images/s" in line for line in table)
   assert report["pipeline"]["demand_examples_per_second"] > 0
-  assert len(lines) == 4 + 2 + 2
+  assert lines[0].startswith("TensorFlow ") and "GPUs: none" in lines[0]
+  assert "pip check: ok" in lines
+  assert ("train full_r101 bfloat16: not run, unsupported (no bfloat16 on this pretend GPU)"
+          in lines)
+  assert lines[-1] == "determinism: two processes, 2 deterministic steps of full_r101: bit-identical"
 
 
 @pytest.mark.slow
@@ -89,5 +114,28 @@ def test_gpu_section_says_there_is_no_gpu_and_exits_0(tmp_path):
                     env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"})
   assert result.returncode == 0, result.stderr[-2000:]
   assert "no GPU visible" in result.stdout and not result.stderr.strip()
+  # The machine part runs anyway: what a user pastes when the GPU is not seen in the image.
+  assert "GPUs: none" in result.stdout and "pip check: ok" in result.stdout
   with open(tmp_path / "gpu.json", encoding="utf-8") as f:
-    assert json.load(f)["gpu"]["skipped"] == "no GPU"
+    gpu = json.load(f)["gpu"]
+  assert gpu["skipped"] == "no GPU" and gpu["environment"]["gpus"] == []
+  assert gpu["environment"]["memory_growth_env"] == "true"  # set by the tool for its children
+
+
+def test_environment_lines_name_what_to_fix():
+  env = {"tensorflow": "2.21.0", "cuda": "12.5", "cudnn": "9", "tf32_was_on": True,
+         "gpus": [{"name": "NVIDIA A100", "compute_capability": "8.0", "memory_growth": True}] * 2,
+         "precisions": {"float32": "supported", "float16": "supported",
+                        "bfloat16": "supported"},
+         "pip_check": {"ok": False, "output": "foo 1.0 has requirement bar>2\nbaz is broken"},
+         "shm_gb": 0.067, "memory_growth_env": "true"}
+  lines = gpu_report.environment_lines(env)
+  assert lines[0] == ("TensorFlow 2.21.0, CUDA 12.5, cuDNN 9; GPUs: NVIDIA A100 (compute "
+                      "capability 8.0, memory growth on), NVIDIA A100 (compute capability 8.0, "
+                      "memory growth on)")
+  assert "TF32 was on (the float32 rows run with it off)" in lines
+  assert "pip check: PROBLEMS: foo 1.0 has requirement bar>2; baz is broken" in lines
+  assert lines[-1] == ("/dev/shm: 0.07 GB -- too small for NCCL between GPUs: docker run "
+                       "--shm-size=1g (or --ipc=host)")
+  env["shm_gb"], env["gpus"] = 1.07, env["gpus"][:1]
+  assert gpu_report.environment_lines(env)[-1] == "/dev/shm: 1.07 GB"

@@ -4,12 +4,13 @@
   rooms     procedural scenes rendered per second on one core               >= 20
   pipeline  training pipeline examples/s (records -> batch), 2 cores        >= 200
   train     peak memory of a training step: full ResNet-101, batch 3,
-            240x320 (GB; also seconds per step)                             <= 8
+            240x320 (GB: the GPU's device peak where there is one, else the
+            host's resident memory; both in the JSON; also seconds per step)  <= 8
   deterministic  seconds per training step (full, ResNet-101, batch 3, 240x320)
             with train.deterministic / without (report only), and whether two
             deterministic processes end bit-identical
-  train_run peak memory of a short real run of gin/nyu/full_r101.gin with
-            its periodic and final evaluation (GB)                          <= 8
+  train_run peak host memory (resident) of a short real run of
+            gin/nyu/full_r101.gin with its periodic and final evaluation (GB) <= 8
   flops     parameters and GFLOPs of every Table-1 variant (report only)
   latency   images/s of the full model and of keras.applications ResNet-101
             at the same input, batch 1 and 8; FLOP/s of the model relative
@@ -31,10 +32,14 @@
   bokeh     with --model: bokeh of 12-megapixel photos (scikit-image's samples upscaled)
             with the model's depth: seconds (worst photo), the renderer's own memory and
             its difference to the exact renderer                                   <= 10
-  gpu       the GPU day: training steps of every Table-1 row in float32 / mixed
-            float16 / mixed bfloat16, with and without XLA, inference images/s, the
-            recipe's projected hours, the input pipeline; JSON + the README table's
-            markdown (--gpu_markdown). On a machine without a GPU: one line, exit 0
+  gpu       the first GPU day: the machine (GPUs, compute capability, supported
+            precisions, TF32, memory growth, pip check, /dev/shm), then training steps
+            of every Table-1 row in float32 (TF32 off) / mixed float16 / mixed bfloat16
+            where supported, with and without XLA (device memory peaks, skipped float16
+            steps), two deterministic processes compared bit for bit, inference
+            images/s, the recipe's projected hours, the input pipeline; JSON + the
+            README table's markdown (--gpu_markdown). Without a GPU: the machine part,
+            then one line, exit 0
 
   python tools/benchmark.py                       # everything (~10 min on 2 CPU cores)
   python tools/benchmark.py --sections=flops,latency,dmg --json=bench.json
@@ -46,6 +51,11 @@ import functools
 import json
 import os
 import platform
+
+# GPU memory on demand, in this process and the ones it starts (inherited): by default
+# TensorFlow takes nearly all of a GPU's memory, and a section's child process (train,
+# deterministic) would run out of it after a section that used the GPU here.
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
 
@@ -92,7 +102,11 @@ def _pipeline():
 
 def _train():
   result = benchmarks.training_step()
-  return {"value": result["peak_rss_gb"], "seconds_per_step": result["seconds_per_step"]}
+  device = result["peak_device_gb"]
+  return {"value": result["peak_rss_gb"] if device is None else device,
+          "measured": "host resident memory" if device is None else "GPU device memory",
+          "peak_host_rss_gb": result["peak_rss_gb"], "peak_device_gb": device,
+          "seconds_per_step": result["seconds_per_step"]}
 
 
 def _deterministic():
@@ -107,7 +121,8 @@ def _deterministic():
 
 def _train_run():
   result = benchmarks.training_run()
-  return {"value": result["peak_rss_gb"], "seconds": result["seconds"]}
+  return {"value": result["peak_rss_gb"], "measured": "host resident memory",
+          "seconds": result["seconds"]}
 
 
 def _flops():
@@ -279,9 +294,12 @@ def _bokeh():
 def _gpu():
   from attn_depth import gpu_report  # pylint: disable=import-outside-toplevel
   if benchmarks.device_names() == ["CPU"]:
-    print("           no GPU visible to TensorFlow here: nothing to measure (run this section "
-          "on a machine with one)", flush=True)
-    return {"value": float("nan"), "skipped": "no GPU"}
+    env = gpu_report.environment()
+    for line in gpu_report.environment_lines(env):
+      print(f"           {line}", flush=True)
+    print("           no GPU visible to TensorFlow here: no training rows to measure (run this "
+          "section on a machine with one)", flush=True)
+    return {"value": float("nan"), "skipped": "no GPU", "environment": env}
   networks = gpu_report.table1_networks()
   if _GPU_ROWS.value:
     unknown = sorted(set(_GPU_ROWS.value) - set(networks))
@@ -315,13 +333,13 @@ SECTIONS = {
     "pipeline": ("training pipeline: records by index (epoch permutation) -> decode -> "
                  "preprocess -> augment -> batch",
                  "examples/s", 200.0, True, _pipeline),
-    "train": ("peak memory of a training step (full, ResNet-101, batch 3, 240x320)", "GB",
-              8.0, False, _train),
+    "train": ("peak memory of a training step (full, ResNet-101, batch 3, 240x320; the GPU's "
+              "on a GPU, host resident memory on a CPU)", "GB", 8.0, False, _train),
     "deterministic": ("seconds per step with train.deterministic / without (full, ResNet-101, "
                       "batch 3, 240x320)", "ratio", None, False, _deterministic),
-    "train_run": ("peak memory of a short real run of gin/nyu/full_r101.gin: 4 steps, "
-                  "periodic + final evaluation, image summaries, checkpoints", "GB", 8.0, False,
-                  _train_run),
+    "train_run": ("peak host memory (resident) of a short run of gin/nyu/full_r101.gin: 4 "
+                  "steps, periodic + final evaluation, image summaries, checkpoints", "GB", 8.0,
+                  False, _train_run),
     "flops": ("forward cost of the full model, batch 1 (all variants above)", "GFLOPs", None,
               False, _flops),
     "latency": ("FLOP/s of the full model / FLOP/s of keras ResNet-101 (worst batch)", "ratio",
