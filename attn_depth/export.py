@@ -290,6 +290,8 @@ def export_network(network, export_dir, tflite_precisions=DEFAULT_TFLITE, sample
     with open(os.path.join(partial, "assets.extra", "tflite_check.json"), "w",
               encoding="utf-8") as f:
       json.dump(checks, f, indent=2)
+    # The card again, now naming the LiteRT/ONNX files that were kept and how well they agree.
+    presets.write_export_card(partial, network.spec, network.step, network.fit, run_dir, checks)
   return checks
 
 

@@ -107,21 +107,57 @@ def save(network, folder, run_dir=None, print_fn=None):
       json.dump(metadata, f, indent=2)
     results = _copy_results(run_dir, os.path.join(partial, "eval"))
     with open(os.path.join(partial, MODEL_CARD), "w", encoding="utf-8") as f:
-      f.write(model_card(network.spec, metadata, results, training_summary(run_dir)))
+      f.write(model_card(network.spec, metadata, results, training_summary(run_dir),
+                         terms=data_terms(run_dir)))
   if print_fn:
     print_fn(f"wrote preset {folder} ({network.spec.name}, step {network.step}, "
              f"{len(results)} evaluation result(s))")
   return folder
 
 
-def write_export_card(export_dir, spec, step, fit, run_dir=None):
-  """MODEL_CARD.md beside an exported SavedModel, with the run's evaluation results."""
+def write_export_card(export_dir, spec, step, fit, run_dir=None, checks=None):
+  """MODEL_CARD.md beside an exported SavedModel, with the run's evaluation results; `checks`
+  (export.export_network's): the LiteRT/ONNX files kept beside it and their measured agreement,
+  so the card names only files that exist (written again once they do)."""
   metadata = _metadata(step, fit, run_dir or "an in-memory model")
   results = [report for _, report in _read_results(run_dir)]
   path = os.path.join(export_dir, "MODEL_CARD.md")
   with open(path, "w", encoding="utf-8") as f:
-    f.write(model_card(spec, metadata, results, training_summary(run_dir), "saved_model"))
+    f.write(model_card(spec, metadata, results, training_summary(run_dir), "saved_model",
+                       _beside(checks), data_terms(run_dir)))
   return path
+
+
+def _beside(checks):
+  """Card lines for the LiteRT/ONNX files an export kept, with their measured agreement."""
+  lines = []
+  for name, check in sorted((checks or {}).items()):
+    if name == "savedmodel" or not check.get("file") or check.get("kept") is False:
+      continue
+    lines.append(f"- `{os.path.basename(check['file'])}` "
+                 f"({'ONNX, onnxruntime' if name == 'onnx' else f'LiteRT {name}'}): largest "
+                 f"relative difference to the float32 network {check['max_rel']:.2g}")
+  return lines
+
+
+def data_terms(run_dir):
+  """What the weights were trained on that carries terms of its own: [] for a run on procedural
+  rooms from random weights, None when the run is unknown (terms unknown)."""
+  path = os.path.join(run_dir or "", "operative_config.gin")
+  if not run_dir or not os.path.isfile(path):
+    return None
+  config = spec_lib.GinFile(path)
+  terms = []
+  source = config.value("train", "source", "nyu_tfds")
+  if not str(source).startswith("synthetic_"):
+    terms.append(f"the training data, `{source}` (NYU Depth V2 and SUN RGB-D are distributed "
+                 "for research; your own data carries your terms)")
+  weights = config.value("build_model", "backbone_weights", "imagenet")
+  if weights is not None:
+    terms.append("the backbone's initial weights (ImageNet's: non-commercial research and "
+                 "education)" if weights == "imagenet" else
+                 f"the backbone's initial weights, `{weights}`")
+  return terms
 
 
 def load(handle, precision="float32"):
@@ -213,10 +249,18 @@ def training_summary(run_dir):
       f"- every setting: `operative_config.gin` of the run"]
 
 
-def model_card(spec, metadata, results, training=(), loading="preset"):
+STATUS = ("attn_depth implements the paper's recipe; no result of the paper's Table 1 has been "
+          "reproduced yet (NYU Depth V2, ImageNet weights and a GPU were not available to the "
+          "project). This card describes this model only: what it was trained on is under "
+          "Training, its own scores under Evaluation.")
+
+
+def model_card(spec, metadata, results, training=(), loading="preset", beside=(),
+               terms=None):
   """A model card (Markdown with Hugging Face's front matter): what the model is, what it was
   trained on and how, how to load it, how it scored, its licence, intended use and limits.
-  `loading`: "preset" (the preset's README.md) or "saved_model" (MODEL_CARD.md of an export)."""
+  `loading`: "preset" (the preset's README.md) or "saved_model" (MODEL_CARD.md of an export);
+  `beside`: lines naming the other files of an export that exist; `terms`: data_terms()."""
   load = ([
       "```python", "import attn_depth",
       "estimator = attn_depth.DepthEstimator.from_preset(\"<this folder or hf://owner/repo>\")",
@@ -224,14 +268,19 @@ def model_card(spec, metadata, results, training=(), loading="preset"):
           if loading == "preset" else [
       "```python", "import tensorflow as tf",
       "serve = tf.saved_model.load(\"<this folder>\").signatures[\"serving_default\"]",
-      "depth = serve(images=tf.constant(uint8_images))[\"depth\"]  # [B, H, W] metres", "```",
-      "", "`model_float32.tflite` / `model_float16.tflite` beside it run in LiteRT "
-      "(`assets.extra/tflite_check.json`: their agreement with the SavedModel)."])
+      "depth = serve(images=tf.constant(uint8_images))[\"depth\"]  # [B, H, W] metres", "```"]
+      + (["", "Beside it (`assets.extra/tflite_check.json` has every check):", *beside]
+         if beside else []))
+  # The code's licence only where the weights carry no other terms (procedural rooms, random
+  # initialisation); otherwise "other", explained under Licence.
+  licence = "apache-2.0" if terms == [] else "other"
   lines = [
-      "---", "library_name: keras", "license: apache-2.0", "tags:", "- depth-estimation",
+      "---", "library_name: keras", f"license: {licence}", "tags:", "- depth-estimation",
       "- attn_depth", "---", "",
-      f"# attn_depth {spec.name} (step {metadata.get('step')})", "",
-      "Monocular depth in metres from one RGB image: a reproduction of Hao, Li, You, Lu, "
+      f"# attn_depth {spec.name} (step {metadata.get('step')})", "", f"**Status:** {STATUS}",
+      "",
+      "Monocular depth in metres from one RGB image: an implementation of the recipe of Hao, "
+      "Li, You, Lu, "
       "*Detail Preserving Depth Estimation from a Single Image Using Attention Guided "
       "Networks* (3DV 2018) in TensorFlow 2 / Keras 3 "
       f"(attn_depth {metadata.get('attn_depth_version')}, Keras {metadata.get('keras_version')}).",
@@ -257,10 +306,13 @@ def model_card(spec, metadata, results, training=(), loading="preset"):
       "519 px at 640x480), in metres up to 10 m. Other cameras, outdoor scenes and distances "
       "beyond 10 m are outside what it learned: expect guesses. Not for safety-critical use.",
       "", "## Licence", "",
-      "The attn_depth code is Apache-2.0. The weights also carry the terms of what they were "
-      "trained on: NYU Depth V2 (distributed for research) and, when initialised from "
-      "ImageNet, the ImageNet weights' data (non-commercial research and education); a model "
-      "trained only on procedural rooms carries no data terms.", ""]
+      "The attn_depth code is Apache-2.0. "
+      + ("These weights were trained on procedural rooms from random initial weights: they "
+         "carry no data terms (Apache-2.0)." if terms == [] else
+         "These weights also carry the terms of " + "; and of ".join(terms) + "." if terms else
+         "The weights also carry the terms of what they were trained on (not recorded here): "
+         "NYU Depth V2 is distributed for research, ImageNet's weights for non-commercial "
+         "research and education."), ""]
   return "\n".join(lines) + "\n"
 
 

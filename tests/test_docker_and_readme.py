@@ -91,3 +91,22 @@ def test_the_package_imports_from_the_folder_that_holds_the_clone(tmp_path):
   result = subprocess.run([sys.executable, "-c", "import attn_depth; attn_depth.DepthEstimator"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
   assert result.returncode == 0, result.stderr[-1000:]
+
+
+def test_the_status_is_told_first_everywhere_a_newcomer_starts():
+  """What has been reproduced (nothing of Table 1 yet) is on the README's first screen, in the
+  citation's abstract, the notebook's first cell and every model card, in the same words."""
+  import json  # pylint: disable=import-outside-toplevel
+  from attn_depth import presets  # pylint: disable=import-outside-toplevel
+  said = "no result of the paper's Table 1 has been reproduced yet"
+
+  def flat(text):
+    return " ".join(text.split())
+
+  first_screen = "\n".join(_read("README.md").splitlines()[:40])
+  assert said in flat(first_screen) and "not yet run at scale" in flat(first_screen)
+  assert "reproduction of" not in flat(first_screen)
+  assert said in flat(_read("CITATION.cff"))
+  with open(os.path.join(REPO_ROOT, "docs", "reproduce_on_a_gpu.ipynb"), encoding="utf-8") as f:
+    assert said in flat("".join(json.load(f)["cells"][0]["source"]))
+  assert said in presets.STATUS

@@ -73,6 +73,29 @@ def test_spec_round_trips_and_refuses_what_it_cannot_read(tmp_path):
     models.ModelSpec("huge")
 
 
+def test_the_card_licence_follows_what_the_weights_were_trained_on():
+  spec = models.ModelSpec("full")
+  metadata = {"step": 9, "fit": "whole", "trained_from": "runs/full_r101"}
+  nyu = presets.model_card(spec, metadata, [], terms=[
+      "the training data, `nyu_tfds` (...)", "the backbone's initial weights (ImageNet's: ...)"])
+  assert "license: other" in nyu and "license: apache-2.0" not in nyu
+  assert ("These weights also carry the terms of the training data, `nyu_tfds` (...); and of "
+          "the backbone's initial weights (ImageNet's: ...).") in nyu
+  unknown = presets.model_card(spec, metadata, [], terms=None)
+  assert "license: other" in unknown and "not recorded here" in unknown
+  # An export's card names only the files beside it that were kept, with their agreement.
+  beside = presets._beside({  # pylint: disable=protected-access
+      "float32": {"file": "/x/model_float32.tflite", "max_rel": 1.2e-6},
+      "float16": {"file": "/x/model_float16.tflite", "max_rel": 0.3, "kept": False},
+      "onnx": {"file": None, "kept": False, "reason": "needs onnx"},
+      "savedmodel": {"file": "/x", "max_rel": 0.01}})
+  assert beside == ["- `model_float32.tflite` (LiteRT float32): largest relative difference to "
+                    "the float32 network 1.2e-06"]
+  card = presets.model_card(spec, metadata, [], loading="saved_model", beside=beside, terms=[])
+  assert "model_float32.tflite" in card and "model_float16.tflite" not in card
+  assert "tflite" not in presets.model_card(spec, metadata, [], loading="saved_model")
+
+
 def test_preset_round_trip_carries_spec_card_and_results(run_dir, tmp_path):
   estimator = attn_depth.DepthEstimator.from_path(run_dir)
   folder = estimator.save_to_preset(str(tmp_path / "preset"))
@@ -90,7 +113,9 @@ def test_preset_round_trip_carries_spec_card_and_results(run_dir, tmp_path):
   assert "attn_depth full_r14 (step 1)" in card and "| rel | rms | log10 |" in card
   assert "DepthEstimator.from_preset" in card
   for words in ("- data: `synthetic_rooms`", "batch 2", "random weights", "## Intended use",
-                "up to 10 m", "## Licence", "Apache-2.0"):
+                "up to 10 m", "## Licence", "Apache-2.0", presets.STATUS,
+                # procedural rooms from random weights: the code's licence, no data terms
+                "license: apache-2.0", "carry no data terms"):
     assert words in card, words
   # A preset is also a model for every tool that takes one.
   assert inference.load_network(folder).spec == estimator.spec

@@ -65,6 +65,10 @@ def test_export_then_predict_with_the_saved_model(run_dir, tmp_path):
   check = json.loads((export_dir / "assets.extra" / "tflite_check.json").read_text())
   assert check["float32"]["max_rel"] <= 1e-3 and check["onnx"]["max_rel"] <= 1e-3
   assert (export_dir / "model.onnx").is_file() and (export_dir / "MODEL_CARD.md").is_file()
+  # The card names the files beside it that exist, and no others.
+  card = (export_dir / "MODEL_CARD.md").read_text()
+  assert "`model_float32.tflite` (LiteRT float32)" in card and "`model.onnx` (ONNX" in card
+  assert "model_float16.tflite" not in card
   # ... and the preset, which loads as a model with the run's step.
   assert inference.load_network(str(tmp_path / "preset")).step == 1
 
