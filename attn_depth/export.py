@@ -75,8 +75,7 @@ def export_saved_model(model, export_dir, spec, step=None, fit="whole", run_dir=
               "step": step, "config": spec.to_dict(), "model": model.name,
               "precision": precision_lib.of_model(model)}
   spec.save(os.path.join(export_dir, "assets.extra"))
-  with open(os.path.join(export_dir, inference.METADATA_FILE), "w", encoding="utf-8") as f:
-    json.dump(metadata, f, indent=2)
+  files.write_json(os.path.join(export_dir, inference.METADATA_FILE), metadata)
   presets.write_export_card(export_dir, spec, step, fit, run_dir)
   return export_dir
 

@@ -1,15 +1,21 @@
 """Writing files so that nothing good is replaced by something broken or half-written.
 
-Every file a tool writes is written beside its final name (`.<stem>.partial-<pid><ext>`: the
-same extension, so writers that choose a format by it keep working) and renamed into place
-when it is complete; files that belong together (one photo's outputs, an export folder) are
-renamed together, after all of them were written. A failure removes the partial files. A full
-disk becomes one `DiskFull` error naming the file and the free space left (the tools print it
-as their one `tool: error:` line and exit 1).
+Every file a tool writes is written beside its final name (`.<stem>.partial-<pid>-<n><ext>`:
+a name no other writer uses, with the same extension, so writers that choose a format by it
+keep working), flushed to the disk, and renamed into place when it is complete, and the folder
+is flushed after the rename: after a crash or a power loss a reader finds the old file or the
+new one, never a torn one. Files that belong together (one photo's outputs, an export folder, a
+video and its frames) are renamed together, after all of them were written. A failure removes
+the partial files. A full disk becomes one `DiskFull` error naming the file and the free space
+left (the tools print it as their one `tool: error:` line and exit 1).
+
+`write_text` / `write_json` / `write_bytes` are the one way the package writes a small file.
 """
 
 import contextlib
 import errno
+import itertools
+import json
 import os
 import shutil
 
@@ -53,11 +59,35 @@ def disk_full(path):
                   f"again")
 
 
+_WRITER = itertools.count()  # with the pid: a partial name no other writer (or thread) uses
+
+
 def partial_path(path):
   """Where `path` is written before it is complete."""
   folder, name = os.path.split(path)
   stem, extension = os.path.splitext(name)
-  return os.path.join(folder, f".{stem}.partial-{os.getpid()}{extension}")
+  return os.path.join(folder, f".{stem}.partial-{os.getpid()}-{next(_WRITER)}{extension}")
+
+
+def _sync(path):
+  """Flushes a file, or every file and folder under a folder, to the disk."""
+  if os.path.isdir(path) and not os.path.islink(path):
+    for folder, _, names in os.walk(path):
+      for name in names:
+        _sync(os.path.join(folder, name))
+      _sync_folder(folder)
+    return
+  with open(path, "rb") as f:
+    os.fsync(f.fileno())
+
+
+def _sync_folder(folder):
+  """Flushes a folder's entries (a rename into it) to the disk."""
+  fd = os.open(folder or ".", os.O_RDONLY)
+  try:
+    os.fsync(fd)
+  finally:
+    os.close(fd)
 
 
 def remove_quietly(path):
@@ -78,10 +108,11 @@ def replacing_all(paths):
   full disk is raised as one DiskFull naming the file it hit."""
   paths = list(paths)
   partials = [partial_path(path) for path in paths]
-  for partial in partials:
-    remove_quietly(partial)  # left by a process of the same pid before a reboot
   try:
     yield partials
+    for partial in partials:
+      if os.path.exists(partial):
+        _sync(partial)  # the data on the disk before the name points at it
   except BaseException as error:
     full = is_disk_full(error) and _final_of(getattr(error, "filename", None), paths, partials)
     for partial in partials:
@@ -97,6 +128,26 @@ def replacing_all(paths):
       shutil.rmtree(old, ignore_errors=True)
     elif os.path.exists(partial):
       os.replace(partial, path)
+  for folder in {os.path.dirname(os.path.abspath(path)) for path in paths}:
+    _sync_folder(folder)
+
+
+def write_bytes(path, data):
+  """Writes `data` to `path` whole or not at all (see the module docstring)."""
+  with replacing(path) as partial:
+    with open(partial, "wb") as f:
+      f.write(data)
+
+
+def write_text(path, text):
+  with replacing(path) as partial:
+    with open(partial, "w", encoding="utf-8") as f:
+      f.write(text)
+
+
+def write_json(path, value, **dump_kwargs):
+  """`value` as indented JSON, whole or not at all."""
+  write_text(path, json.dumps(value, indent=2, **dump_kwargs))
 
 
 @contextlib.contextmanager

@@ -122,9 +122,8 @@ def write_export_card(export_dir, spec, step, fit, run_dir=None, checks=None):
   metadata = _metadata(step, fit, run_dir or "an in-memory model")
   results = [report for _, report in _read_results(run_dir)]
   path = os.path.join(export_dir, "MODEL_CARD.md")
-  with open(path, "w", encoding="utf-8") as f:
-    f.write(model_card(spec, metadata, results, training_summary(run_dir), "saved_model",
-                       _beside(checks), data_terms(run_dir)))
+  files.write_text(path, model_card(spec, metadata, results, training_summary(run_dir),
+                                    "saved_model", _beside(checks), data_terms(run_dir)))
   return path
 
 

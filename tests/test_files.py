@@ -2,8 +2,14 @@
 folders replaced whole."""
 
 import errno
+import itertools
+import json
+import multiprocessing
 import os
+import signal
+import time
 
+import numpy as np
 import pytest
 
 from attn_depth import export
@@ -70,3 +76,80 @@ def test_an_export_folder_is_replaced_whole_or_not_at_all(tmp_path):
   with pytest.raises(export.ExportCheckError, match="photos: exists and is not an export"):
     with export.replacing_export(str(other)):
       pass
+
+
+def test_a_small_file_is_flushed_before_its_name_points_at_it(tmp_path, monkeypatch):
+  """Data to the disk, then the rename, then the folder: after a power loss the name holds the
+  old file or the new one."""
+  calls = []
+  real_fsync, real_replace = os.fsync, os.replace
+  monkeypatch.setattr(files.os, "fsync", lambda fd: calls.append(
+      ("fsync", os.readlink(f"/proc/self/fd/{fd}"))) or real_fsync(fd))
+  monkeypatch.setattr(files.os, "replace", lambda a, b: calls.append(
+      ("replace", os.path.basename(b))) or real_replace(a, b))
+  files.write_json(str(tmp_path / "state.json"), {"step": 3})
+  assert json.loads((tmp_path / "state.json").read_text()) == {"step": 3}
+  assert [c[0] for c in calls] == ["fsync", "replace", "fsync"]
+  assert os.path.basename(calls[0][1]).startswith(".state.partial-")
+  assert calls[1] == ("replace", "state.json") and calls[2] == ("fsync", str(tmp_path))
+  assert os.listdir(tmp_path) == ["state.json"]
+
+
+def test_writers_in_one_process_never_share_a_partial_name(tmp_path):
+  names = {files.partial_path(str(tmp_path / "results.md")) for _ in range(100)}
+  assert len(names) == 100
+
+
+def _rewrite_forever(path):
+  for turn in itertools.count():
+    files.write_bytes(path, (b"a" if turn % 2 else b"b") * 2_000_000)
+
+
+def test_a_writer_killed_mid_write_leaves_the_old_file_or_the_new_never_a_torn_one(tmp_path):
+  path = str(tmp_path / "big.bin")
+  files.write_bytes(path, b"a" * 2_000_000)
+  context = multiprocessing.get_context("fork")  # files only: no TensorFlow in the child
+  rng = np.random.default_rng(0)
+  for _ in range(15):
+    writer = context.Process(target=_rewrite_forever, args=(path,))
+    writer.start()
+    time.sleep(float(rng.uniform(0.01, 0.15)))
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.join()
+    with open(path, "rb") as f:
+      content = f.read()
+    assert len(content) == 2_000_000 and content in (b"a" * 2_000_000, b"b" * 2_000_000)
+
+
+class _FailingNetwork:
+  """Depth 2 m everywhere, until frame `fail_at`, where it fails (a crash mid-clip)."""
+
+  def __init__(self, fail_at=None):
+    self.fail_at, self.calls = fail_at, 0
+
+  def depth_at_image_size(self, images):
+    if self.calls == self.fail_at:
+      raise RuntimeError("the network failed mid-clip")
+    self.calls += 1
+    return np.full(images.shape[:3], 2.0, np.float32)
+
+
+def test_a_depth_video_and_its_frames_are_complete_or_absent(tmp_path):
+  from attn_depth.apps import video  # pylint: disable=import-outside-toplevel
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  clip = tmp_path / "clip"
+  clip.mkdir()
+  for index in range(4):
+    Image.fromarray(np.full((32, 48, 3), 40 * index, np.uint8)).save(clip / f"f{index}.png")
+  out = tmp_path / "out"
+  first = video.predict_video(_FailingNetwork(), str(clip), str(out), print_fn=lambda _: None)
+  assert first["frames"] == 4 and sorted(os.listdir(out)) == ["clip", "clip_depth.webm"]
+  before = {name: (out / "clip" / name).read_bytes() for name in os.listdir(out / "clip")}
+  video_before = (out / "clip_depth.webm").read_bytes()
+  with pytest.raises(RuntimeError, match="mid-clip"):
+    video.predict_video(_FailingNetwork(fail_at=2), str(clip), str(out), overwrite=True,
+                        print_fn=lambda _: None)
+  # The earlier clip's outputs are untouched, and nothing partial is left beside them.
+  assert sorted(os.listdir(out)) == ["clip", "clip_depth.webm"]
+  assert {name: (out / "clip" / name).read_bytes() for name in os.listdir(out / "clip")} == before
+  assert (out / "clip_depth.webm").read_bytes() == video_before

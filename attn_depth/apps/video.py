@@ -20,6 +20,7 @@ import re
 import cv2
 import numpy as np
 
+from attn_depth import files
 from attn_depth import visualization
 from attn_depth.apps import images as images_lib
 from attn_depth.console import Progress
@@ -149,11 +150,25 @@ def predict_video(network, source, output_dir, consistent=False, fps=None, chunk
   name = _free_name(output_dir, os.path.splitext(os.path.basename(os.path.normpath(source)))[0],
                     overwrite)
   folder = os.path.join(output_dir, name)
-  os.makedirs(folder, exist_ok=True)
-  if overwrite:  # frames of an earlier, longer clip must not linger beside the new ones
-    for stale in os.listdir(folder):
-      if re.fullmatch(r"depth(_mm)?_\d{5}\.(npy|png)", stale):
-        os.remove(os.path.join(folder, stale))
+  video_path = os.path.join(output_dir, f"{name}_depth{VIDEO_SUFFIX}")
+  os.makedirs(output_dir, exist_ok=True)
+  # The frames' folder and the video are written beside their names and replace them together
+  # once both are complete: an interrupted run leaves the earlier outputs or none, never a
+  # torn video or the frames of two clips.
+  with files.replacing_all([folder, video_path]) as (partial_folder, partial_video):
+    os.makedirs(partial_folder)
+    count, low, high = _write_clip(network, source, frames, total, source_fps, name,
+                                   partial_folder, partial_video, consistent, fps, chunk,
+                                   print_fn)
+  print_fn(f"{source}: {count} frames -> {folder}/ and {video_path} (colour scale "
+           f"{low:.2f}-{high:.2f} m{'; consistent mode' if consistent else ''})")
+  return {"frames": count, "folder": folder, "video": video_path}
+
+
+def _write_clip(network, source, frames, total, source_fps, name, folder, video_path,
+                consistent, fps, chunk, print_fn):
+  """predict_video's work into `folder` and `video_path`; returns (frames, colour scale low,
+  high)."""
   progress = Progress(total, f"{name}: depth", unit="frames", print_fn=print_fn)
   forward = TemporalStabilizer() if consistent else None
   count, ranges, size = 0, [], None
@@ -187,7 +202,6 @@ def predict_video(network, source, output_dir, consistent=False, fps=None, chunk
     flush(images, depths)
   low = float(np.median([r[0] for r in ranges])) if ranges else 0.0
   high = float(np.median([r[1] for r in ranges])) if ranges else 10.0
-  video_path = os.path.join(output_dir, f"{name}_depth{VIDEO_SUFFIX}")
   writer = VideoWriter(video_path, fps or source_fps or 10.0, (size[0], 2 * size[1]))
   try:
     for index, image in enumerate(frames()):
@@ -195,6 +209,4 @@ def predict_video(network, source, output_dir, consistent=False, fps=None, chunk
       writer.write(np.concatenate([image, visualization.colorize(depth, low, high)], axis=1))
   finally:
     writer.close()
-  print_fn(f"{source}: {count} frames -> {folder}/ and {video_path} (colour scale "
-           f"{low:.2f}-{high:.2f} m{'; consistent mode' if consistent else ''})")
-  return {"frames": count, "folder": folder, "video": video_path}
+  return count, low, high

@@ -21,6 +21,7 @@ import os
 import gin
 import numpy as np
 
+from attn_depth import files
 from attn_depth.data import synthetic_rooms
 from attn_depth.data.frames import DataError
 
@@ -215,9 +216,8 @@ def sequences(num_sequences=8, num_frames=24, seed=2, static=False, data_dir=Non
     else:
       sequence = render_sequence(scene, num_frames, static)
     if path:
-      partial = path + ".partial.npz"
-      np.savez_compressed(partial, **sequence)
-      os.replace(partial, path)
+      with files.replacing(path) as partial:  # ends in .npz: numpy keeps the name
+        np.savez_compressed(partial, **sequence)
     yield sequence
 
 

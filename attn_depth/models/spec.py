@@ -19,6 +19,7 @@ import os
 import gin
 from gin import config_parser
 
+from attn_depth import files
 from attn_depth import precision as precision_lib
 from attn_depth.errors import UserError
 from attn_depth.data import preprocessing
@@ -117,8 +118,7 @@ class ModelSpec:
     """Writes `folder`/model_spec.json (the folder is created). Returns the path."""
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, SPEC_FILE)
-    with open(path, "w", encoding="utf-8") as f:
-      json.dump(self.to_dict(), f, indent=2)
+    files.write_json(path, self.to_dict())
     return path
 
   def check(self):

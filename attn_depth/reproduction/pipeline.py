@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 
+from attn_depth import files
 from attn_depth.evaluation import reports
 from attn_depth.reproduction import results
 from attn_depth.reproduction import rows as rows_lib
@@ -101,9 +102,7 @@ def _check_arguments(output_dir, settings):
           f"go on, or choose another --output_dir")
     return
   os.makedirs(output_dir, exist_ok=True)
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    json.dump(settings, f, indent=2)
-  os.replace(path + ".tmp", path)
+  files.write_json(path, settings)
 
 
 def _train_stage(row, output_dir, bindings, train_source):

@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from attn_depth import files
 from attn_depth.evaluation import reports
 from attn_depth.reproduction import rows as rows_lib
 from attn_depth.reproduction.stages import read_state
@@ -324,9 +325,7 @@ def _write_if_changed(path, text):
         return
   except OSError:
     pass
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    f.write(text)
-  os.replace(path + ".tmp", path)
+  files.write_text(path, text)
 
 
 def write_results(output_dir, test, trained_on, gin_bindings, miniature):

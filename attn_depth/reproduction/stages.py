@@ -21,6 +21,7 @@ import threading
 import time
 
 from attn_depth import config
+from attn_depth import files
 from attn_depth.console import format_duration
 
 STATE_FILE = "stages.json"
@@ -73,9 +74,7 @@ def read_state(folder):
 def _write_state(folder, state):
   os.makedirs(folder, exist_ok=True)
   path = os.path.join(folder, STATE_FILE)
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    json.dump(state, f, indent=2)
-  os.replace(path + ".tmp", path)
+  files.write_json(path, state)
 
 
 def recorded_done(folder, name):

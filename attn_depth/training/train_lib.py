@@ -24,6 +24,7 @@ from PIL import Image
 
 from attn_depth import data
 from attn_depth import export
+from attn_depth import files
 from attn_depth import inference
 from attn_depth import models
 from attn_depth import precision as precision_lib
@@ -265,9 +266,8 @@ class _SideTasks:
     self._after_first_step = (time.perf_counter(), step)
     if self.chief:
       self.network.spec.save(self.model_dir)
-      with open(os.path.join(self.model_dir, "operative_config.gin"), "w",
-                encoding="utf-8") as f:
-        f.write(gin.operative_config_str())
+      files.write_text(os.path.join(self.model_dir, "operative_config.gin"),
+                       gin.operative_config_str())
 
   def log(self, step, loss):
     now = time.perf_counter()
@@ -355,9 +355,7 @@ class _SideTasks:
         sessions = []  # a torn record from a killed session: start it again
     sessions.append(entry)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-      json.dump({"sessions": sessions}, f, indent=2)
-    os.replace(path + ".tmp", path)
+    files.write_json(path, {"sessions": sessions})
 
 
 def _utc(seconds):
