@@ -48,7 +48,6 @@
 """
 
 import functools
-import json
 import os
 import platform
 
@@ -63,6 +62,7 @@ from absl import flags  # noqa: E402
 
 from attn_depth import benchmarks  # noqa: E402
 from attn_depth import cli  # noqa: E402
+from attn_depth import files  # noqa: E402
 
 _SECTIONS = flags.DEFINE_list("sections", ["rooms", "pipeline", "train", "train_run", "flops",
                                            "latency", "dmg"], "Which benchmarks to run.")
@@ -311,8 +311,7 @@ def _gpu():
                           size=_size(), xla_rows=xla_rows, print_fn=lambda line: print(f"           {line}",
                                                                     flush=True))
   if _GPU_MARKDOWN.value:
-    with open(_GPU_MARKDOWN.value, "w", encoding="utf-8") as f:
-      f.write(report["markdown"] + "\n")
+    files.write_text(_GPU_MARKDOWN.value, report["markdown"] + "\n")
   print(report["markdown"], flush=True)
   best = max((r["steps_per_second"] for rs in report["training"].values() for r in rs.values()
               if "steps_per_second" in r), default=float("nan"))
@@ -386,8 +385,7 @@ def main(argv):
       print(f"{name:<10} {value:>10.2f} {unit:<11} {goal_text:>6}  {what}{extras}"
             f"{'  (goal missed)' if met is False else ''}", flush=True)
     if _JSON.value:
-      with open(_JSON.value, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2)
+      files.write_json(_JSON.value, results)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ folder with one file per test frame named by its 0-based index (00000.npy float3
 (metrics, protocol, step, config) and markdown.
 """
 
-import json
 import os
 
 import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
@@ -27,6 +26,7 @@ import _data_flags  # noqa: E402
 from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
 from attn_depth import data  # noqa: E402
+from attn_depth import files  # noqa: E402
 from attn_depth import inference  # noqa: E402
 from attn_depth import precision  # noqa: E402
 from attn_depth.console import Progress  # noqa: E402
@@ -123,8 +123,7 @@ def _evaluate_sequences(network):
                                          f"{_SOURCE.value}_temporal{suffix}.json")
   os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
   output = reports.free_path(output, report)
-  with open(output, "w", encoding="utf-8") as f:
-    json.dump(report, f, indent=2)
+  files.write_json(output, report)
   plot = sequences.plot_curves(report, os.path.splitext(output)[0] + ".png",
                                f"{network.source} (step {network.step}): "
                                f"{'fast motion' if fast else 'fly-throughs'}")

@@ -10,7 +10,6 @@ Fig. 7 (bokeh from predicted and from ground-truth depth), as PNGs in --output_d
 fig4.json with the measured numbers.
 """
 
-import json
 import os
 
 import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
@@ -23,6 +22,7 @@ from attn_depth import benchmarks  # noqa: E402
 from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
 from attn_depth import data  # noqa: E402
+from attn_depth import files  # noqa: E402
 from attn_depth import inference  # noqa: E402
 from attn_depth.apps import figures  # noqa: E402
 from attn_depth.evaluation.evaluator import Evaluator  # noqa: E402
@@ -92,11 +92,9 @@ def main(argv):
         "figures")
     with cli.output_folder(output_dir):
       paths = figures.write_all(crops, runs, points, device, output_dir, intrinsics)
-      with open(os.path.join(output_dir, "fig4.json"), "w", encoding="utf-8") as f:
-        json.dump({"device": device, "source": _SOURCE.value, "protocol": "paper",
-                   "runs": points, "paper_quoted": {"ours": figures.PAPER_OURS,
-                                                    "others_rel": figures.PAPER_OTHERS_REL}},
-                  f, indent=2)
+      files.write_json(os.path.join(output_dir, "fig4.json"), {
+          "device": device, "source": _SOURCE.value, "protocol": "paper", "runs": points,
+          "paper_quoted": {"ours": figures.PAPER_OURS, "others_rel": figures.PAPER_OTHERS_REL}})
     for point in points:
       print(f"{point['label']}: rel {point['rel']:.4f} on {point['images']} frames, "
             f"{point['seconds'] * 1000:.0f} ms per image on {device}")

@@ -4,7 +4,6 @@
   python tools/summary.py --variants=full --gin_bindings='build_model.depth = 50'
 """
 
-import json
 
 import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
 
@@ -12,6 +11,7 @@ from absl import flags
 
 from attn_depth import cli
 from attn_depth import config
+from attn_depth import files
 from attn_depth import models
 from attn_depth.models import summary
 
@@ -38,8 +38,7 @@ def main(argv):
       print(f"{variant:<10} {model.name:<28} {counts['total']:>12,} {counts['trainable']:>12,} "
             f"{counts['frozen']:>11,} {counts['dfe']:>12,} {counts['dmg']:>11,}")
     if _JSON.value:
-      with open(_JSON.value, "w", encoding="utf-8") as f:
-        json.dump(rows, f, indent=2)
+      files.write_json(_JSON.value, rows)
 
 
 if __name__ == "__main__":

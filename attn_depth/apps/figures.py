@@ -19,6 +19,7 @@ matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=wrong-import-position
 import numpy as np  # noqa: E402  pylint: disable=wrong-import-position
 
+from attn_depth import files  # noqa: E402  pylint: disable=wrong-import-position
 from attn_depth import visualization  # noqa: E402  pylint: disable=wrong-import-position
 from attn_depth.apps import bokeh  # noqa: E402  pylint: disable=wrong-import-position
 from attn_depth.apps import pointcloud  # noqa: E402  pylint: disable=wrong-import-position
@@ -83,7 +84,7 @@ def figure3(frames, runs, path):
         axis.set_title(title, fontsize=8)
     fig.colorbar(mappable, ax=axes[row, -1], fraction=0.046, pad=0.02, label="m")
   fig.suptitle("Fig. 3: qualitative comparison (shared colour scale per row)", fontsize=9)
-  fig.savefig(path, dpi=110, bbox_inches="tight")
+  _save(fig, path)
   plt.close(fig)
   return path
 
@@ -131,7 +132,7 @@ def figure4(points, device, path):
   axis.set_ylabel("rel (lower is better)")
   axis.set_title("Fig. 4: accuracy and speed (dotted: rel quoted from the paper's Table 1; "
                  "their times are not in its text)", fontsize=8)
-  fig.savefig(path, dpi=110, bbox_inches="tight")
+  _save(fig, path)
   plt.close(fig)
   return path
 
@@ -194,7 +195,7 @@ def _image_grid(panel_rows, title, path):
       if row == 0:
         axes[row, column].set_title(name, fontsize=8)
   fig.suptitle(title, fontsize=9)
-  fig.savefig(path, dpi=110, bbox_inches="tight")
+  _save(fig, path)
   plt.close(fig)
   return path
 
@@ -229,6 +230,11 @@ def figure7(frames, runs, path, aperture=8.0):
     panel_rows.append(panels)
   return _image_grid(panel_rows, f"Fig. 7: bokeh (focus at the centre's depth, aperture "
                      f"{aperture:g} px)", path)
+
+
+def _save(fig, path):
+  with files.replacing(path) as partial:  # the same extension: matplotlib picks PNG by it
+    fig.savefig(partial, dpi=110, bbox_inches="tight")
 
 
 def write_all(frames, runs, fig4_points, device, output_dir, intrinsics):

@@ -3,6 +3,7 @@ noisy views): per-frame accuracy and frame-to-frame consistency, per-frame and s
 
 import numpy as np
 
+from attn_depth import files
 from attn_depth import stabilizer
 from attn_depth.evaluation import temporal
 from attn_depth.evaluation.metrics import depth_metrics
@@ -103,7 +104,8 @@ def plot_curves(report, path, title):
   bottom.set_xlabel("frame")
   top.legend(fontsize=8)
   top.set_title(title, fontsize=9)
-  fig.savefig(path, dpi=110, bbox_inches="tight")
+  with files.replacing(path) as partial:  # the same extension: matplotlib picks PNG by it
+    fig.savefig(partial, dpi=110, bbox_inches="tight")
   plt.close(fig)
   return path
 

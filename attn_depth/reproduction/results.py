@@ -176,28 +176,50 @@ def _mean_training(records):
           "peak_device_memory_gb": None, "environment": records[-1]["environment"]}
 
 
+SIGNIFICANCE = 0.05  # a step is "shown" when Welch's two-sided p is below this
+
+
+def welch(gain, std_a, n_a, std_b, n_b):
+  """Welch's t-test of a difference of two means `gain` (two samples of unequal variance):
+  {"standard_error", "df", "p", "ci95": [low, high]} (the Welch-Satterthwaite degrees of
+  freedom; `scipy.stats.ttest_ind_from_stats(..., equal_var=False)` gives the same p)."""
+  from scipy import stats  # pylint: disable=import-outside-toplevel
+  var_a, var_b = std_a ** 2 / n_a, std_b ** 2 / n_b
+  se = math.sqrt(var_a + var_b)
+  if se == 0 or n_a < 2 or n_b < 2:
+    return {"standard_error": se, "df": None, "p": None, "ci95": None}
+  df = (var_a + var_b) ** 2 / (var_a ** 2 / (n_a - 1) + var_b ** 2 / (n_b - 1))
+  half = float(stats.t.ppf(0.975, df)) * se
+  return {"standard_error": se, "df": df, "p": float(2 * stats.t.sf(abs(gain) / se, df)),
+          "ci95": [gain - half, gain + half]}
+
+
 def verdict(rows):
   """Whether the paper's ordering (baseline < DFE < DFE+AFB < full) holds for each metric, with
-  each step's improvement against the seed-to-seed spread (the standard error of the
-  difference of two means: sqrt(s_a²/n_a + s_b²/n_b))."""
+  each step's improvement against the seed-to-seed spread: the standard error of the difference
+  of two means (sqrt(s_a²/n_a + s_b²/n_b)) and Welch's t-test (p, 95 % confidence interval).
+  "holds": every step in the paper's direction; "shown": and each with p < SIGNIFICANCE."""
   order = [name for name in rows_lib.ORDER if name in rows]
   result = {}
   for metric, direction in DIRECTION.items():
     steps, holds = [], len(order) == len(rows_lib.ORDER)
+    shown = holds
     for before, after in zip(order, order[1:]):
       a, b = rows[before], rows[after]
       if a["mean"].get(metric) is None or b["mean"].get(metric) is None:
-        holds = False
+        holds = shown = False
         continue
       gain = direction * (b["mean"][metric] - a["mean"][metric])
-      n_a, n_b = len(a["seeds"]), len(b["seeds"])
-      spread = None
+      test = {"standard_error": None, "df": None, "p": None, "ci95": None}
       if a["std"].get(metric) is not None and b["std"].get(metric) is not None:
-        spread = math.sqrt(a["std"][metric] ** 2 / n_a + b["std"][metric] ** 2 / n_b)
-      steps.append({"from": before, "to": after, "improvement": gain, "standard_error": spread,
+        test = welch(gain, a["std"][metric], len(a["seeds"]), b["std"][metric],
+                     len(b["seeds"]))
+      spread = test["standard_error"]
+      steps.append({"from": before, "to": after, "improvement": gain, **test,
                     "in_standard_errors": gain / spread if spread else None})
       holds = holds and gain > 0
-    result[metric] = {"holds": holds, "steps": steps}
+      shown = shown and gain > 0 and test["p"] is not None and test["p"] < SIGNIFICANCE
+    result[metric] = {"holds": holds, "shown": shown, "steps": steps}
   return result
 
 
@@ -289,9 +311,13 @@ def verdict_markdown(result):
       sigma = step["in_standard_errors"]
       parts.append(f"{step['from']} → {step['to']} {'+' if step['improvement'] > 0 else '−'}"
                    f"{abs(step['improvement']):.3f}"
-                   + (f" ({sigma:+.1f} SE)" if sigma is not None else ""))
-    lines.append(f"- {HEADERS.get(metric, metric)}: ordering "
-                 f"{'holds' if entry['holds'] else 'does not hold'}; " + "; ".join(parts))
+                   + (f" ({sigma:+.1f} SE, p = {step['p']:.3f}, 95 % CI "
+                      f"[{step['ci95'][0]:+.3f}, {step['ci95'][1]:+.3f}])"
+                      if sigma is not None and step["p"] is not None else ""))
+    word = ("shown (every step p < 0.05)" if entry["shown"] else
+            "in the paper's direction, not shown at this scale" if entry["holds"] else
+            "does not hold")
+    lines.append(f"- {HEADERS.get(metric, metric)}: ordering {word}; " + "; ".join(parts))
   return "\n".join(lines)
 
 
@@ -304,7 +330,9 @@ def markdown(result):
             f"standard deviation over seeds.\n\n{_miniature_markdown(result)}\n\n"
             f"## The paper's ordering (baseline < DFE < DFE + AFB < full)\n\nImprovement of each "
             f"step (positive: better), in units and in standard errors of the difference of the "
-            f"two means (SE); |SE| < 2 is within the seed-to-seed spread.\n\n"
+            f"two means (SE), with Welch's t-test: its two-sided p and the 95 % confidence "
+            f"interval of the improvement. A step is shown when p < 0.05; with 3 seeds per row a "
+            f"step of 2-3 SE is typically p ≈ 0.06-0.15, not shown.\n\n"
             f"{verdict_markdown(result)}\n\n## Runs\n\n"
             f"{_runs_markdown(result['rows'])}\n\n## Environment\n\n{environment}\n\n"
             f"## Figures (seed 0 of each row)\n\n{figures}\n")

@@ -450,4 +450,5 @@ def _write_preview(network, source, batch_size, path, count=4):
   pred = network.network(images)
   strips = [visualization.comparison_strip(images[i].numpy(), depths[i].numpy(), pred[i])
             for i in range(min(count, images.shape[0]))]
-  Image.fromarray(np.concatenate(strips, axis=0)).save(path)
+  with files.replacing(path) as partial:
+    Image.fromarray(np.concatenate(strips, axis=0)).save(partial)

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from attn_depth import reproduction
 from attn_depth.evaluation import reports
@@ -55,12 +56,28 @@ def test_the_verdict_by_hand():
   assert first["improvement"] == pytest.approx(0.05)
   assert first["standard_error"] == pytest.approx(math.sqrt(0.03 ** 2 / 3 + 0.04 ** 2 / 3))
   assert first["in_standard_errors"] == pytest.approx(0.05 / math.sqrt(0.0025 / 3))
+  # Welch's t-test by hand (Welch-Satterthwaite df), p as scipy's reference implementation.
+  var_a, var_b = 0.03 ** 2 / 3, 0.04 ** 2 / 3
+  assert first["df"] == pytest.approx((var_a + var_b) ** 2 / (var_a ** 2 / 2 + var_b ** 2 / 2))
+  assert first["df"] == pytest.approx(3.709, abs=1e-3)
+  reference = stats.ttest_ind_from_stats(0.30, 0.03, 3, 0.25, 0.04, 3, equal_var=False)
+  assert first["p"] == pytest.approx(reference.pvalue) and 0.15 < first["p"] < 0.2
+  half = stats.t.ppf(0.975, first["df"]) * first["standard_error"]
+  assert first["ci95"] == pytest.approx([0.05 - half, 0.05 + half])
+  assert not rel["shown"]  # in the paper's direction, but 1.7 SE on 3 seeds is p ≈ 0.18
   f1 = verdict["edge_f1@1"]  # higher is better; dfe -> dfe_afb goes down
   assert not f1["holds"] and f1["steps"][1]["improvement"] == pytest.approx(-0.01)
   assert not verdict["dbe_acc"]["holds"]  # not measured: no verdict of holding
   text = results.verdict_markdown({"verdict": verdict})
-  assert "- rel: ordering holds; baseline → dfe +0.050 (+1.7 SE)" in text
+  assert ("- rel: ordering in the paper's direction, not shown at this scale; baseline → dfe "
+          f"+0.050 (+1.7 SE, p = {first['p']:.3f}, 95 % CI [") in text
   assert "- F1@1: ordering does not hold" in text
+  clear = results.verdict({name: _row({"rel": mean}, {"rel": 0.001}, n=5) for name, mean in
+                           (("baseline", 0.30), ("dfe", 0.25), ("dfe_afb", 0.24),
+                            ("full", 0.20))})
+  assert clear["rel"]["shown"] and all(step["p"] < 1e-6 for step in clear["rel"]["steps"])
+  assert "- rel: ordering shown (every step p < 0.05); " in results.verdict_markdown(
+      {"verdict": clear})
 
 
 @pytest.mark.slow
