@@ -1,12 +1,13 @@
 """Depth + colour -> a coloured point cloud in metres, written as binary PLY.
 
-Pinhole model, camera at the origin looking down +z, x right, y down (OpenCV / NYU toolbox):
+Pinhole model, camera at the origin looking down +z, x right, y down (OpenCV's convention):
 x = (u - cx) z / fx, y = (v - cy) z / fy for the pixel at column u, row v, counted from 0 (the
-centre of the top-left pixel is (0, 0), OpenCV's convention).
+centre of the top-left pixel is (0, 0)). NYU's toolbox returns y up (its
+rgb_plane2rgb_world.m writes [x, -y, z]): negate y to compare with its points.
 
-NYU's toolbox (camera_params.m, depth_plane2depth_world.m) back-projects MATLAB's 1-based pixel
-coordinates with cx_rgb = 325.58, cy_rgb = 253.74, and NYU's depth maps were projected with
-that same model; in 0-based coordinates its principal point is therefore (324.58, 252.74). To
+NYU's toolbox (camera_params.m, rgb_plane2rgb_world.m: the labeled depth maps lie on the RGB
+image plane) back-projects MATLAB's 1-based pixel coordinates with cx_rgb = 325.58,
+cy_rgb = 253.74, and NYU's depth maps were projected with that same model; in 0-based coordinates its principal point is therefore (324.58, 252.74). To
 another image size the principal point scales about the image's outer corner (pixel centres at
 k + 0.5 in continuous coordinates): c' = (c + 0.5) s - 0.5.
 """

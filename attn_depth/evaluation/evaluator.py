@@ -67,8 +67,10 @@ class Evaluator:
     table = frames if isinstance(frames, FrameTable) else None
     if table is not None:
       frames = table.frames()
+    ranges = {key: value for key, value in protocols.PROTOCOL_DEFAULTS[self.protocol].items()
+              if key in ("min_depth", "max_depth", "prediction_range")}
     depth_accumulator = DepthMetricsAccumulator(mode=self.mode,
-                                                rel_denominator=self.rel_denominator)
+                                                rel_denominator=self.rel_denominator, **ranges)
     boundary_accumulator = BoundaryMetricsAccumulator() if self.boundary else None
     if self.max_images is not None:
       frames = frames.take(self.max_images)

@@ -67,10 +67,12 @@ class DepthMetricsAccumulator:
   set pooled, then each metric once.
   rel_denominator "ground_truth" (Eigen et al.) or "prediction" (DenseDepth's evaluation code,
   whose rel is |d - g| / d).
+  Pixels count where min_depth < ground truth < max_depth; predictions are clipped to
+  `prediction_range` (default [min_depth, max_depth]).
   """
 
   def __init__(self, mode="image", min_depth=1e-3, max_depth=10.0,
-               rel_denominator="ground_truth"):
+               rel_denominator="ground_truth", prediction_range=None):
     if mode not in ("image", "pixel"):
       raise ValueError(f"mode must be 'image' or 'pixel', got {mode!r}")
     if rel_denominator not in ("ground_truth", "prediction"):
@@ -78,6 +80,7 @@ class DepthMetricsAccumulator:
                        f"{rel_denominator!r}")
     self.rel_denominator = rel_denominator
     self.mode, self.min_depth, self.max_depth = mode, min_depth, max_depth
+    self.prediction_range = tuple(prediction_range or (min_depth, max_depth))
     self._per_image = []
     self._sums = {name: 0.0 for name in METRIC_NAMES}
     self._pixels = 0
@@ -93,7 +96,7 @@ class DepthMetricsAccumulator:
         valid = np.isfinite(g64) & (g64 > self.min_depth) & (g64 < self.max_depth)
       if not valid.any():
         continue
-      gv, dv = g64[valid], np.clip(d64[valid], self.min_depth, self.max_depth)
+      gv, dv = g64[valid], np.clip(d64[valid], *self.prediction_range)
       if self.mode == "image":
         self._per_image.append(_metrics_of_valid(gv, dv, self.rel_denominator))
       else:

@@ -2,7 +2,8 @@
 
 All start from NYU's 480x640 frames and differ in geometry, ground truth and averaging:
 
-* `paper` (default; the paper's section 4.1 and Table 1): the frame is resized to 312x416 and
+* `paper` (default; this project's reading for Table 1: the paper states no evaluation geometry,
+  only its training one, which this protocol applies): the frame is resized to 312x416 and
   centre-cropped to 240x320, the network's output (120x160) is upsampled 2x bilinearly, and the
   metrics cover the crop (rows 55-425, cols 74-566 of the frame), against the ground truth
   resized (nearest) and cropped the same way.
@@ -13,9 +14,11 @@ All start from NYU's 480x640 frames and differ in geometry, ground truth and ave
   means, predictions clipped to [1 mm, 10 m]; with the labeled .mat, `rawDepths` by default.
 * `densedepth` (Alhashim & Wonka 2018, their `evaluate()`): the same whole-frame prediction,
   always averaged with the mirrored image's, scored inside rows 20-459, cols 24-615 (inclusive)
-  with every pixel of the test set pooled, on the filled depth (`depths`); DenseDepth's `rel`
-  divides by the prediction (its compute_errors receives the prediction as ground truth; the
-  other metrics are symmetric), which this protocol reproduces so numbers compare with theirs.
+  with every pixel of the test set pooled, on the filled depth (`depths`), predictions clipped to
+  [0.1, 10] m (DenseDepth's minDepth/maxDepth) and every pixel with depth kept, 10 m and beyond
+  included (the filled depth has no holes); DenseDepth's `rel` divides by the prediction (its
+  compute_errors receives the prediction as ground truth; the other metrics are symmetric), which
+  this protocol reproduces so numbers compare with theirs.
 
 * `photo` (not a published protocol: what tools/predict.py, the PLY, bokeh and the SavedModel
   give a user): the whole frame through the photo path (`DepthNetwork.depth_at_image_size` with
@@ -43,7 +46,8 @@ PROTOCOLS = ("paper", "eigen", "densedepth", "photo")
 PROTOCOL_DEFAULTS = {
     "paper": {"mode": "image", "depth_key": "depths", "rel_denominator": "ground_truth"},
     "eigen": {"mode": "image", "depth_key": "rawDepths", "rel_denominator": "ground_truth"},
-    "densedepth": {"mode": "pixel", "depth_key": "depths", "rel_denominator": "prediction"},
+    "densedepth": {"mode": "pixel", "depth_key": "depths", "rel_denominator": "prediction",
+                   "min_depth": 0.0, "max_depth": float("inf"), "prediction_range": (0.1, 10.0)},
     "photo": {"mode": "image", "depth_key": "depths", "rel_denominator": "ground_truth"},
 }
 
@@ -64,8 +68,8 @@ def describe(protocol, network, flip=False):
     top, bottom, left, right = DENSEDEPTH_CROP
     text = (f"densedepth: whole frame -> {resize[0]}x{resize[1]}; prediction resized bilinearly "
             f"to the frame and averaged with the mirrored image's; rows {top}-{bottom - 1}, "
-            f"cols {left}-{right - 1} of the ground truth; rel relative to the prediction, as "
-            f"DenseDepth computes it")
+            f"cols {left}-{right - 1} of the ground truth, every pixel with depth; prediction "
+            f"clipped to [0.1, 10] m; rel relative to the prediction, as DenseDepth computes it")
     flip = False  # part of the protocol, said above
   elif protocol == "photo":
     text = (f"photo: whole frame through the photo path (fit '{network.fit}': "

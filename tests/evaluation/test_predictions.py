@@ -97,3 +97,25 @@ def test_wrong_folders_are_one_line_naming_the_files(tmp_path):
     f.write(b"not numpy")
   with pytest.raises(PredictionsError, match="00001.npy: unreadable"):
     FramePredictions(broken, 2).frame_depths(0, 2, (480, 640))
+
+
+def test_densedepth_keeps_far_pixels_and_clips_predictions_to_its_range(tmp_path):
+  """DenseDepth's evaluate() clips predictions to [0.1, 10] m and scores every pixel; the other
+  protocols drop ground truth at 10 m and beyond and clip to [1 mm, 10 m]. Ground truth 12 m
+  on the left half, 2 m on the right; prediction 0.05 m on the left (clipped), 2 m on the
+  right, by hand (pixel-pooled, rel over the prediction): rel = (|0.1 - 12| / 0.1) / 2."""
+  depths = np.full((1, 480, 640), 2.0, np.float32)
+  depths[:, :, :320] = 12.0
+  predicted = np.full((1, 480, 640), 2.0, np.float32)
+  predicted[:, :, :320] = 0.05
+  folder = _save(tmp_path / "far", predicted)
+  images = np.zeros((1, 480, 640, 3), np.uint8)
+  dense = Evaluator("densedepth", boundary=False).run(FramePredictions(folder, 1),
+                                                      _frames(images, depths))["metrics"]
+  _, _, left, right = protocols.DENSEDEPTH_CROP  # exclusive ends: left half 320 - left
+  far, near = 320 - left, right - 320
+  assert dense["rel"] == pytest.approx((11.9 / 0.1) * far / (far + near), rel=1e-5)
+  assert dense["delta1"] == pytest.approx(near / (far + near), rel=1e-6)
+  eigen = Evaluator("eigen", boundary=False).run(FramePredictions(folder, 1),
+                                                 _frames(images, depths))["metrics"]
+  assert eigen["rel"] == pytest.approx(0.0, abs=1e-6)  # only the 2 m half counts there
