@@ -14,6 +14,7 @@ RUN python -m pip install --no-cache-dir -c constraints.txt -e ".[onnx]"
 COPY gin ./gin
 COPY tools ./tools
 COPY tests ./tests
+COPY lab ./lab
 COPY docs ./docs
 
 # ImageNet weights and datasets live on mounted volumes: /root/.keras and /data.

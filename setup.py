@@ -48,6 +48,7 @@ setup(
         # failure with a traceback.
         "test": ["pytest>=7.2,<10", "pytest-xdist>=3.5,<4", "pytest-timeout>=2.2,<3",
                  "huggingface_hub<3", "kagglehub<2", "onnx<2", "tf2onnx<2",
-                 "onnxruntime<2", "nbclient<1", "nbformat<6", "ipykernel<8", "atheris<4"],
+                 "onnxruntime<2", "nbclient<1", "nbformat<6", "ipykernel<8", "atheris<4",
+                 "import-linter>=2.17,<3"],  # tests/test_layers.py: .importlinter
     },
 )

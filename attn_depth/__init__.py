@@ -6,6 +6,6 @@ Depth for your own images: `attn_depth.DepthEstimator.from_path(path).predict(im
 """
 
 from attn_depth import models
-from attn_depth.estimator import DepthEstimator
+from attn_depth.serving.estimator import DepthEstimator
 
-__version__ = "0.1.0"
+from attn_depth.core.version import __version__  # noqa: F401

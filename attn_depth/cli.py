@@ -5,8 +5,8 @@ import logging
 import os
 import sys
 
-from attn_depth import errors
-from attn_depth import files
+from attn_depth.core import errors
+from attn_depth.core import files
 
 
 def quiet_logs(program="attn_depth"):
@@ -34,7 +34,7 @@ def _lower_level_name(record):
   return True
 
 
-# Every user-facing error of the package derives from it (attn_depth.errors); tools raise it too.
+# Every user-facing error of the package derives from it (attn_depth.core.errors); tools raise it too.
 UserError = errors.UserError
 
 

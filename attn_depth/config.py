@@ -10,7 +10,7 @@ from gin import config_parser
 import attn_depth.data  # noqa: F401
 import attn_depth.models  # noqa: F401
 import attn_depth.training  # noqa: F401
-from attn_depth.errors import UserError
+from attn_depth.core.errors import UserError
 
 _LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'
 
@@ -98,11 +98,11 @@ def parse_gin_for_model(model_path, gin_files=(), gin_bindings=()):
   """What the tools that read a trained model do: the run's own operative config first, so
   that its data settings (the test set it was trained beside, say) carry over, then the user's
   files and bindings on top. The network itself is rebuilt from the model's own spec, never
-  from gin (attn_depth.inference.load_network). Nothing of the model for a SavedModel, a preset
+  from gin (attn_depth.serving.inference.load_network). Nothing of the model for a SavedModel, a preset
   or no model."""
   # pylint: disable=import-outside-toplevel
-  from attn_depth import inference
-  from attn_depth import presets
+  from attn_depth.serving import inference
+  from attn_depth.serving import presets
   if model_path and not presets.is_preset(model_path):
     for path in inference.model_gin_files(model_path):
       parse_run_config(path)

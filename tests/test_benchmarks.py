@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from attn_depth import benchmarks
+from attn_depth.benchmarks import suite as benchmarks
 
 pytestmark = pytest.mark.slow  # end-to-end: the full tier (--full)
 
@@ -42,7 +42,7 @@ def test_measured_peak_memory_is_the_commands_own_not_its_parents():
   from a large test session reported the session's peak (the 100-megapixel test failed in CI
   on it). Measured from a bare interpreter, a small command stays small and a large one is seen."""
   import sys  # pylint: disable=import-outside-toplevel
-  from attn_depth import benchmarks  # pylint: disable=import-outside-toplevel
+  from attn_depth.benchmarks import suite as benchmarks  # pylint: disable=import-outside-toplevel
   ballast = np.ones(1_500_000_000 // 8)  # 1.5 GB resident in this process
   small = benchmarks.run_measured([sys.executable, "-c", "pass"])
   assert small["returncode"] == 0 and small["peak_rss_gb"] < 0.2, small["peak_rss_gb"]

@@ -68,7 +68,7 @@ def test_gin_tf_is_never_imported():
   """gin.tf (TF 1 sessions, global step hooks) is not this project's: plain gin everywhere."""
   import subprocess  # pylint: disable=import-outside-toplevel
   import sys  # pylint: disable=import-outside-toplevel
-  script = ("import sys, attn_depth, attn_depth.config, attn_depth.presets, attn_depth.training\n"
+  script = ("import sys, attn_depth, attn_depth.config, attn_depth.serving.presets, attn_depth.training\n"
             "assert not [m for m in sys.modules if m.startswith('gin.tf')], 'gin.tf imported'\n")
   result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=300, check=False, cwd=REPO_ROOT)
@@ -97,7 +97,7 @@ def test_the_status_is_told_first_everywhere_a_newcomer_starts():
   """What has been reproduced (nothing of Table 1 yet) is on the README's first screen, in the
   citation's abstract, the notebook's first cell and every model card, in the same words."""
   import json  # pylint: disable=import-outside-toplevel
-  from attn_depth import presets  # pylint: disable=import-outside-toplevel
+  from attn_depth.serving import presets  # pylint: disable=import-outside-toplevel
   said = "no result of the paper's Table 1 has been reproduced yet"
 
   def flat(text):

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from attn_depth import export
-from attn_depth import inference
+from attn_depth.serving import export
+from attn_depth.serving import inference
 from attn_depth import models
 
 pytestmark = pytest.mark.slow  # end-to-end: the full tier (--full)

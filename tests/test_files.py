@@ -1,4 +1,4 @@
-"""Files written beside their names and renamed into place (attn_depth.files), and export
+"""Files written beside their names and renamed into place (attn_depth.core.files), and export
 folders replaced whole."""
 
 import errno
@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from attn_depth import export
-from attn_depth import files
+from attn_depth.serving import export
+from attn_depth.core import files
 
 
 def test_files_appear_together_only_when_all_are_written(tmp_path):

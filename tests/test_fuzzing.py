@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from attn_depth import fuzzing
+from lab import fuzzing
 from tests.conftest import run_tool
 
 

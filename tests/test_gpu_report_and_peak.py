@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from attn_depth import benchmarks
-from attn_depth import gpu_report
-from attn_depth import machine
+from attn_depth.benchmarks import suite as benchmarks
+from attn_depth.benchmarks import gpu_report
+from attn_depth.benchmarks import machine
 from tests.conftest import run_tool
 
 XEON = {"vendor_id": "GenuineIntel", "model name": "Intel(R) Xeon(R) Platinum 8480+",

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from attn_depth import isolated
+from attn_depth.core import isolated
 
 
 def _crash():

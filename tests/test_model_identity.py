@@ -11,9 +11,9 @@ import pytest
 
 import attn_depth
 from attn_depth import config
-from attn_depth import inference
+from attn_depth.serving import inference
 from attn_depth import models
-from attn_depth import presets
+from attn_depth.serving import presets
 
 IMAGES = np.random.default_rng(3).integers(0, 256, (2, 45, 70, 3), dtype=np.uint8)
 

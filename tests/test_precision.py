@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import attn_depth
-from attn_depth import export
-from attn_depth import inference
-from attn_depth import precision
+from attn_depth.serving import export
+from attn_depth.serving import inference
+from attn_depth.core import precision
 from attn_depth.evaluation import reports
 from tests.conftest import run_tool
 
@@ -33,7 +33,7 @@ BF16_CPU = AVX2 | {"avx512_bf16"}
     ("bfloat16", ((9, 0), (7, 0)), AVX2, "float32"),  # the weakest GPU decides
 ])
 def test_resolve_chooses_what_the_device_supports_and_says_so(asked, gpus, flags, used, caplog):
-  with caplog.at_level(logging.WARNING, logger="attn_depth.precision"):
+  with caplog.at_level(logging.WARNING, logger="attn_depth.core.precision"):
     assert precision.resolve(asked, gpus=gpus, flags=flags) == used
   lines = [record.getMessage() for record in caplog.records]
   if used == asked:

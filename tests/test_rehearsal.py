@@ -35,8 +35,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from attn_depth import benchmarks
-from attn_depth import export
+from attn_depth.benchmarks import suite as benchmarks
+from attn_depth.serving import export
 from attn_depth.evaluation import reports
 from attn_depth.reproduction import pipeline
 from tests.conftest import REPO_ROOT

@@ -60,9 +60,9 @@ import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
 
 from absl import flags  # noqa: E402
 
-from attn_depth import benchmarks  # noqa: E402
+from attn_depth.benchmarks import suite as benchmarks  # noqa: E402
 from attn_depth import cli  # noqa: E402
-from attn_depth import files  # noqa: E402
+from attn_depth.core import files  # noqa: E402
 
 _SECTIONS = flags.DEFINE_list("sections", ["rooms", "pipeline", "train", "train_run", "flops",
                                            "latency", "dmg"], "Which benchmarks to run.")
@@ -165,7 +165,7 @@ def _fit():
   if not _MODEL.value:
     raise cli.UserError("section fit needs --model (e.g. runs/quickstart)")
   from attn_depth import data  # pylint: disable=import-outside-toplevel
-  from attn_depth import inference  # pylint: disable=import-outside-toplevel
+  from attn_depth.serving import inference  # pylint: disable=import-outside-toplevel
   source = _model_test_source()
   network = inference.load_network(_MODEL.value)
   result = benchmarks.photo_fit_comparison(network, data.load_source(source, "test"))
@@ -231,7 +231,7 @@ def _print_changes(name, entry):
 
 def _precision():
   from attn_depth import models  # pylint: disable=import-outside-toplevel
-  from attn_depth import precision  # pylint: disable=import-outside-toplevel
+  from attn_depth.core import precision  # pylint: disable=import-outside-toplevel
   choices = [p for p in precision.PRECISIONS if precision.unsupported_reason(p) is None]
   for name in precision.PRECISIONS:
     if name not in choices:
@@ -263,7 +263,7 @@ def _litert():
   frames = _trained_model("litert")
   if frames is None:
     raise cli.UserError("section litert needs --model (e.g. runs/quickstart)")
-  from attn_depth import export  # pylint: disable=import-outside-toplevel
+  from attn_depth.serving import export  # pylint: disable=import-outside-toplevel
   result = benchmarks.litert_comparison(_MODEL.value, frames, export.TFLITE_PRECISIONS,
                                         max_images=_MAX_IMAGES.value)
   for name, entry in result.items():
@@ -279,7 +279,7 @@ def _litert():
 def _bokeh():
   if not _MODEL.value:
     raise cli.UserError("section bokeh needs --model (e.g. runs/quickstart)")
-  from attn_depth import inference  # pylint: disable=import-outside-toplevel
+  from attn_depth.serving import inference  # pylint: disable=import-outside-toplevel
   result = benchmarks.bokeh_at_photo_size(inference.load_network(_MODEL.value))
   for name, entry in result.items():
     memory = entry["render_peak_gb"]
@@ -292,7 +292,7 @@ def _bokeh():
 
 
 def _gpu():
-  from attn_depth import gpu_report  # pylint: disable=import-outside-toplevel
+  from attn_depth.benchmarks import gpu_report  # pylint: disable=import-outside-toplevel
   if benchmarks.device_names() == ["CPU"]:
     env = gpu_report.environment()
     for line in gpu_report.environment_lines(env):

@@ -26,13 +26,13 @@ import _data_flags  # noqa: E402
 from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
 from attn_depth import data  # noqa: E402
-from attn_depth import files  # noqa: E402
-from attn_depth import inference  # noqa: E402
-from attn_depth import precision  # noqa: E402
-from attn_depth.console import Progress  # noqa: E402
+from attn_depth.core import files  # noqa: E402
+from attn_depth.serving import inference  # noqa: E402
+from attn_depth.core import precision  # noqa: E402
+from attn_depth.core.console import Progress  # noqa: E402
 from attn_depth.evaluation import protocols  # noqa: E402
 from attn_depth.evaluation import reports  # noqa: E402
-from attn_depth.evaluation import sequences  # noqa: E402
+from attn_depth.apps import sequences  # noqa: E402
 from attn_depth.evaluation.evaluator import Evaluator  # noqa: E402
 from attn_depth.evaluation.predictions import FramePredictions  # noqa: E402
 

@@ -24,10 +24,10 @@ from absl import flags  # noqa: E402
 
 from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
-from attn_depth import export  # noqa: E402
-from attn_depth import inference  # noqa: E402
-from attn_depth import precision  # noqa: E402
-from attn_depth import presets  # noqa: E402
+from attn_depth.serving import export  # noqa: E402
+from attn_depth.serving import inference  # noqa: E402
+from attn_depth.core import precision  # noqa: E402
+from attn_depth.serving import presets  # noqa: E402
 
 _MODEL = flags.DEFINE_string("model", None, "(required) Training run folder or checkpoint prefix.",
                              required=True)

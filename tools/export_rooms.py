@@ -14,7 +14,7 @@ from absl import flags  # noqa: E402
 from attn_depth import cli  # noqa: E402
 from attn_depth.data import rgbd_files  # noqa: E402
 from attn_depth.data.frames import expand_path  # noqa: E402
-from attn_depth.console import Progress  # noqa: E402
+from attn_depth.core.console import Progress  # noqa: E402
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "(required) Folder to write to; must not "
                                   "hold frames already.", required=True)

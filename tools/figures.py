@@ -18,12 +18,12 @@ from absl import flags  # noqa: E402
 import numpy as np  # noqa: E402
 
 import _data_flags  # noqa: E402
-from attn_depth import benchmarks  # noqa: E402
+from attn_depth.benchmarks import suite as benchmarks  # noqa: E402
 from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
 from attn_depth import data  # noqa: E402
-from attn_depth import files  # noqa: E402
-from attn_depth import inference  # noqa: E402
+from attn_depth.core import files  # noqa: E402
+from attn_depth.serving import inference  # noqa: E402
 from attn_depth.apps import figures  # noqa: E402
 from attn_depth.evaluation.evaluator import Evaluator  # noqa: E402
 

@@ -18,7 +18,8 @@ import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
 from absl import flags  # noqa: E402
 
 from attn_depth import cli  # noqa: E402
-from attn_depth import fuzzing  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # lab/
+from lab import fuzzing  # noqa: E402
 
 _TARGET = flags.DEFINE_string("target", "all", "A target, or all: "
                               + ", ".join(fuzzing.targets()) + ".")

@@ -26,8 +26,8 @@ from absl import flags  # noqa: E402
 
 from attn_depth import cli  # noqa: E402
 from attn_depth import config  # noqa: E402
-from attn_depth import inference  # noqa: E402
-from attn_depth import precision  # noqa: E402
+from attn_depth.serving import inference  # noqa: E402
+from attn_depth.core import precision  # noqa: E402
 from attn_depth.apps import pointcloud  # noqa: E402
 from attn_depth.apps import predict  # noqa: E402
 from attn_depth.apps import video  # noqa: E402

@@ -11,7 +11,7 @@ from absl import flags
 
 from attn_depth import cli
 from attn_depth import config
-from attn_depth import files
+from attn_depth.core import files
 from attn_depth import models
 from attn_depth.models import summary
 

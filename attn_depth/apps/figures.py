@@ -19,8 +19,8 @@ matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=wrong-import-position
 import numpy as np  # noqa: E402  pylint: disable=wrong-import-position
 
-from attn_depth import files  # noqa: E402  pylint: disable=wrong-import-position
-from attn_depth import visualization  # noqa: E402  pylint: disable=wrong-import-position
+from attn_depth.core import files  # noqa: E402  pylint: disable=wrong-import-position
+from attn_depth.core import visualization  # noqa: E402  pylint: disable=wrong-import-position
 from attn_depth.apps import bokeh  # noqa: E402  pylint: disable=wrong-import-position
 from attn_depth.apps import pointcloud  # noqa: E402  pylint: disable=wrong-import-position
 from attn_depth.data.preprocessing import resize_and_crop_image  # noqa: E402  pylint: disable=wrong-import-position

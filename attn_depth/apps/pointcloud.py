@@ -16,35 +16,8 @@ import dataclasses
 
 import numpy as np
 
-from attn_depth.data.frames import FRAME_HEIGHT
-from attn_depth.data.frames import FRAME_WIDTH
-from attn_depth.data.frames import NYU_CX
-from attn_depth.data.frames import NYU_CY
-from attn_depth.data.frames import NYU_FX
-from attn_depth.data.frames import NYU_FY
-
-
-@dataclasses.dataclass(frozen=True)
-class Intrinsics:
-  fx: float
-  fy: float
-  cx: float
-  cy: float
-
-  @classmethod
-  def nyu_scaled(cls, height, width):
-    """NYU's Kinect colour camera (0-based principal point, module docstring) scaled to an
-    image of height x width: what the network learned depth for. An image of another camera or
-    aspect ratio is only approximated."""
-    sx, sy = width / FRAME_WIDTH, height / FRAME_HEIGHT
-    return cls(NYU_FX * sx, NYU_FY * sy, scale_principal_point(NYU_CX - 1.0, sx),
-               scale_principal_point(NYU_CY - 1.0, sy))
-
-
-def scale_principal_point(centre, scale):
-  """A 0-based principal point coordinate of an image resized by `scale`: pixel centres, not
-  pixel indices, scale (a 640 px row's centre 319.5 becomes 159.5 at 320 px)."""
-  return (centre + 0.5) * scale - 0.5
+from attn_depth.core.camera import Intrinsics  # noqa: F401  (re-exported)
+from attn_depth.core.camera import scale_principal_point  # noqa: F401
 
 
 def depth_to_points(depth, intrinsics, image=None):

@@ -14,12 +14,12 @@ import time
 import numpy as np
 from PIL import Image
 
-from attn_depth import files
+from attn_depth.core import files
 from attn_depth.apps import bokeh as bokeh_lib
-from attn_depth.apps import images as images_lib
+from attn_depth.core import images as images_lib
 from attn_depth.apps import pointcloud
-from attn_depth.console import Progress
-from attn_depth.console import format_duration
+from attn_depth.core.console import Progress
+from attn_depth.core.console import format_duration
 
 OUTPUTS = ("npy", "png16", "color", "ply", "bokeh")
 DEFAULT_OUTPUTS = ("npy", "png16", "color", "ply")

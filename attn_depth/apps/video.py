@@ -20,13 +20,13 @@ import re
 import cv2
 import numpy as np
 
-from attn_depth import files
-from attn_depth import visualization
-from attn_depth.apps import images as images_lib
-from attn_depth.console import Progress
-from attn_depth.errors import UserError
-from attn_depth.stabilizer import TemporalStabilizer
-from attn_depth.stabilizer import stabilize_clip
+from attn_depth.core import files
+from attn_depth.core import visualization
+from attn_depth.core import images as images_lib
+from attn_depth.core.console import Progress
+from attn_depth.core.errors import UserError
+from attn_depth.apps.stabilizer import TemporalStabilizer
+from attn_depth.apps.stabilizer import stabilize_clip
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 

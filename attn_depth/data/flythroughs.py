@@ -21,7 +21,7 @@ import os
 import gin
 import numpy as np
 
-from attn_depth import files
+from attn_depth.core import files
 from attn_depth.data import synthetic_rooms
 from attn_depth.data.frames import DataError
 

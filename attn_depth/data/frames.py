@@ -12,11 +12,14 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from attn_depth.errors import UserError
+from attn_depth.core.camera import FRAME_HEIGHT  # noqa: F401  (re-exported)
+from attn_depth.core.camera import FRAME_WIDTH  # noqa: F401
+from attn_depth.core.camera import NYU_CX  # noqa: F401
+from attn_depth.core.camera import NYU_CY  # noqa: F401
+from attn_depth.core.camera import NYU_FX  # noqa: F401
+from attn_depth.core.camera import NYU_FY  # noqa: F401
+from attn_depth.core.errors import UserError
 
-FRAME_HEIGHT, FRAME_WIDTH = 480, 640
-# NYU Depth V2's colour camera at 640x480 (toolbox camera_params.m), in pixels.
-NYU_FX, NYU_FY, NYU_CX, NYU_CY = 518.857901, 519.469611, 325.582449, 253.736166
 
 EXAMPLE_SIGNATURE = {
     "image": tf.TensorSpec((FRAME_HEIGHT, FRAME_WIDTH, 3), tf.uint8),

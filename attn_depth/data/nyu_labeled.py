@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import scipy.io
 
-from attn_depth import isolated
+from attn_depth.core import isolated
 from attn_depth.data.frames import FRAME_HEIGHT
 from attn_depth.data.frames import FRAME_WIDTH
 from attn_depth.data.frames import DataError

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
-from attn_depth.apps import images as images_lib
+from attn_depth.core import images as images_lib
 from attn_depth.data.camera_fit import fit_to_nyu_camera
 from attn_depth.data.frame_tables import PythonFrames
 from attn_depth.data.frames import DataError

@@ -12,7 +12,7 @@ photo-fit benchmark. Results have one shape and one report format (`evaluation.r
 import numpy as np
 import tensorflow as tf
 
-from attn_depth import inference
+from attn_depth.models import network as network_lib
 from attn_depth.data.frame_tables import FrameTable
 from attn_depth.evaluation import protocols
 from attn_depth.evaluation import reports
@@ -53,7 +53,7 @@ class Evaluator:
     return protocols.describe(self.protocol, network, self.flip)
 
   def run(self, network, frames, progress=None):
-    """Scores `network` -- an `inference.DepthNetwork`, or a `predictions.FramePredictions`
+    """Scores `network` -- an `models.network.DepthNetwork`, or a `predictions.FramePredictions`
     holding someone's depth for each frame -- on `frames`: a `FrameTable` (data.load_table) or
     a dataset of {"image": uint8 [H, W, 3], "depth": [H, W] metres} in the test set's order.
     `progress(done)` after each batch.
@@ -134,7 +134,7 @@ def constant_depth_network(value, like):
     shape = tf.shape(images)
     return tf.fill(tf.stack([shape[0], shape[1] // 2, shape[2] // 2]), float(value))
 
-  return inference.DepthNetwork(network_fn, like.input_size, f"constant {value:.2f} m",
+  return network_lib.DepthNetwork(network_fn, like.input_size, f"constant {value:.2f} m",
                                 config={"constant_depth_m": float(value)},
                                 resize_size=like.resize_size)
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from attn_depth.data.preprocessing import PAPER_CROP
 from attn_depth.data.preprocessing import PAPER_RESIZE
-from attn_depth.errors import UserError
+from attn_depth.core.errors import UserError
 
 EXTENSIONS = (".npy", ".png")
 _NAME = re.compile(r"^(\d{5,})\.(npy|png)$")

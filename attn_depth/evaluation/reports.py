@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from attn_depth import files
+from attn_depth.core import files
 
 from attn_depth.data import sources
 from attn_depth.evaluation import protocols

@@ -12,7 +12,7 @@ import os
 import keras
 from keras import layers
 
-from attn_depth.errors import UserError
+from attn_depth.core.errors import UserError
 
 # Blocks per Res-Block for each depth, as in keras.applications.resnet.
 _BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}

@@ -19,9 +19,9 @@ import os
 import gin
 from gin import config_parser
 
-from attn_depth import files
-from attn_depth import precision as precision_lib
-from attn_depth.errors import UserError
+from attn_depth.core import files
+from attn_depth.core import precision as precision_lib
+from attn_depth.core.errors import UserError
 from attn_depth.data import preprocessing
 from attn_depth.models import backbone
 from attn_depth.models import depth_net
@@ -84,7 +84,7 @@ class ModelSpec:
   def build(self, backbone_weights=None, input_shape=(None, None, 3), precision="float32"):
     """The network, built from this record alone: every argument of `build_model` is passed,
     so no gin binding of the caller's can change it. `precision`: what its layers compute in
-    (attn_depth.precision; variables stay float32, depth comes out float32); not part of the
+    (attn_depth.core.precision; variables stay float32, depth comes out float32); not part of the
     record, since the same weights serve every precision."""
     with precision_lib.policy(precision):
       return depth_net.build_model.__wrapped__(

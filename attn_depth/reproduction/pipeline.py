@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 
-from attn_depth import files
+from attn_depth.core import files
 from attn_depth.evaluation import reports
 from attn_depth.reproduction import results
 from attn_depth.reproduction import rows as rows_lib

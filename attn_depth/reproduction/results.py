@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from attn_depth import files
+from attn_depth.core import files
 from attn_depth.evaluation import reports
 from attn_depth.reproduction import rows as rows_lib
 from attn_depth.reproduction.stages import read_state

@@ -3,7 +3,7 @@ in miniature on procedural rooms (one shared reduced backbone, several seeds).""
 
 import dataclasses
 
-from attn_depth import errors
+from attn_depth.core import errors
 from attn_depth.evaluation import reports
 
 TABLE1_ROWS = ("baseline_r50", "dfe_r101", "dfe_afb_r101", "full_r101")

@@ -21,8 +21,8 @@ import threading
 import time
 
 from attn_depth import config
-from attn_depth import files
-from attn_depth.console import format_duration
+from attn_depth.core import files
+from attn_depth.core.console import format_duration
 
 STATE_FILE = "stages.json"
 # Lines of a child worth showing on the console (everything goes to its log).

@@ -17,8 +17,8 @@ from typing import Callable
 
 import tensorflow as tf
 
-from attn_depth import files
-from attn_depth.errors import UserError
+from attn_depth.core import files
+from attn_depth.core.errors import UserError
 
 _LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'
 

@@ -10,7 +10,7 @@ import re
 import gin
 import tensorflow as tf
 
-from attn_depth.errors import UserError
+from attn_depth.core.errors import UserError
 from attn_depth.training.controller import TrainingSetupError
 
 _LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'

@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 
-from attn_depth import errors
+from attn_depth.core import errors
 
 _LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'
 LOCK_FILE = "train.lock"

@@ -23,14 +23,14 @@ import tensorflow as tf
 from PIL import Image
 
 from attn_depth import data
-from attn_depth import export
-from attn_depth import files
-from attn_depth import inference
+from attn_depth.serving import export
+from attn_depth.core import files
+from attn_depth.serving import inference
 from attn_depth import models
-from attn_depth import precision as precision_lib
-from attn_depth import visualization
-from attn_depth.console import Progress
-from attn_depth.console import format_duration
+from attn_depth.core import precision as precision_lib
+from attn_depth.core import visualization
+from attn_depth.core.console import Progress
+from attn_depth.core.console import format_duration
 from attn_depth.evaluation import reports
 from attn_depth.evaluation.evaluator import Evaluator
 from attn_depth.evaluation.evaluator import constant_depth_network

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from attn_depth.apps import images
+from attn_depth.core import images
 
 
 def test_grayscale_rgba_16bit_and_exif_orientation_become_upright_rgb(tmp_path):
@@ -94,7 +94,7 @@ def test_depth_colours_are_matplotlibs_exact_map():
   """Every depth picture uses matplotlib's turbo (the figures' map): near blue, far red,
   invalid black, the ends of the range at the ends of the map."""
   import matplotlib  # pylint: disable=import-outside-toplevel
-  from attn_depth import visualization  # pylint: disable=import-outside-toplevel
+  from attn_depth.core import visualization  # pylint: disable=import-outside-toplevel
   depth = np.array([[1.0, 2.0, 3.0, 0.0], [1.5, 2.5, np.nan, 3.0]], np.float32)
   rgb = visualization.colorize(depth, 1.0, 3.0)
   turbo = matplotlib.colormaps["turbo"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from attn_depth import inference
+from attn_depth.serving import inference
 from attn_depth.evaluation import protocols
 from attn_depth.evaluation import reports
 from attn_depth.evaluation.evaluator import Evaluator

@@ -6,7 +6,7 @@ import pytest
 
 from attn_depth.apps import video
 from attn_depth.data import flythroughs
-from attn_depth.evaluation import sequences as seq_eval
+from attn_depth.apps import sequences as seq_eval
 from attn_depth.evaluation import temporal
 
 INTRINSICS = (50.0, 50.0, 31.5, 23.5)  # a 64x48 camera

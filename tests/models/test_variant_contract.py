@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 import attn_depth
-from attn_depth import export
-from attn_depth import inference
+from attn_depth.serving import export
+from attn_depth.serving import inference
 from attn_depth import models
 from attn_depth.training.trainer import Trainer
 

@@ -13,8 +13,8 @@ from PIL import Image
 
 from attn_depth import config
 from attn_depth import data
-from attn_depth import inference
-from attn_depth.apps import images as images_lib
+from attn_depth.serving import inference
+from attn_depth.core import images as images_lib
 from attn_depth.apps import pointcloud
 from attn_depth.evaluation import protocols
 from tests.conftest import REPO_ROOT
@@ -105,7 +105,7 @@ def test_exported_and_checkpoint_networks_give_the_same_evaluation(run_dir, tmp_
   config.parse_gin_for_model(run_dir)  # the run's test set
   from_checkpoint = inference.load_network(run_dir)
   export_dir = str(tmp_path / "export")
-  from attn_depth import export  # pylint: disable=import-outside-toplevel
+  from attn_depth.serving import export  # pylint: disable=import-outside-toplevel
   export.export_saved_model(from_checkpoint.model, export_dir, from_checkpoint.spec,
                             from_checkpoint.step)
   from_saved_model = inference.load_network(export_dir)
@@ -135,7 +135,7 @@ def test_depth_estimator_api_from_a_run_and_a_saved_model(run_dir, tmp_path):
     estimator.predict(np.zeros((45, 70), np.uint8))
 
   export_dir = str(tmp_path / "export")
-  from attn_depth import export  # pylint: disable=import-outside-toplevel
+  from attn_depth.serving import export  # pylint: disable=import-outside-toplevel
   export.export_saved_model(estimator.network.model, export_dir, estimator.spec)
   again = attn_depth.DepthEstimator.from_path(run_dir)  # loading twice in a process works
   served = attn_depth.DepthEstimator.from_path(export_dir).predict(images)["depths"]
@@ -248,7 +248,7 @@ def test_a_100_megapixel_photo_is_predicted_within_3_gb(run_dir, tmp_path):
   """The README's bound, on the tool as users run it: a 10000x10000 JPEG with every default
   output (npy, 16-bit PNG, colour PNG, a 100-million-point PLY) in at most 3 GB of memory
   (measured 2.4 GB; it was 12.5 GB for 108 megapixels before the outputs were written in bands)."""
-  from attn_depth import benchmarks  # pylint: disable=import-outside-toplevel
+  from attn_depth.benchmarks import suite as benchmarks  # pylint: disable=import-outside-toplevel
   photo = tmp_path / "big.jpg"
   gradient = np.linspace(0, 255, 10_000, dtype=np.float32).astype(np.uint8)
   Image.fromarray(np.stack(np.broadcast_arrays(gradient[:, None], gradient[None, :],

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from attn_depth import models
-from attn_depth import precision
+from attn_depth.core import precision
 from attn_depth.training import loss_scale as loss_scale_lib
 from attn_depth.training.trainer import Trainer
 

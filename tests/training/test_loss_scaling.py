@@ -22,7 +22,8 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
-from attn_depth import models, precision
+from attn_depth import models
+from attn_depth.core import precision
 from attn_depth.training.trainer import Trainer
 
 TINY = dict(backbone_weights=None, backbone_blocks=(1, 1, 1, 1), backbone_width=0.125,

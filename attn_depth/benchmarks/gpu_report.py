@@ -29,8 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from attn_depth import benchmarks
-from attn_depth import precision as precision_lib
+from attn_depth.benchmarks import suite as benchmarks
+from attn_depth.core import precision as precision_lib
 from attn_depth.reproduction import rows as rows_lib
 
 RECIPE_STEPS = 86_680  # the paper's 20 epochs of 13,002 frames at batch 3 (docs/paper_to_code.md)

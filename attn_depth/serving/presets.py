@@ -21,11 +21,12 @@ import shutil
 
 import keras
 
-from attn_depth import files
-from attn_depth import inference
+from attn_depth.core import files
+from attn_depth.core import version
 from attn_depth import models
-from attn_depth.errors import UserError
+from attn_depth.core.errors import UserError
 from attn_depth.evaluation import reports
+from attn_depth.models import network as network_lib
 from attn_depth.models import spec as spec_lib
 
 MODEL_FILE = "model.keras"
@@ -161,7 +162,7 @@ def data_terms(run_dir):
 
 def load(handle, precision="float32"):
   """The DepthNetwork of a preset folder or hub handle, built from its files alone, computing
-  in `precision` (attn_depth.precision)."""
+  in `precision` (attn_depth.core.precision)."""
   folder = download(handle)
   missing = [name for name in (MODEL_FILE, models.SPEC_FILE, METADATA_FILE)
              if not os.path.isfile(os.path.join(folder, name))]
@@ -176,8 +177,8 @@ def load(handle, precision="float32"):
   except (ValueError, OSError, KeyError, TypeError) as error:
     raise PresetError(f"{handle}: unreadable preset ({str(error).splitlines()[0][:300]})") \
         from None
-  model = inference.in_precision(model, spec, precision)
-  network = inference.keras_network(model, spec, source=str(handle), step=metadata.get("step"))
+  model = network_lib.in_precision(model, spec, precision)
+  network = network_lib.keras_network(model, spec, source=str(handle), step=metadata.get("step"))
   network.fit = metadata.get("fit", "whole")
   return network
 
@@ -316,5 +317,4 @@ def model_card(spec, metadata, results, training=(), loading="preset", beside=()
 
 
 def _package_version():
-  import attn_depth  # pylint: disable=import-outside-toplevel
-  return attn_depth.__version__
+  return version.__version__

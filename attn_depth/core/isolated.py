@@ -13,7 +13,7 @@ import pickle
 import signal
 import sys
 
-from attn_depth.errors import UserError
+from attn_depth.core.errors import UserError
 
 
 class ReaderCrashed(UserError, RuntimeError):

@@ -3,8 +3,8 @@ noisy views): per-frame accuracy and frame-to-frame consistency, per-frame and s
 
 import numpy as np
 
-from attn_depth import files
-from attn_depth import stabilizer
+from attn_depth.core import files
+from attn_depth.apps import stabilizer
 from attn_depth.evaluation import temporal
 from attn_depth.evaluation.metrics import depth_metrics
 
@@ -121,7 +121,7 @@ def temporal_report(network, result, settings):
               "into frame t+1 by the true relative pose, |z' - d| / d over pixels co-visible "
               "and unoccluded by the ground truth (1% tolerance); flicker: std / mean over time "
               "per pixel of a static view with photometric noise; consistent mode: "
-              "attn_depth.stabilizer.stabilize_clip"),
+              "attn_depth.apps.stabilizer.stabilize_clip"),
           **result}
 
 

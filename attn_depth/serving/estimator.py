@@ -7,10 +7,10 @@
 `images`: uint8 (or float in [0, 1]) RGB of any size, one image [H, W, 3], a batch [B, H, W, 3],
 or a list of images of different sizes (then "depths" is a list of [H, W, 1] arrays). Each
 image reaches the network whole at the scale it was trained at (`fit="whole"`, see
-`attn_depth.inference`), and its depth comes back at the image's own size.
+`attn_depth.serving.inference`), and its depth comes back at the image's own size.
 
 Share a trained model as a preset and load someone else's (keras-hub's `from_preset` /
-`save_to_preset`; see `attn_depth.presets`):
+`save_to_preset`; see `attn_depth.serving.presets`):
 
     estimator.save_to_preset("presets/full_r101")
     estimator = attn_depth.DepthEstimator.from_preset("hf://owner/attn-depth-full-r101")
@@ -20,16 +20,16 @@ import os
 
 import numpy as np
 
-from attn_depth import inference
-from attn_depth import precision as precision_lib
-from attn_depth import presets
+from attn_depth.serving import inference
+from attn_depth.core import precision as precision_lib
+from attn_depth.serving import presets
 
 
 class DepthEstimator:
   """A trained attn_depth network for depth in metres from RGB images."""
 
   def __init__(self, network, run_dir=None):
-    """`network`: an `attn_depth.inference.DepthNetwork` (see `from_path`, `from_preset`);
+    """`network`: an `attn_depth.serving.inference.DepthNetwork` (see `from_path`, `from_preset`);
     `run_dir`: the training run it came from (its evaluation results go into presets)."""
     self.network, self.run_dir = network, run_dir
 
@@ -40,7 +40,7 @@ class DepthEstimator:
     description (model_spec.json); gin's configuration is neither read nor changed.
 
     precision: "float32", "bfloat16" or "float16" -- what the rebuilt network computes in
-    (`attn_depth.precision`: one the device lacks falls back, with a warning); None: float32,
+    (`attn_depth.core.precision`: one the device lacks falls back, with a warning); None: float32,
     or the precision a SavedModel was exported in."""
     _check_fit(fit)
     network = inference.load_network(path, precision)

@@ -16,7 +16,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from attn_depth.apps.pointcloud import Intrinsics
+from attn_depth.core.camera import Intrinsics
 
 
 class TemporalStabilizer:

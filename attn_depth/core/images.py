@@ -10,8 +10,8 @@ from PIL import ImageDraw
 from PIL import ImageFont
 from PIL import ImageOps
 
-from attn_depth import visualization
-from attn_depth.errors import UserError
+from attn_depth.core import visualization
+from attn_depth.core.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from attn_depth.errors import UserError
+from attn_depth.core.errors import UserError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _photo_seeds():
 
 
 def _read_photo(path):
-  from attn_depth.apps import images  # pylint: disable=import-outside-toplevel
+  from attn_depth.core import images  # pylint: disable=import-outside-toplevel
   return images.read_rgb(path)
 
 
@@ -288,7 +288,7 @@ def _frame_error():
 def targets():
   """{name: Target} of every fuzzed reader."""
   frame_error = _frame_error()
-  images, rgbd = "attn_depth.apps.images", "attn_depth.data.rgbd_files"
+  images, rgbd = "attn_depth.core.images", "attn_depth.data.rgbd_files"
   return {
       "photo": Target(".jpg", _read_photo, _check_photo, (UserError,), _photo_seeds,
                       (images,) + _PIL_MODULES),

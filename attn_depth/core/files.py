@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 
-from attn_depth.errors import UserError
+from attn_depth.core.errors import UserError
 
 _DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 # TensorFlow's file system layer reports ENOSPC as a status message, not an errno.

@@ -3,7 +3,7 @@
 Signatures of the SavedModel:
   serving_default: images uint8 [B, H, W, 3], any H and W -> depth float32 [B, H, W] metres
     (resized bilinearly to the training scale -- the whole image at the training frames' area,
-    fit "whole", or squeezed to the training crop, fit "squeeze"; see attn_depth.inference --
+    fit "whole", or squeezed to the training crop, fit "squeeze"; see attn_depth.serving.inference --
     predicted, resized back).
   network: images float32 [B, h, w, 3] in [0, 1], h and w multiples of 8 -> depth float32
     [B, h/2, w/2] metres: the fully convolutional network itself, which evaluation protocols
@@ -30,11 +30,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from attn_depth import files
-from attn_depth import inference
-from attn_depth import precision as precision_lib
-from attn_depth import presets
-from attn_depth.errors import UserError
+from attn_depth.core import files
+from attn_depth.serving import inference
+from attn_depth.core import precision as precision_lib
+from attn_depth.serving import presets
+from attn_depth.core.errors import UserError
 
 
 def _ensure_float32_output(model):
@@ -230,7 +230,7 @@ class ExportCheckError(UserError, RuntimeError):
 
 def _sample_image(path):
   if path:
-    from attn_depth.apps import images  # pylint: disable=import-outside-toplevel
+    from attn_depth.core import images  # pylint: disable=import-outside-toplevel
     return images.read_rgb(path)
   from attn_depth.data import synthetic_rooms  # pylint: disable=import-outside-toplevel
   return synthetic_rooms.render(0)[0]
@@ -274,7 +274,7 @@ def export_network(network, export_dir, tflite_precisions=DEFAULT_TFLITE, sample
   written and checked (`replacing_export`): a failed or interrupted export leaves the previous
   one as it was, and an export folder never mixes the files of two checkpoints.
 
-  precision: what the SavedModel computes in (attn_depth.precision; checked against the float32
+  precision: what the SavedModel computes in (attn_depth.core.precision; checked against the float32
   network, "savedmodel" in the checks). LiteRT and ONNX always hold the float32 network: their
   own reduced forms are the LiteRT precisions."""
   with replacing_export(export_dir) as partial:

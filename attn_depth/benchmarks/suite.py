@@ -288,7 +288,7 @@ def photo_fit_comparison(network, frames, max_images=100):
   "images": n}."""
   # pylint: disable=import-outside-toplevel
   from attn_depth.evaluation.evaluator import Evaluator
-  from attn_depth.inference import FITS
+  from attn_depth.serving.inference import FITS
   evaluator = Evaluator("photo", boundary=False, batch_size=1, max_images=max_images)
   out, chosen = {}, network.fit
   try:
@@ -314,10 +314,10 @@ def matmul_gflops(dtype="float32", size=4096, repeats=3):
 def peak_comparison(variant="full", depth=None, size=(240, 320), batches=(1, 8), repeats=3,
                     precisions=("float32", "bfloat16"), **model_kwargs):
   """The network's and keras.applications ResNet-101's FLOP/s as fractions of this CPU's
-  peak (attn_depth.machine), per precision and batch, with the matmul ceiling beside them."""
+  peak (attn_depth.benchmarks.machine), per precision and batch, with the matmul ceiling beside them."""
   # pylint: disable=import-outside-toplevel
-  from attn_depth import machine
-  from attn_depth import precision as precision_lib
+  from attn_depth.benchmarks import machine
+  from attn_depth.core import precision as precision_lib
   model = build_variant(variant, depth, **model_kwargs)
   flops = {"model": _model_and_dfe_flops(model, size)[0],
            "resnet101": count_flops(_inference_fn(keras_resnet101(size)), (1, *size, 3))}
@@ -396,7 +396,7 @@ def precision_metrics(model_path, frames, precisions, max_images=100):
   """Every Table-1 metric and detail metric of the trained model at `model_path` on `frames`
   (paper protocol), computed in each precision, and their relative change against float32."""
   # pylint: disable=import-outside-toplevel
-  from attn_depth import inference
+  from attn_depth.serving import inference
   from attn_depth.evaluation.evaluator import Evaluator
   evaluator = Evaluator("paper", boundary=True, batch_size=4, max_images=max_images)
   scores, images = {}, 0
@@ -407,14 +407,14 @@ def precision_metrics(model_path, frames, precisions, max_images=100):
 
 
 def litert_comparison(model_path, frames, variants, size=None, repeats=5, max_images=100):
-  """LiteRT variants (attn_depth.export.TFLITE_PRECISIONS) of the trained model at
+  """LiteRT variants (attn_depth.serving.export.TFLITE_PRECISIONS) of the trained model at
   `model_path`: file size, seconds per image in the LiteRT interpreter on every usable core at
   `size` (default the training frame size, what photos are predicted at), and every metric on
   `frames` (paper protocol) with its relative change against the float32 file."""
   # pylint: disable=import-outside-toplevel
-  from attn_depth import export
-  from attn_depth import inference
-  from attn_depth import machine
+  from attn_depth.serving import export
+  from attn_depth.serving import inference
+  from attn_depth.benchmarks import machine
   from attn_depth.evaluation.evaluator import Evaluator
   network = inference.load_checkpoint_network(model_path)
   size = tuple(size or network.spec.resize_size)

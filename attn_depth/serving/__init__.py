@@ -1,0 +1,1 @@
+"""Serving: loading, inference, presets and the model card, export, DepthEstimator."""

@@ -1,0 +1,1 @@
+"""Laboratory-only code, not shipped (setup.py packages attn_depth* only)."""
