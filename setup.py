@@ -10,7 +10,14 @@ setup(
                  "Networks (Hao et al., 3DV 2018) in TensorFlow 2 / Keras 3"),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["attn_depth", "attn_depth.*"]),
+    # The shipped gin configs travel in the wheel as attn_depth/gin: the top-level gin/ folder
+    # mapped there, not a copy (attn_depth.config finds them in either place).
+    packages=find_packages(include=["attn_depth", "attn_depth.*"]) + ["attn_depth.gin"],
+    package_dir={"attn_depth.gin": "gin"},
+    package_data={"attn_depth.gin": ["*.gin", "*/*.gin"]},
+    # The quiet start-up must run before the package (which loads TensorFlow) is imported.
+    py_modules=["attn_depth_cli"],
+    entry_points={"console_scripts": ["attn-depth = attn_depth_cli:main"]},
     license="Apache-2.0",
     license_files=["LICENSE"],
     python_requires=">=3.10",

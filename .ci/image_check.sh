@@ -62,7 +62,7 @@ OUT="$WORK/gpu_day"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 podman run --rm --network=host --shm-size=1g -v "$OUT:/out" "$IMAGE" \
-  python tools/benchmark.py --sections=gpu --json=/out/gpu.json --gpu_markdown=/out/gpu.md \
+  attn-depth benchmark --sections=gpu --json=/out/gpu.json --gpu_markdown=/out/gpu.md \
   > "$WORK/gpu_day.log"
 python3 - "$OUT/gpu.json" <<'EOF_PY' || { cat "$WORK/gpu_day.log" >&2; exit 1; }
 import json, sys
@@ -79,7 +79,7 @@ RUNS="$WORK/runs"
 rm -rf "$RUNS"
 mkdir -p "$RUNS"
 podman run --rm --network=host --shm-size=1g -v "$RUNS:/runs" "$IMAGE" \
-  python tools/train.py --gin_file=gin/quickstart.gin --model_dir=/runs/quickstart \
+  attn-depth train --gin_file=gin/quickstart.gin --model_dir=/runs/quickstart \
   --gin_bindings="train.total_steps = 4" --gin_bindings="train.checkpoint_every = 4" \
   --gin_bindings="train.log_every = 2" --gin_bindings="train.image_summary_every = 0" \
   --gin_bindings="synthetic_rooms_source.num_train_examples = 16" \
@@ -93,9 +93,9 @@ for landed in quickstart/ckpt-4.index quickstart/model_spec.json \
     exit 1
   fi
 done
-echo "image check: tools/reproduce.py in the container (one miniature row, tiny), results on the host"
+echo "image check: attn-depth reproduce in the container (one miniature row, tiny), results on the host"
 podman run --rm --network=host --shm-size=1g -v "$RUNS:/runs" "$IMAGE" \
-  python tools/reproduce.py --miniature --rows=full --seeds=1 --output_dir=/runs/miniature \
+  attn-depth reproduce --miniature --rows=full --seeds=1 --output_dir=/runs/miniature \
   --gin_bindings="train.total_steps = 4" --gin_bindings="train.image_summary_every = 0" \
   --gin_bindings="synthetic_rooms_source.num_train_examples = 16" \
   --gin_bindings="synthetic_rooms_source.num_test_examples = 4" \

@@ -15,8 +15,13 @@ from attn_depth.core.errors import UserError
 _LOG = logging.getLogger(__name__)  # shown by every tool as 'tool: warning: ...'
 
 _search_paths_added = set()
-REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GIN_DIR = os.path.join(REPO_DIR, "gin")
+# The shipped configs: attn_depth/gin in an installed wheel (setup.py maps the top-level gin/
+# folder there), the repository's gin/ in a checkout. Names like 'gin/nyu/full_r101.gin' (the
+# README's, the includes') resolve against the folder above it, 'nyu/full_r101.gin' against it.
+_PACKAGED_GIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gin")
+GIN_DIR = (_PACKAGED_GIN_DIR if os.path.isdir(_PACKAGED_GIN_DIR) else
+           os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin"))
+_GIN_ROOT = os.path.dirname(GIN_DIR)
 
 
 class ConfigError(UserError, ValueError):
@@ -33,8 +38,8 @@ def _one_line(error, limit=400):
 
 def _add_search_path():
   # `include 'gin/base.gin'` (the shipped files) and `--gin_file=gin/nyu/x.gin` resolve against
-  # the repository, `include 'base.gin'` against gin/, from any working folder.
-  for folder in (REPO_DIR, GIN_DIR):
+  # the folder holding gin/, `include 'base.gin'` against gin/, from any working folder.
+  for folder in (_GIN_ROOT, GIN_DIR):
     if folder not in _search_paths_added:
       gin.add_config_file_search_path(folder)
       _search_paths_added.add(folder)
@@ -44,7 +49,7 @@ def _resolve(path):
   path = os.path.expanduser(path)
   if os.path.exists(path) or os.path.isabs(path):
     return path
-  for folder in (REPO_DIR, GIN_DIR):
+  for folder in (_GIN_ROOT, GIN_DIR):
     if os.path.exists(os.path.join(folder, path)):
       return os.path.join(folder, path)
   return path
@@ -52,14 +57,15 @@ def _resolve(path):
 
 def parse_gin(gin_files=(), gin_bindings=(), finalize=True):
   """Parses gin files then bindings (later ones win). A relative gin file or include that is
-  not found from the working folder is looked up in the repository and its gin/ folder.
+  not found from the working folder is looked up among the shipped configs (GIN_DIR and the
+  folder above it).
   Errors become one-line ConfigErrors."""
   _add_search_path()
   gin_files = [_resolve(path) for path in gin_files or ()]
   for path in gin_files:  # said here in one line, before gin logs each place it looked
     if not os.path.isfile(path):
-      raise ConfigError(f"{path}: no such gin file (looked in the working folder, "
-                        f"{REPO_DIR} and {GIN_DIR})")
+      raise ConfigError(f"{path}: no such gin file (looked in the working folder and among "
+                        f"the shipped configs in {GIN_DIR})")
   try:
     gin.parse_config_files_and_bindings(gin_files, list(gin_bindings or ()),
                                         finalize_config=finalize)

@@ -24,12 +24,13 @@ def test_dockerfile_is_a_gpu_tensorflow_image_with_a_version_arg():
 
 
 def test_readme_commands_name_existing_tools_and_configs():
+  import attn_depth_cli  # pylint: disable=import-outside-toplevel
   readme = _read("README.md")
-  commands = re.findall(r"python (tools/\w+\.py[^\n`]*)", readme)
-  assert commands
+  commands = re.findall(r"attn-depth ([a-z][^\n`]*)", readme)
+  assert len(commands) > 20
   for command in commands:
     words = shlex.split(command.replace("\\", ""), posix=True)
-    assert os.path.isfile(os.path.join(REPO_ROOT, words[0])), command
+    assert words[0] in attn_depth_cli.COMMANDS, command
     for word in words:
       match = re.match(r"--gin_file=(\S+)", word)
       if match:

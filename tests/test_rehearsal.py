@@ -58,23 +58,23 @@ MEASURED = {}
 
 
 def readme_commands():
-  """`python tools/...` lines of the README's "Reproduce Table 1" section, split like a shell."""
+  """`attn-depth ...` lines of the README's "Reproduce Table 1" section, split like a shell."""
   with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
     text = f.read()
   section = text.split("## Reproduce Table 1", 1)[1].split("\n## ", 1)[0]
   commands = []
   for block in re.findall(r"```bash\n(.*?)```", section, re.S):
     for line in block.replace("\\\n", " ").splitlines():
-      if line.startswith("python tools/"):
-        commands.append(shlex.split(line)[1:])
+      if line.startswith("attn-depth "):
+        commands.append(shlex.split(line))
   return commands
 
 
 def _command(tool, *args):
   for command in readme_commands():
-    if command[0] == f"tools/{tool}.py" and all(a in command for a in args):
+    if command[1] == tool.replace("_", "-") and all(a in command for a in args):
       return command
-  raise AssertionError(f"README's Reproduce Table 1 has no tools/{tool}.py command with {args}")
+  raise AssertionError(f"README's Reproduce Table 1 has no `attn-depth {tool}` with {args}")
 
 
 class World:
@@ -120,8 +120,11 @@ class World:
     return out
 
   def run(self, tool_args, label, extra=(), timeout=900, expect=0):
-    """Runs `python tools/...` from the user's folder; checks the exit code and the console."""
-    command = [sys.executable, os.path.join(REPO_ROOT, tool_args[0]), *tool_args[1:], *extra]
+    """Runs `attn-depth ...` (as `python -m attn_depth_cli`) or `python tools/...` from the
+    user's folder; checks the exit code and the console."""
+    command = ([sys.executable, "-m", "attn_depth_cli"] if tool_args[0] == "attn-depth" else
+               [sys.executable, os.path.join(REPO_ROOT, tool_args[0])])
+    command += [*tool_args[1:], *extra]
     env = {**os.environ, "KERAS_HOME": self.keras_home}
     result = benchmarks.run_measured(command, timeout=timeout, cwd=self.work, env=env)
     MEASURED[label] = (result["peak_rss_gb"], result["seconds"])

@@ -13,7 +13,9 @@ import re
 import subprocess
 import sys
 
-import _startup  # noqa: E402,F401  (first: quiet TensorFlow start-up)
+import attn_depth_cli  # noqa: E402
+
+attn_depth_cli.quiet_start()  # before the package (TensorFlow) loads
 
 from absl import flags  # noqa: E402
 
@@ -68,4 +70,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  _startup.run(main)
+  attn_depth_cli.run(main)

@@ -17,7 +17,7 @@ a blur of r pixels has no detail finer than r / 2 left to lose), the consecutive
 f are composited there, and the group is upsampled once and composited at full resolution.
 float32 throughout. A 12-megapixel photo with predicted depth then takes seconds, not minutes
 (the exact renderer, `exact=True`: every layer at full resolution in float64; the two differ by
-0.1-0.3 grey levels on average on real photos, see tools/benchmark.py --sections=bokeh).
+0.1-0.3 grey levels on average on real photos, see attn-depth benchmark --sections=bokeh).
 """
 
 import cv2

@@ -1,4 +1,4 @@
-"""Depth for the user's own photos: the batch job behind tools/predict.py.
+"""Depth for the user's own photos: the batch job behind attn-depth predict.
 
 For every input image `<name>` it writes to the output folder:
   <name>_depth.npy        float32 [H, W], metres, at the photo's own size

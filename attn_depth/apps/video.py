@@ -11,7 +11,7 @@ frame. It needs no camera poses, works on any video, and costs one optical flow 
 fit per frame.
 `stabilize_clip` runs it forwards and backwards over a whole clip and averages the two in log
 depth (offline: every frame is fused with its past and its future, without lag); that is the
-consistent mode of tools/predict.py and tools/evaluate.py.
+consistent mode of attn-depth predict and attn-depth evaluate.
 """
 
 import os

@@ -1,1 +1,1 @@
-"""Benchmarks and the GPU report: measurements of the product, run by tools/benchmark.py."""
+"""Benchmarks and the GPU report: measurements of the product, run by attn-depth benchmark."""

@@ -1,4 +1,4 @@
-"""The first GPU day in one call (`tools/benchmark.py --sections=gpu`): whether the machine is
+"""The first GPU day in one call (`attn-depth benchmark --sections=gpu`): whether the machine is
 ready, and what the paper's recipe costs on the GPU at hand.
 
 The machine (`environment`): the GPUs TensorFlow sees and their compute capability, which

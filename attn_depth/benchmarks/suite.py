@@ -1,4 +1,4 @@
-"""Throughput measurements behind tools/benchmark.py (goals live there and in the README)."""
+"""Throughput measurements behind attn-depth benchmark (goals live there and in the README)."""
 
 import os
 import tempfile
@@ -282,7 +282,7 @@ def device_names():
 
 def photo_fit_comparison(network, frames, max_images=100):
   """How photos are best fitted to the network: depth of whole 480x640 frames through
-  `network.depth_at_image_size` (what tools/predict.py, PLY, bokeh and the SavedModel do) under
+  `network.depth_at_image_size` (what attn-depth predict, PLY, bokeh and the SavedModel do) under
   each fit, scored against the frame's whole ground truth (the Evaluator's `photo` protocol:
   per-image means, paper's clipping). Returns {fit: {"rel": ..., "delta1": ..., "rms": ...},
   "images": n}."""
@@ -448,7 +448,7 @@ def litert_comparison(model_path, frames, variants, size=None, repeats=5, max_im
 
 def bokeh_at_photo_size(network, photos=("coffee", "chelsea", "astronaut"), size=(3000, 4000),
                         check_size=(1000, 1333)):
-  """tools/predict.py's bokeh on real photos at 12 megapixels (scikit-image's sample photos
+  """attn-depth predict's bokeh on real photos at 12 megapixels (scikit-image's sample photos
   upscaled to `size`) with the depth `network` predicts: seconds and the renderer's own peak
   memory (GB above what the process held before), and at `check_size` the difference to the
   exact renderer (grey levels: mean, 99th percentile, max)."""

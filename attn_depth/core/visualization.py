@@ -4,7 +4,7 @@ import matplotlib
 import numpy as np
 
 # One colour map for every depth picture: colour PNGs, videos, TensorBoard strips, previews and
-# the paper's figures (tools/figures.py); near is blue, far is red. matplotlib's exact map, not
+# the paper's figures (attn-depth figures); near is blue, far is red. matplotlib's exact map, not
 # an approximation (matplotlib.colormaps needs no pyplot and no display).
 COLORMAP = "turbo"
 

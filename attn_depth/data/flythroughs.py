@@ -232,7 +232,7 @@ def check_sequence(sequence, where):
 @gin.configurable
 def synthetic_flythroughs_source(num_sequences=8, num_frames=24, num_static=2, static_frames=12,
                                  seed=2, data_dir="~/tensorflow_datasets", motion="smooth"):
-  """The sequence test set of tools/evaluate.py --source=synthetic_flythroughs: (fly-throughs,
+  """The sequence test set of attn-depth evaluate --source=synthetic_flythroughs: (fly-throughs,
   static noisy views), both generators; rooms of set `seed` (unseen by the quickstart);
   `motion`: "smooth" (the set the consistent mode was tuned on) or "fast" (faster forward and
   sideways motion with pans, cuts between rooms, a moving object)."""

@@ -122,7 +122,7 @@ def _prepared_builder(data_dir, download, archive):
   where = data_dir or tfds.core.constants.DATA_DIR
   raise DataError(
       f"{where}: {NAME} is not prepared there; prepare it from a local copy of "
-      f"{ARCHIVE_NAME} (python tools/prepare_nyu.py --archive=PATH --data_dir=DIR, or "
+      f"{ARCHIVE_NAME} (attn-depth prepare-nyu --archive=PATH --data_dir=DIR, or "
       f"nyu_tfds_source.archive = PATH), or allow the 34 GB download "
       f"(nyu_tfds_source.download = True)")
 

@@ -40,7 +40,7 @@ class Split:
 
 @dataclasses.dataclass(frozen=True)
 class DataFlag:
-  """A command-line flag of tools/evaluate.py and tools/figures.py that sets a gin binding."""
+  """A command-line flag of attn-depth evaluate and attn-depth figures that sets a gin binding."""
   name: str
   binding: str
   help: str
@@ -112,7 +112,7 @@ def densedepth_source(split, path=None):
   path = expand_path(path)
   if not path:
     raise DataError("densedepth: no path given; expected DenseDepth's nyu_data.zip or the "
-                    "folder it was extracted to (gin: densedepth_source.path; tools/evaluate.py "
+                    "folder it was extracted to (gin: densedepth_source.path; attn-depth evaluate "
                     "takes --densedepth)")
   return Split(lambda: densedepth.count_frames(path, split),
                lambda: densedepth.densedepth_table(path, split))
@@ -128,7 +128,7 @@ def sunrgbd_source(split, path=None, subsets=("kv1/b3dodata",), depth_folder="de
   path = expand_path(path)
   if not path:
     raise DataError("sunrgbd: no path given; expected SUN RGB-D's SUNRGBD folder (gin: "
-                    "sunrgbd_source.path; tools/evaluate.py takes --sunrgbd)")
+                    "sunrgbd_source.path; attn-depth evaluate takes --sunrgbd)")
   return Split(lambda: len(sunrgbd.find_frames(path, subsets, depth_folder)),
                lambda: sunrgbd.sunrgbd_table(path, subsets, depth_folder))
 
@@ -228,6 +228,6 @@ def frame_split(source, split):
     raise DataError(f"unknown split {split!r}; choose one of {SPLITS}")
   found = descriptor(source)
   if found.kind != "frames":
-    raise DataError(f"{source}: a {found.kind} source; it is evaluated by tools/evaluate.py "
+    raise DataError(f"{source}: a {found.kind} source; it is evaluated by attn-depth evaluate "
                     f"--source={source}, not read frame by frame")
   return found.split(split)

@@ -5,7 +5,7 @@ evaluate (protocol, averaging, flip, detail metrics, batch size, a frame limit) 
 over the frames; what happens to one batch -- where the prediction is placed in the frame and
 which ground-truth pixels count -- is the protocol's (`protocols.apply`). Everything that scores
 depth goes through it: training's periodic and final evaluations, the constant-depth baseline,
-tools/evaluate.py (for a network or a folder of anyone's predictions), tools/figures.py and the
+attn-depth evaluate (for a network or a folder of anyone's predictions), attn-depth figures and the
 photo-fit benchmark. Results have one shape and one report format (`evaluation.reports`).
 """
 

@@ -20,7 +20,7 @@ All start from NYU's 480x640 frames and differ in geometry, ground truth and ave
   compute_errors receives the prediction as ground truth; the other metrics are symmetric), which
   this protocol reproduces so numbers compare with theirs.
 
-* `photo` (not a published protocol: what tools/predict.py, the PLY, bokeh and the SavedModel
+* `photo` (not a published protocol: what attn-depth predict, the PLY, bokeh and the SavedModel
   give a user): the whole frame through the photo path (`DepthNetwork.depth_at_image_size` with
   the network's fit), scored on the whole frame, per image. The photo-fit benchmark compares
   fits with it.

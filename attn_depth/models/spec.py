@@ -152,7 +152,7 @@ class ModelSpec:
 
   @classmethod
   def from_gin(cls):
-    """The spec of the network gin configures now (what tools/train.py builds)."""
+    """The spec of the network gin configures now (what attn-depth train builds)."""
     return cls._from_bindings(_query)
 
   @classmethod

@@ -1,4 +1,4 @@
-"""Parameter counts per module, for tools/summary.py and the README's table."""
+"""Parameter counts per module, for attn-depth summary and the README's table."""
 
 import numpy as np
 

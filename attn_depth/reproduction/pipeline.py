@@ -56,7 +56,8 @@ def _table1_data(output_dir, nyu_tfds_data_dir, nyu_archive, nyu_mat, nyu_splits
   if nyu_archive:
     tfds_dir = tfds_dir or os.path.join(output_dir, "tensorflow_datasets")
     prepare = Stage("prepare NYU", output_dir,
-                    ["tools/prepare_nyu.py", f"--archive={nyu_archive}", f"--data_dir={tfds_dir}"],
+                    ["attn-depth", "prepare-nyu", f"--archive={nyu_archive}",
+                     f"--data_dir={tfds_dir}"],
                     products=(os.path.join(tfds_dir, "nyu_depth_v2"),))
   bindings = [f"nyu_tfds_source.data_dir = {_q(tfds_dir)}"] if tfds_dir else []
   trained_on = (f"tfds nyu_depth_v2 in {tfds_dir}" if tfds_dir else
@@ -107,7 +108,7 @@ def _check_arguments(output_dir, settings):
 
 def _train_stage(row, output_dir, bindings, train_source):
   run_dir = os.path.join(output_dir, row.name)
-  command = ["tools/train.py", f"--gin_file={row.gin_file}", f"--model_dir={run_dir}"]
+  command = ["attn-depth", "train", f"--gin_file={row.gin_file}", f"--model_dir={run_dir}"]
   command += [f"--gin_bindings={binding}" for binding in bindings]
   # Training's own final evaluation (paper protocol on its source's test split) ends it.
   final_report = os.path.join(run_dir, "eval",
@@ -120,7 +121,7 @@ def _evaluation_stages(row, output_dir, test, step):
   run_dir = os.path.join(output_dir, row.name)
   stages = []
   for protocol, flip in PROTOCOL_RUNS:
-    command = ["tools/evaluate.py", f"--model={run_dir}", f"--source={test.source}",
+    command = ["attn-depth", "evaluate", f"--model={run_dir}", f"--source={test.source}",
                f"--protocol={protocol}", *(["--flip"] if flip else []), *test.flags]
     name = reports.result_name(test.source, protocol, flip)
     stages.append(Stage(f"evaluate {test.source} {protocol}{' flip' if flip else ''}", run_dir,
@@ -130,9 +131,9 @@ def _evaluation_stages(row, output_dir, test, step):
 
 
 def _export_stage(row, output_dir, step, exports):
-  """tools/export.py; with every export (the default) exactly the README's command."""
+  """attn-depth export; with every export (the default) exactly the README's command."""
   run_dir = os.path.join(output_dir, row.name)
-  command = ["tools/export.py", f"--model={run_dir}"]
+  command = ["attn-depth", "export", f"--model={run_dir}"]
   if "litert" not in exports:
     command.append("--tflite=")
   if "onnx" not in exports:
@@ -146,7 +147,7 @@ def _export_stage(row, output_dir, step, exports):
 def _figures_stage(output_dir, trained, test):
   """Figs. 3, 4, 5, 7 over the trained rows (one seed each in the miniature)."""
   names = list(trained)
-  command = ["tools/figures.py",
+  command = ["attn-depth", "figures",
              "--runs=" + ",".join(os.path.join(output_dir, name) for name in names),
              "--labels=" + ",".join(name.split("/", 1)[0] for name in names),
              f"--output_dir={os.path.join(output_dir, 'figures')}",

@@ -242,7 +242,7 @@ def _table1_markdown(result):
                                                     for c in columns)
                      + f" | {row['images']} | {row['step']:,} |")
     if not row["ours"]:
-      lines.append(f"| | ours | " + " | ".join("–" for _ in columns)
+      lines.append("| | ours | " + " | ".join("–" for _ in columns)
                    + f" | – | {row['step'] or '–'} |")
   return "\n".join(lines)
 

@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 
-from attn_depth import config
 from attn_depth.core import files
 from attn_depth.core.console import format_duration
 
@@ -36,7 +35,8 @@ class Stage:
 
   name: what the console and the record call it ("train", "evaluate nyu_labeled paper flip").
   folder: the run folder (or the output folder) whose stages.json records it.
-  command: tool and arguments, e.g. ["tools/train.py", "--model_dir=..."].
+  command: the command and its arguments as a user types them, e.g. ["attn-depth", "train",
+    "--model_dir=..."]; run by this Python as `python -m attn_depth_cli train ...`.
   inputs: anything else its output depends on (the step of the checkpoint it reads).
   products: files that must exist for the stage to count as done.
   """
@@ -56,8 +56,8 @@ class Stage:
     return os.path.join(self.folder, "logs", f"{slug}.log")
 
   def shell_command(self):
-    """The command as a user types it (relative to the repository's tools/)."""
-    return "python " + " ".join(shlex.quote(arg) for arg in self.command)
+    """The command as a user types it."""
+    return " ".join(shlex.quote(arg) for arg in self.command)
 
 
 def read_state(folder):
@@ -82,10 +82,19 @@ def recorded_done(folder, name):
   return read_state(folder).get(name, {}).get("status") == "done"
 
 
+def _same_command(recorded, command):
+  """A record written before the `attn-depth` command (["tools/train.py", ...]) counts as the
+  same command, so a reproduction started with an older version is not run again."""
+  old = re.fullmatch(r"tools/(\w+)\.py", (recorded or [""])[0])
+  if old:
+    recorded = ["attn-depth", old.group(1).replace("_", "-"), *recorded[1:]]
+  return recorded == command
+
+
 def is_done(stage):
   record = read_state(stage.folder).get(stage.key)
   return bool(record and record.get("status") == "done"
-              and record.get("command") == stage.command
+              and _same_command(record.get("command"), stage.command)
               and record.get("inputs") == stage.inputs
               and all(os.path.exists(path) for path in stage.products))
 
@@ -108,6 +117,14 @@ def _alive(pid, command):
     return False
   running = {arg.decode(errors="replace") for arg in running}
   return all(arg in running for arg in command[1:])
+
+
+def _argv(python, command):
+  """`attn-depth ...` runs as `python -m attn_depth_cli ...`: the installed package's own
+  command with this Python, no checkout and no PATH needed. Anything else is a script."""
+  if command[0] == "attn-depth":
+    return [python, "-u", "-m", "attn_depth_cli", *command[1:]]
+  return [python, "-u", *command]
 
 
 class StageRunner:
@@ -144,8 +161,7 @@ class StageRunner:
       # The child writes to its log itself, not through a pipe to this process: killed, this
       # process leaves a child that can still print, save and stop (its SIGTERM below).
       process = subprocess.Popen(
-          [self.python, "-u", os.path.join(config.REPO_DIR, stage.command[0]),
-           *stage.command[1:]],
+          _argv(self.python, stage.command),
           stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
           preexec_fn=_set_parent_death_signal if sys.platform.startswith("linux") else None)
     self._child = process

@@ -36,7 +36,7 @@ class DepthEstimator:
   @classmethod
   def from_path(cls, path, fit="whole", precision=None):
     """Loads a training run's folder, one of its checkpoints (`runs/x/ckpt-600`) or a
-    SavedModel written by tools/export.py. The network is rebuilt from the model's own
+    SavedModel written by attn-depth export. The network is rebuilt from the model's own
     description (model_spec.json); gin's configuration is neither read nor changed.
 
     precision: "float32", "bfloat16" or "float16" -- what the rebuilt network computes in
@@ -49,7 +49,7 @@ class DepthEstimator:
 
   @classmethod
   def from_preset(cls, handle, fit=None, precision="float32"):
-    """Loads a preset: a local folder written by `save_to_preset` (or tools/export.py),
+    """Loads a preset: a local folder written by `save_to_preset` (or attn-depth export),
     `hf://<owner>/<repo>` or `kaggle://<owner>/<model>/<framework>/<variation>[/<version>]`
     (downloaded and cached by huggingface_hub / kagglehub, which must be installed).
     `fit`: default the preset's own; `precision` as in `from_path`."""

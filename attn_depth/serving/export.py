@@ -89,7 +89,7 @@ def export_saved_model(model, export_dir, spec, step=None, fit="whole", run_dir=
 #   int8          full-integer: weights and activations int8 (float input and output), the
 #                 activation ranges calibrated on procedural rooms (`representative_rooms`).
 TFLITE_PRECISIONS = ("float32", "float16", "int8_dynamic", "int8")
-DEFAULT_TFLITE = ("float32", "float16")  # what tools/export.py writes unless told
+DEFAULT_TFLITE = ("float32", "float16")  # what attn-depth export writes unless told
 
 
 def representative_rooms(spec, count=32, seed=90_000):

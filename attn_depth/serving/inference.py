@@ -1,6 +1,6 @@
 """Depth out of any trained model: a training directory, a checkpoint or an exported SavedModel.
 
-Everything downstream (evaluation protocols, tools/predict.py, the SavedModel's serving
+Everything downstream (evaluation protocols, attn-depth predict, the SavedModel's serving
 signature) goes through two functions of a `DepthNetwork`:
 
 * `network(images)`: float32 [B, h, w, 3] in [0, 1] -> depth [B, h/2, w/2] in metres, the raw
@@ -62,13 +62,13 @@ def _checkpoint_and_folder(path):
     checkpoint = tf.train.latest_checkpoint(path)
     if not checkpoint:
       raise ModelLoadError(f"{path}: no checkpoint in this folder; expected a model directory "
-                           f"written by tools/train.py, a checkpoint prefix or a SavedModel "
-                           f"from tools/export.py")
+                           f"written by attn-depth train, a checkpoint prefix or a SavedModel "
+                           f"from attn-depth export")
     return checkpoint, path
   if os.path.isfile(path + ".index"):
     return path, os.path.dirname(path) or "."
   raise ModelLoadError(f"{path}: not found; expected a model directory written by "
-                       f"tools/train.py, a checkpoint prefix (ckpt-N) or a SavedModel folder")
+                       f"attn-depth train, a checkpoint prefix (ckpt-N) or a SavedModel folder")
 
 
 def model_gin_files(path):
@@ -134,11 +134,11 @@ def load_saved_model_network(path, precision=None):
                     config=spec.to_dict())
   if NETWORK_SIGNATURE not in loaded.signatures or "input_size" not in metadata:
     raise ModelLoadError(f"{path}: a SavedModel without attn_depth's '{NETWORK_SIGNATURE}' "
-                         f"signature and {METADATA_FILE}; export it with tools/export.py")
+                         f"signature and {METADATA_FILE}; export it with attn-depth export")
   exported = metadata.get("precision", "float32")
   if precision not in (None, exported):
     raise ModelLoadError(f"{path}: this SavedModel computes in {exported}, as it was exported; "
-                         f"for {precision} export it with tools/export.py --precision="
+                         f"for {precision} export it with attn-depth export --precision="
                          f"{precision}, or load its training run")
   signature = loaded.signatures[NETWORK_SIGNATURE]
 

@@ -4,7 +4,7 @@
     <preset>/model_spec.json    what the network is and the scale it was trained at
     <preset>/metadata.json      step, fit, versions, where it came from
     <preset>/README.md          the model card (Hugging Face and Kaggle show it as the page)
-    <preset>/eval/*.json, *.md  the run's evaluation results, as tools/evaluate.py wrote them
+    <preset>/eval/*.json, *.md  the run's evaluation results, as attn-depth evaluate wrote them
 
 A preset loads from a local folder or from the hubs Keras and keras-hub load from:
 `hf://<owner>/<repo>` (Hugging Face, through huggingface_hub's snapshot_download, as
@@ -168,7 +168,7 @@ def load(handle, precision="float32"):
              if not os.path.isfile(os.path.join(folder, name))]
   if missing:
     raise PresetError(f"{handle}: not an attn_depth preset (missing {', '.join(missing)}); "
-                      f"write one with DepthEstimator.save_to_preset or tools/export.py")
+                      f"write one with DepthEstimator.save_to_preset or attn-depth export")
   try:
     spec = models.ModelSpec.load(folder)
     with open(os.path.join(folder, METADATA_FILE), encoding="utf-8") as f:

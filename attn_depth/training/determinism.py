@@ -13,7 +13,7 @@ def configure_determinism(deterministic):
   and Eigen's) sum in an order that varies between processes, and ops running side by side
   (inter-op parallelism) change the results of the quickstart network's backward pass now and
   then (seen from step 4 on); Adam amplifies either within a few dozen steps. Must run before
-  TensorFlow starts its runtime (tools/train.py does so); raises TrainingSetupError when it is
+  TensorFlow starts its runtime (attn-depth train does so); raises TrainingSetupError when it is
   too late."""
   if not deterministic:
     return
@@ -27,7 +27,7 @@ def configure_determinism(deterministic):
     threading.set_inter_op_parallelism_threads(1)
   except RuntimeError:
     raise TrainingSetupError(
-        "train.deterministic = True must be set before TensorFlow starts (tools/train.py "
+        "train.deterministic = True must be set before TensorFlow starts (attn-depth train "
         "applies it from --gin_file/--gin_bindings; in Python call "
         "attn_depth.training.configure_determinism(True) first)") from None
 

@@ -1,4 +1,4 @@
-"""`train()`: the one configurable function behind tools/train.py.
+"""`train()`: the one configurable function behind attn-depth train.
 
 Paper 3.4's recipe is the default (gin/base.gin): Adam, per-module poly learning rates
 (DFE 1e-5 -> 1e-7, DMG 1e-4 -> 1e-6, power 1, decay over 16 epochs), 20 epochs, batch 3.
@@ -124,10 +124,10 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
     jit_compile: compile forward and backward pass with XLA.
     final_eval: evaluate on the whole test split after training (paper protocol with the
       detail metrics, beside a constant-depth predictor); writes eval/<source>_paper.json --
-      the report tools/evaluate.py writes -- and eval/preview.png.
+      the report attn-depth evaluate writes -- and eval/preview.png.
     final_eval_batches: limit the final evaluation to this many batches.
     export_saved_model: after the last step, write a SavedModel to `model_dir`/export (what
-      tools/export.py writes, without TFLite) for tools/predict.py and serving.
+      attn-depth export writes, without TFLite) for attn-depth predict and serving.
   """
   strategy = strategy or tf.distribute.get_strategy()
   replicas = strategy.num_replicas_in_sync
@@ -301,7 +301,7 @@ class _SideTasks:
 
   def evaluate(self, step, loss, batches):
     """The paper protocol with the detail metrics on the first `batches` test batches (the
-    Evaluator of tools/evaluate.py), to TensorBoard (metrics/, detail/) and the console."""
+    Evaluator of attn-depth evaluate), to TensorBoard (metrics/, detail/) and the console."""
     del loss
     evaluator = Evaluator("paper", batch_size=self.batch_size,
                           max_images=_images_of(batches, self.batch_size))
@@ -406,14 +406,14 @@ def _export(model, spec, model_dir, step):
   export_dir = os.path.join(model_dir, "export")
   with export.replacing_export(export_dir) as partial:  # never beside another step's files
     export.export_saved_model(model, partial, spec, step, run_dir=model_dir)
-  _log(f"wrote SavedModel {export_dir} (tools/predict.py --model={export_dir} photo.jpg)")
+  _log(f"wrote SavedModel {export_dir} (attn-depth predict --model={export_dir} photo.jpg)")
   return export_dir
 
 
 def _final_evaluation(network, source, batch_size, model_dir, max_batches):
   """The paper protocol on the test split, with the detail metrics, beside the best
   constant-depth predictor scored by the same Evaluator: eval/<source>_paper.json, the report
-  tools/evaluate.py writes, and eval/preview.png."""
+  attn-depth evaluate writes, and eval/preview.png."""
   evaluator = Evaluator("paper", batch_size=batch_size,
                         max_images=_images_of(max_batches, batch_size))
   total = data.count_frames(source, "test")

@@ -139,3 +139,18 @@ time.sleep(120)""")
   assert record["status"] == "done"
   log = open(log_path, encoding="utf-8").read()
   assert log.index("SIGTERM: saved a checkpoint") < log.index("resumed; step 9/9")
+
+
+def test_a_stage_recorded_as_a_tools_script_counts_as_the_same_attn_depth_command(tmp_path):
+  """A reproduction started before the `attn-depth` command (its stages.json says
+  ["tools/prepare_nyu.py", ...]) is not run again for the new spelling; other changes are."""
+  product = tmp_path / "out.txt"
+  product.write_text("x")
+  stage = Stage("prepare NYU", str(tmp_path), ["attn-depth", "prepare-nyu", "--archive=a"],
+                products=(str(product),))
+  record = {"status": "done", "command": ["tools/prepare_nyu.py", "--archive=a"], "inputs": {}}
+  (tmp_path / "stages.json").write_text(json.dumps({"prepare NYU": record}))
+  assert stages_lib.is_done(stage)
+  record["command"] = ["tools/prepare_nyu.py", "--archive=b"]
+  (tmp_path / "stages.json").write_text(json.dumps({"prepare NYU": record}))
+  assert not stages_lib.is_done(stage)

@@ -1,4 +1,4 @@
-"""Which lines the tools keep off the console (tools/_startup.py): native TensorFlow, OpenCV and
+"""Which lines the commands keep off the console (attn_depth_cli.py): native TensorFlow, OpenCV and
 LiteRT notes nobody asked for; never a line of the project's or a real error."""
 
 import importlib.util
@@ -10,7 +10,7 @@ from tests.conftest import REPO_ROOT
 def _startup(monkeypatch):
   monkeypatch.setenv("ATTN_DEPTH_TF_LOGS", "1")  # loading must not filter this test's stderr
   spec = importlib.util.spec_from_file_location(
-      "startup_under_test", os.path.join(REPO_ROOT, "tools", "_startup.py"))
+      "startup_under_test", os.path.join(REPO_ROOT, "attn_depth_cli.py"))
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module

@@ -106,7 +106,7 @@ def test_nyu_not_prepared_is_one_line(tmp_path):
   assert result.returncode == 1 and "Traceback" not in result.stderr
   lines = [l for l in result.stderr.splitlines() if l.startswith("train: error:")]
   assert len(lines) == 1 and "nyu_depth_v2 is not prepared there" in lines[0]
-  assert "tools/prepare_nyu.py" in lines[0]
+  assert "attn-depth prepare-nyu" in lines[0]
   assert not os.path.exists(tmp_path / "run")  # a failed start leaves no empty run folder
 
 

@@ -1,4 +1,4 @@
-"""What every tool in tools/ shares: quiet TensorFlow start-up and one-line user errors."""
+"""What every command (attn_depth/cli/*.py, run as `attn-depth COMMAND` or tools/*.py) shares: one-line user errors and quiet library logs; the start-up before TensorFlow is attn_depth_cli."""
 
 import contextlib
 import logging

@@ -1,4 +1,4 @@
-"""The test-data flags that tools/evaluate.py and tools/figures.py share, derived from the source
+"""The test-data flags that attn-depth evaluate and attn-depth figures share, derived from the source
 registry (attn_depth.data.sources): a source's flags are declared with the source."""
 
 from absl import flags

@@ -1,0 +1,121 @@
+r"""Depth, point clouds and bokeh for your own photos.
+
+  attn-depth predict --model=runs/quickstart/export photos/*.jpg my_folder/ \
+      --output_dir=predictions
+  attn-depth predict --model=runs/full_r101 room.png --outputs=npy,ply,bokeh \
+      --focus_depth=1.5 --aperture=12
+
+--model takes a SavedModel from attn-depth export, a training run's folder or a checkpoint.
+Images of any size are resized to the scale the network was trained at (--fit=whole: the whole
+photo at the area of a 312x416 training frame, aspect kept) and the depth is resized back, so
+outputs match each photo's pixels. Depth is
+in metres as learned from the training data (NYU: a Kinect indoors, up to 10 m).
+
+Videos (.mp4, .mov, .avi, .mkv, ...) and, with --sequence, folders of frames give per-frame depth
+(npy, 16-bit PNG) and an RGB | depth video with one colour scale for the clip:
+
+  attn-depth predict --model=runs/quickstart/export clip.mp4 --consistent
+"""
+
+
+import os
+
+from absl import flags
+
+from attn_depth import cli
+from attn_depth import config
+from attn_depth.serving import inference
+from attn_depth.core import precision
+from attn_depth.apps import pointcloud
+from attn_depth.apps import predict
+from attn_depth.apps import video
+
+_MODEL = flags.DEFINE_string("model", None, "(required) SavedModel folder, training run folder or "
+                             "checkpoint prefix.", required=True)
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", "predictions", "Where the outputs go.")
+_OUTPUTS = flags.DEFINE_list("outputs", list(predict.DEFAULT_OUTPUTS),
+                             f"Any of {list(predict.OUTPUTS)}.")
+_BOKEH = flags.DEFINE_bool("bokeh", False, "Also render bokeh (same as adding it to --outputs).")
+_FOCUS_DEPTH = flags.DEFINE_float("focus_depth", None, "Bokeh: metres in focus; default the "
+                                  "median depth at the image centre.")
+_APERTURE = flags.DEFINE_float("aperture", None, "Bokeh: blur radius in pixels of the far "
+                               "background; default 1.5% of the longer image side.")
+_FX = flags.DEFINE_float("fx", None, "Point cloud: focal length in pixels (x) of the photo.")
+_FY = flags.DEFINE_float("fy", None, "Point cloud: focal length in pixels (y); default fx.")
+_CX = flags.DEFINE_float("cx", None, "Point cloud: principal point x; default image centre.")
+_CY = flags.DEFINE_float("cy", None, "Point cloud: principal point y; default image centre.")
+_FIT = flags.DEFINE_enum("fit", "whole", ["whole", "squeeze"],
+                         "whole: the whole photo at the training frames' scale (its area "
+                         "resized to 312x416's for the paper's networks, aspect kept); squeeze: "
+                         "resized to the training crop (240x320), objects 0.77x smaller.")
+_CONSISTENT = flags.DEFINE_bool("consistent", False, "Videos: fuse depth over time (optical "
+                                 "flow, both directions; less flicker). Default: each frame on "
+                                 "its own, as the paper's network.")
+_SEQUENCE = flags.DEFINE_bool("sequence", False, "Treat folders as the ordered frames of one "
+                              "video (natural name order) instead of separate photos.")
+_FPS = flags.DEFINE_float("fps", None, "Frame rate of the depth video (default the input "
+                          "video's; 10 for folders of frames).")
+_CHUNK = flags.DEFINE_integer("chunk", 100, "--consistent: frames held in memory at once.")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace outputs of an earlier run in "
+                               "--output_dir (default: keep them, name new ones <name>_2, ...).")
+_PRECISION = flags.DEFINE_enum("precision", None, list(precision.PRECISIONS),
+                                precision.FLAG_HELP)
+_GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files.")
+_GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
+
+
+def _intrinsics():
+  """None (NYU's camera scaled to each image) unless the user gave --fx."""
+  if _FX.value is None:
+    if any(flag.value is not None for flag in (_FY, _CX, _CY)):
+      raise cli.UserError("--fy, --cx and --cy need --fx (otherwise NYU's camera is scaled "
+                          "to each image)")
+    return None
+  if _CX.value is None or _CY.value is None:
+    raise cli.UserError("--fx needs --cx and --cy (the principal point, in pixels)")
+  return pointcloud.Intrinsics(_FX.value, _FY.value or _FX.value, _CX.value, _CY.value)
+
+
+def main(argv):
+  inputs = argv[1:]
+  with cli.tool("predict"):
+    if not inputs:
+      raise cli.UserError("no input images; pass files, globs or folders after the flags")
+    outputs = list(_OUTPUTS.value) + (["bokeh"] if _BOKEH.value else [])
+    unknown = sorted(set(outputs) - set(predict.OUTPUTS))
+    if unknown:
+      raise cli.UserError(f"--outputs: unknown {unknown}; choose from {list(predict.OUTPUTS)}")
+    intrinsics = _intrinsics()
+    if _APERTURE.value is not None and _APERTURE.value < 0:
+      raise cli.UserError(f"--aperture={_APERTURE.value:g}: expected a blur radius >= 0 pixels")
+    if _FOCUS_DEPTH.value is not None and _FOCUS_DEPTH.value <= 0:
+      raise cli.UserError(f"--focus_depth={_FOCUS_DEPTH.value:g}: expected metres > 0")
+    config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _GIN_BINDINGS.value)
+    network = inference.load_network(_MODEL.value, _PRECISION.value)
+    network.fit = _FIT.value
+    clips = [p for p in inputs if video.is_video(p) or (_SEQUENCE.value and os.path.isdir(p))]
+    photos = [p for p in inputs if p not in clips]
+    done, failed = 0, 0
+    for clip in clips:
+      os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
+      try:
+        video.predict_video(network, clip, _OUTPUT_DIR.value, _CONSISTENT.value, _FPS.value,
+                            _CHUNK.value, _OVERWRITE.value, print_fn=cli.print_flush)
+        done += 1
+      except video.VideoError as error:  # a batch job goes on with the rest
+        print(f"skipped {error}", flush=True)
+        failed += 1
+    if photos:
+      result = predict.predict_files(network, photos, _OUTPUT_DIR.value, outputs, intrinsics,
+                                     _FOCUS_DEPTH.value, _APERTURE.value,
+                                     print_fn=cli.print_flush, overwrite=_OVERWRITE.value)
+      done += len(result["written"])
+      failed += len(result["failed"])
+      print(f"{len(result['written'])} image(s) -> {_OUTPUT_DIR.value}"
+            + (f"; {len(result['failed'])} skipped" if result["failed"] else ""))
+    if not done:
+      raise cli.UserError("no image or video could be processed")
+    if failed:  # exit 1, so that a scheduler or a script sees that some inputs have no depth
+      raise cli.UserError(f"{failed} of {done + failed} input(s) failed (each named above); the "
+                          f"others were written")
+
