@@ -196,7 +196,7 @@ def reproduction(world, prepared):
   del prepared  # the records it reads
   args = world.localise(_command("reproduce")) + _bind(*REPRODUCE_BINDINGS) + EXTRA_FLAGS
   output_dir = os.path.join(world.work, "runs")
-  command = [sys.executable, os.path.join(REPO_ROOT, args[0]), *args[1:]]
+  command = [sys.executable, "-m", "attn_depth_cli", *args[1:]]  # attn-depth reproduce ...
   env = {**os.environ, "KERAS_HOME": world.keras_home}
   process = subprocess.Popen(command, cwd=world.work, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, env=env)

@@ -110,7 +110,7 @@ def _readme_block(heading):
 def test_the_readme_own_data_example_runs(run_dir, tmp_path):
   """The README's worked example, shrunk: export rooms, fine-tune the quickstart network on them
   (here the tiny run), evaluate on the own test frames."""
-  commands = [c.replace("\\\n", " ") for c in re.split(r"\n(?=python )",
+  commands = [c.replace("\\\n", " ") for c in re.split(r"\n(?=attn-depth )",
                                                          _readme_block("## Your own RGB-D data"))]
   assert len(commands) == 3
   shrink = {"--num_train=200": "--num_train=4", "--num_test=20": "--num_test=2",
@@ -119,14 +119,14 @@ def test_the_readme_own_data_example_runs(run_dir, tmp_path):
   for command in commands:
     for old, new in shrink.items():
       command = command.replace(old, new)
-    args = shlex.split(command)[1:]
-    if "train.py" in args[0]:
+    args = shlex.split(command)[1:]  # [command, flags...] of `attn-depth command flags...`
+    if args[0] == "train":
       args += ["--gin_bindings=train.total_steps = 2", "--gin_bindings=train.batch_size = 2",
                "--gin_bindings=train.log_every = 1"] + [f"--gin_bindings={b}"
                                                         for b in tiny.TINY_MODEL]
-    result = run_tool(os.path.basename(args[0])[:-3], *args[1:])
+    result = run_tool(args[0].replace("-", "_"), *args[1:])
     assert result.returncode == 0, (command, result.stdout[-2000:], result.stderr[-3000:])
-    if "train.py" in args[0]:
+    if args[0] == "train":
       assert "warm start: model weights from" in result.stdout
   assert os.path.isfile(tmp_path / "own_rgbd" / "ckpt-2.index")
   evals = os.listdir(tmp_path / "own_rgbd" / "eval")
