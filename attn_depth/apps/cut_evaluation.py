@@ -7,7 +7,7 @@ across a cut left out), and the shot changes each direction's stabiliser detecte
 come from a network or from `stand_in_predictions` (the true depth with errors of a network's
 kind, drawn afresh each frame), which needs no trained model.
 
-  python -m attn_depth.apps.cut_evaluation [clips per kind] [seed]
+  python -m attn_depth.apps.cut_evaluation [clips per kind] [seed] [fresh|steady|model]
 """
 
 import sys
@@ -33,6 +33,19 @@ def stand_in_predictions(depths, seed):
     predicted.append(depths[t] * np.exp(tilt_x * (cols - 0.5) + tilt_y * (rows - 0.4) + scale
                                         + blocks[:height, :width]))
   return np.stack(predicted).astype(np.float32)
+
+
+def steady_stand_in_predictions(depths, seed):
+  """Predictions of true depths [T, H, W] whose errors are the same every frame (a tilt, a
+  scale, blocky local errors) with 1 % fresh noise: a network consistent over time, where
+  fusing gains little and a ghost of the previous shot is pure loss (with errors drawn afresh
+  each frame, averaging in anything, even the wrong shot's depth, hides the ghost)."""
+  rng = np.random.default_rng(seed)
+  _, height, width = depths.shape
+  cols = np.mgrid[0:height, 0:width][1] / width
+  blocks = np.kron(rng.normal(0, 0.04, (height // 8 + 1, width // 8 + 1)), np.ones((8, 8)))
+  fixed = 0.15 * (cols - 0.5) + 0.05 + blocks[:height, :width]
+  return np.stack([d * np.exp(fixed + rng.normal(0, 0.01)) for d in depths]).astype(np.float32)
 
 
 def detections(forward, backward, num_frames):
@@ -85,14 +98,27 @@ def summarise(results):
 
 
 def evaluate_set(seed, clips_per_kind, predict=None, **settings):
-  """`summarise`d results on the clip set `seed`; `predict(depths, images, index)` gives the
-  per-frame predictions (default: `stand_in_predictions`)."""
+  """(`summarise`d results, per-clip results) on the clip set `seed`; `predict(depths, images,
+  index)` gives the per-frame predictions (default: `stand_in_predictions`); `settings`: the
+  `TemporalStabilizer`'s."""
   results = []
   for index, clip in enumerate(cut_footage.clip_set(seed, clips_per_kind)):
     predictions = (predict(clip["depths"], clip["images"], index) if predict
                    else stand_in_predictions(clip["depths"], [seed, index]))
     results.append(evaluate_clip(clip, predictions, **settings))
   return summarise(results), results
+
+
+def predictor(name):
+  """`predict` for `evaluate_set`: "fresh" (`stand_in_predictions`), "steady"
+  (`steady_stand_in_predictions`) or a model (a run folder, checkpoint or export)."""
+  if name in ("fresh", "steady"):
+    made = stand_in_predictions if name == "fresh" else steady_stand_in_predictions
+    return lambda depths, images, index: made(depths, index)
+  from attn_depth.serving import inference  # pylint: disable=import-outside-toplevel
+  network = inference.load_network(name)
+  return lambda depths, images, index: np.concatenate(
+      [network.depth_at_image_size(images[i:i + 8]) for i in range(0, len(images), 8)])
 
 
 def markdown(table):
@@ -109,5 +135,6 @@ if __name__ == "__main__":
   started = time.time()
   count = int(sys.argv[1]) if len(sys.argv) > 1 else 6
   chosen = int(sys.argv[2]) if len(sys.argv) > 2 else cut_footage.HELD_OUT_SEED
-  print(markdown(evaluate_set(chosen, count)[0]))
+  print(markdown(evaluate_set(chosen, count, predictor(sys.argv[3] if len(sys.argv) > 3
+                                                        else "steady"))[0]))
   print(f"({time.time() - started:.0f} s)")

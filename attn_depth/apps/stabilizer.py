@@ -31,6 +31,14 @@ from attn_depth.core.camera import Intrinsics
 # missed cut carries a ghost of the previous shot, a false alarm costs one frame of smoothing.
 SIGNAL_WEIGHTS = {"matched": 0.5, "consistent": 0.3, "inliers": 0.2}
 CUT_THRESHOLD = 0.59
+# A dissolve changes the picture a little each frame, and the agreement hardly falls; but once
+# the new shot dominates, the network's depth jumps to it while the carried depth is the old
+# shot's. "disagreement": the median absolute deviation of log(carried / new) over the matched
+# pixels (a scale error of the network costs nothing). A cut also when it is above 0.15 and
+# 2.5x its median over the shot's last 8 frames (the shot's own level: networks that flicker
+# more disagree more all the time). Chosen on the same tuning set, with three predictors (the
+# miniature network, and stand-ins whose errors are drawn afresh or kept from frame to frame).
+DEPTH_JUMP = {"above": 0.15, "times": 2.5, "frames": 8}
 
 
 class TemporalStabilizer:
@@ -64,11 +72,18 @@ class TemporalStabilizer:
     """Forget the past (a new clip)."""
     self._grey, self._image, self._log_depth = None, None, None
     self.frame, self.detected, self.signals = 0, [], None
+    self._disagreements = []  # this shot's, for `is_cut`
 
   def is_cut(self, signals):
-    """Whether the previous frame and this one belong to different shots: the carried past
-    agrees with the new frame less than `cut_threshold` (see `SIGNAL_WEIGHTS`)."""
-    return signals["agreement"] < self.cut_threshold
+    """Whether the previous frame and this one belong to different shots (see
+    `SIGNAL_WEIGHTS` and `DEPTH_JUMP`); off with `cut_threshold` 0."""
+    if self.cut_threshold <= 0:
+      return False
+    if signals["agreement"] < self.cut_threshold:
+      return True
+    recent = self._disagreements[-DEPTH_JUMP["frames"]:]
+    return bool(len(recent) >= 2 and signals["disagreement"] > DEPTH_JUMP["above"]
+                and signals["disagreement"] > DEPTH_JUMP["times"] * np.median(recent))
 
   def _flow_to_previous(self, grey):
     """Per pixel of the current frame, where it was in the previous one: (map_x, map_y), and
@@ -140,13 +155,18 @@ class TemporalStabilizer:
       moved, inlier_ratio = self._into_new_camera(carried, map_x, map_y, trusted)
       if self.compensate_motion:
         carried = moved
+      difference = (carried - log_depth)[trusted]
       self.signals = {"matched": float(trusted.mean()), "consistent": float(consistent),
-                      "inliers": float(inlier_ratio)}
+                      "inliers": float(inlier_ratio),
+                      "disagreement": float(np.median(np.abs(difference - np.median(difference))))
+                                      if difference.size else np.inf}
       self.signals["agreement"] = sum(SIGNAL_WEIGHTS[k] * self.signals[k] for k in SIGNAL_WEIGHTS)
       if self.is_cut(self.signals):  # a new shot: nothing of the past belongs to it
         self.detected.append(self.frame)
+        self._disagreements = []
         fused = log_depth
       else:
+        self._disagreements.append(self.signals["disagreement"])
         fused = (1 - weight) * log_depth + weight * carried
     self._grey, self._image, self._log_depth = grey, image, fused.astype(np.float32)
     self.frame += 1
