@@ -6,9 +6,10 @@ camera's rotation and translation between the two frames are found from the flow
 carried depth (perspective-n-point with RANSAC, so moving objects and bad flow are outliers), and
 each carried point's depth is moved into the new camera (a camera moving forwards sees
 everything nearer). The past's weight falls with the photometric error of the flow, so
-occlusions, disocclusions, cuts and wrong flow fall back to the frame's own prediction. Run
-forwards and backwards over a clip and averaged (`stabilize_clip`). The paper's network is
-untouched; docs/paper_to_code.md argues the choice.
+occlusions, disocclusions and wrong flow fall back to the frame's own prediction; a shot change
+(a cut, a dissolve), told by what carrying the past shows (`SIGNAL_WEIGHTS`, `DEPTH_JUMP`),
+drops the whole past. Run forwards and backwards over a clip and averaged (`stabilize_clip`).
+The paper's network is untouched; docs/paper_to_code.md argues the choice.
 """
 
 import dataclasses
@@ -24,8 +25,9 @@ from attn_depth.core.camera import Intrinsics
 # forward-backward ("consistent", within 1 px at flow resolution) and the pose fit's RANSAC
 # inlier ratio ("inliers"). None alone separates cuts from fast motion: flow between similar
 # rooms matches flat walls photometrically, and fast pans break forward-backward consistency
-# and the pose fit. Their weighted mean ("agreement") does. Weights from a logistic fit and
-# the threshold halfway between the cuts' highest and the uncut shots' lowest agreement, both
+# and the pose fit. Their weighted mean ("agreement") does. Weights from a logistic fit (on the
+# 4-step miniature network's and the fresh stand-in's predictions, cut_evaluation) and the
+# threshold halfway between the cuts' highest and the uncut shots' lowest agreement, both
 # on the tuning set of `attn_depth.data.cut_footage` (seed 40; it is measured on seed 41, which
 # shares no room and no motion with it: README, "Video"). Below it the past is dropped: a
 # missed cut carries a ghost of the previous shot, a false alarm costs one frame of smoothing.
@@ -36,8 +38,9 @@ CUT_THRESHOLD = 0.59
 # shot's. "disagreement": the median absolute deviation of log(carried / new) over the matched
 # pixels (a scale error of the network costs nothing). A cut also when it is above 0.15 and
 # 2.5x its median over the shot's last 8 frames (the shot's own level: networks that flicker
-# more disagree more all the time). Chosen on the same tuning set, with three predictors (the
-# miniature network, and stand-ins whose errors are drawn afresh or kept from frame to frame).
+# more disagree more all the time). Chosen on the same tuning set, with three predictors (that
+# network, and stand-ins whose errors are drawn afresh or kept from frame to frame): no false
+# alarm with any, every dissolve found with the stand-ins.
 DEPTH_JUMP = {"above": 0.15, "times": 2.5, "frames": 8}
 
 
@@ -53,7 +56,8 @@ class TemporalStabilizer:
     intrinsics: (fx, fy, cx, cy) of the frames; default NYU's camera scaled to the frame
       (`Intrinsics.nyu_scaled`: the field of view the network learned depth for).
     cut_threshold: a shot change below this agreement of the carried past with the new frame
-      (`SIGNAL_WEIGHTS`); there the past is dropped (0: never).
+      (`SIGNAL_WEIGHTS`; or at a jump of the depth, `DEPTH_JUMP`); there the past is dropped
+      (0: no shot-change test at all, the former behaviour).
 
   After each call, `signals` holds what the carried past told about the new frame (None on a
   first frame), and `detected` lists the frames (0-based, in call order) where a shot change
@@ -94,7 +98,8 @@ class TemporalStabilizer:
     now, before = cv2.resize(grey, small), cv2.resize(self._grey, small)
     flow = self._flow.calc(now, before, None)
     back = self._flow.calc(before, now, None)
-    sx, sy = np.meshgrid(np.arange(small[0], dtype=np.float32), np.arange(small[1], dtype=np.float32))
+    sx, sy = np.meshgrid(np.arange(small[0], dtype=np.float32),
+                         np.arange(small[1], dtype=np.float32))
     returned = cv2.remap(back, sx + flow[..., 0], sy + flow[..., 1], cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REPLICATE)
     consistent = np.mean(np.hypot(*(flow + returned).transpose(2, 0, 1)) < 1.0)
