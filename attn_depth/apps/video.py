@@ -5,10 +5,10 @@ network sees one frame at a time and stays the default): each frame's predicted 
 in log depth, with the previous fused depth carried to the current frame by dense optical flow
 between the two RGB frames (OpenCV's DIS) and moved into the current camera (its motion found
 from the flow and the carried depth by PnP with RANSAC). The past's weight per pixel falls with
-the photometric error of that flow (occlusions, disocclusions, cuts and flow failures keep the
+the photometric error of that flow (occlusions, disocclusions and flow failures keep the
 current prediction), so static parts are averaged over time while moving edges follow the new
-frame. It needs no camera poses, works on any video, and costs one optical flow and one pose
-fit per frame.
+frame; at a shot change (a cut, a dissolve) the whole past is dropped. It needs no camera poses,
+works on any video, and costs two optical flows (there and back) and one pose fit per frame.
 `stabilize_clip` runs it forwards and backwards over a whole clip and averages the two in log
 depth (offline: every frame is fused with its past and its future, without lag); that is the
 consistent mode of attn-depth predict and attn-depth evaluate.
