@@ -5,7 +5,7 @@ with it."""
 
 import numpy as np
 
-from attn_depth.apps import cut_evaluation
+from lab import cut_evaluation
 from attn_depth.apps import sequences
 from attn_depth.apps import stabilizer
 from attn_depth.data import cut_footage

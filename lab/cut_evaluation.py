@@ -7,7 +7,7 @@ across a cut left out), and the shot changes each direction's stabiliser detecte
 come from a network or from `stand_in_predictions` (the true depth with errors of a network's
 kind, drawn afresh each frame), which needs no trained model.
 
-  python -m attn_depth.apps.cut_evaluation [clips per kind] [seed] [fresh|steady|model]
+  python -m lab.cut_evaluation [clips per kind] [seed] [fresh|steady|model]
 """
 
 import sys
