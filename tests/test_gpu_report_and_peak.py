@@ -10,6 +10,8 @@ import pytest
 from attn_depth.benchmarks import suite as benchmarks
 from attn_depth.benchmarks import gpu_report
 from attn_depth.benchmarks import machine
+from attn_depth.core import machine as machine_lib
+from attn_depth.core import precision
 from tests.conftest import run_tool
 
 XEON = {"vendor_id": "GenuineIntel", "model name": "Intel(R) Xeon(R) Platinum 8480+",
@@ -18,6 +20,21 @@ ZEN4 = {"vendor_id": "AuthenticAMD", "model name": "AMD EPYC 9654", "cpu family"
         "flags": "fpu sse avx avx2 fma avx512f avx512_bf16"}
 ZEN2 = {"vendor_id": "AuthenticAMD", "model name": "AMD EPYC 7742", "cpu family": "23",
         "flags": "fpu sse avx avx2 fma"}
+
+
+def test_one_machine_description_for_training_precision_and_benchmarks():
+  """The session record, the precision checks and the benchmarks read the same description:
+  the CPU flags from /proc/cpuinfo's own line, the cores this process may use, no CUDA on a
+  CPU-only machine."""
+  described = machine_lib.describe()
+  with open("/proc/cpuinfo", encoding="utf-8") as f:
+    flags_line = next(line for line in f if line.startswith("flags"))
+  assert precision.cpu_flags() == machine_lib.cpu_flags() == frozenset(
+      flags_line.split(":", 1)[1].split())
+  assert described["cores"] == len(os.sched_getaffinity(0))
+  assert described["gpus"] == [] and described["cuda"] is None
+  assert described["device"] == f"CPU ({described['cpu']}, {described['cores']} cores)"
+  assert machine.describe_cpu()["model"] == described["cpu"]
 
 
 def test_peak_by_hand():

@@ -145,3 +145,21 @@ def test_hub_handles_parse_and_fail_in_one_line_without_network(monkeypatch):
   monkeypatch.setattr(kagglehub, "model_download", offline)
   with pytest.raises(presets.PresetError, match="could not download the preset.*api.kaggle.com"):
     attn_depth.DepthEstimator.from_preset("kaggle://me/attn-depth/keras/full_r101")
+
+
+def test_the_cards_recipe_is_the_runs_operative_config_not_restated_defaults(tmp_path):
+  """What the card says of training comes from operative_config.gin alone: a run that trained
+  with other learning rates shows them, and a value the file does not hold is "not recorded",
+  never the paper's default put in its place."""
+  (tmp_path / "operative_config.gin").write_text(
+      "train.batch_size = 8\ntrain.dfe_learning_rate = (0.001, 1e-05)\n"
+      "train.dmg_learning_rate = (0.01, 0.0001)\ntrain.seed = 3\ntrain.source = 'rgbd_files'\n"
+      "train.total_steps = 600\nbuild_model.backbone_weights = None\n")
+  lines = presets.training_summary(str(tmp_path))
+  assert lines[0] == "- data: `rgbd_files` (attn_depth.data.sources)"
+  assert lines[1] == ("- recipe: 600 steps, batch 8, Adam with poly learning rates DFE "
+                      "(0.001, 1e-05), DMG (0.01, 0.0001), seed 3")
+  assert lines[2] == "- backbone initialised from random weights"
+  (tmp_path / "operative_config.gin").write_text("train.total_steps = 600\n")
+  recipe = presets.training_summary(str(tmp_path))[1]
+  assert "batch not recorded" in recipe and "1e-05" not in recipe and "1e-5" not in recipe

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from attn_depth.benchmarks import suite as benchmarks
+from attn_depth.core import machine
 from attn_depth.core import precision as precision_lib
 from attn_depth.reproduction import rows as rows_lib
 
@@ -46,13 +47,7 @@ def table1_networks():
 
 def environment():
   """What decides whether the first GPU run works, before any of it runs (module docstring)."""
-  gpus = []
-  for gpu in tf.config.list_physical_devices("GPU"):
-    details = tf.config.experimental.get_device_details(gpu)
-    gpus.append({"name": details.get("device_name", gpu.name),
-                 "compute_capability": ".".join(map(str, details.get("compute_capability",
-                                                                      ()))) or None,
-                 "memory_growth": tf.config.experimental.get_memory_growth(gpu)})
+  described = machine.describe()
   build = tf.sysconfig.get_build_info()
   check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True,
                          text=True, check=False)
@@ -63,7 +58,8 @@ def environment():
     shm_gb = None
   return {
       "tensorflow": tf.__version__, "cuda": build.get("cuda_version"),
-      "cudnn": build.get("cudnn_version"), "gpus": gpus,
+      "cudnn": build.get("cudnn_version"), "gpus": described["gpus"],
+      "cpu": described["cpu"], "cores": described["cores"],
       "precisions": {p: precision_lib.unsupported_reason(p) or "supported" for p in PRECISIONS},
       "tf32_was_on": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
       "memory_growth_env": os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH"),

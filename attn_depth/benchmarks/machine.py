@@ -1,4 +1,5 @@
-"""What this machine's CPU can do at most: its peak FLOP/s from what it is, for float32 and
+"""What this machine's CPU can do at most (read from attn_depth.core.machine, the one machine
+description): its peak FLOP/s from what it is, for float32 and
 bfloat16, so that benchmarks can report a network's speed as a fraction of the limit.
 
 peak = cores x clock x FLOPs per core per cycle, where a core's FLOPs per cycle are
@@ -15,38 +16,11 @@ The clock is the one Linux reports while the benchmark runs (`cpu MHz`, sampled)
 and power limits move it; the figure is the machine's limit at that clock, not a promise.
 """
 
-import os
 import platform
 
-
-def _cpuinfo():
-  """{key: value} of the first processor's block in /proc/cpuinfo, and every `cpu MHz`."""
-  fields, clocks = {}, []
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      for line in f:
-        if ":" not in line:
-          continue
-        key, value = (part.strip() for part in line.split(":", 1))
-        if key == "cpu MHz":
-          clocks.append(float(value))
-        fields.setdefault(key, value)
-  except (OSError, ValueError):
-    pass
-  return fields, clocks
-
-
-def clock_ghz():
-  """The mean clock of the cores Linux reports right now (GHz), or None."""
-  _, clocks = _cpuinfo()
-  return sum(clocks) / len(clocks) / 1000.0 if clocks else None
-
-
-def usable_cores():
-  try:
-    return len(os.sched_getaffinity(0))
-  except AttributeError:
-    return os.cpu_count() or 1
+from attn_depth.core.machine import clock_ghz
+from attn_depth.core.machine import cpuinfo
+from attn_depth.core.machine import usable_cores
 
 
 def describe_cpu(fields=None, cores=None, ghz=None):
@@ -54,7 +28,7 @@ def describe_cpu(fields=None, cores=None, ghz=None):
   "bf16_flops_per_cycle", "bf16_unit", "peak_fp32_gflops", "peak_bf16_gflops"}. Arguments
   default to this machine's (tests pass their own)."""
   if fields is None:
-    fields, clocks = _cpuinfo()
+    fields, clocks = cpuinfo()
     ghz = ghz or (sum(clocks) / len(clocks) / 1000.0 if clocks else None)
   flags = set(fields.get("flags", "").split())
   model = fields.get("model name", platform.processor() or platform.machine())

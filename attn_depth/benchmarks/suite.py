@@ -102,7 +102,6 @@ def training_run(gin_file="gin/nyu/full_r101.gin", steps=4, eval_every=2, frames
   final evaluation (model vs. constant, preview), on procedural rooms at 480x640 in place of
   NYU (the same frames, processing and batch; random backbone weights: the same memory)."""
   import os  # pylint: disable=import-outside-toplevel
-  import subprocess  # pylint: disable=import-outside-toplevel
   import sys  # pylint: disable=import-outside-toplevel
   import tempfile  # pylint: disable=import-outside-toplevel
   with tempfile.TemporaryDirectory() as scratch:

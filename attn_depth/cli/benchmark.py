@@ -49,7 +49,6 @@
 
 import functools
 import os
-import platform
 
 # GPU memory on demand, in this process and the ones it starts (inherited): by default
 # TensorFlow takes nearly all of a GPU's memory, and a section's child process (train,
@@ -61,6 +60,7 @@ from absl import flags
 from attn_depth.benchmarks import suite as benchmarks
 from attn_depth import cli
 from attn_depth.core import files
+from attn_depth.core import machine
 
 _SECTIONS = flags.DEFINE_list("sections", ["rooms", "pipeline", "train", "train_run", "flops",
                                            "latency", "dmg"], "Which benchmarks to run.")
@@ -363,9 +363,7 @@ def main(argv):
     unknown = set(_SECTIONS.value) - set(SECTIONS)
     if unknown:
       raise cli.UserError(f"unknown sections {sorted(unknown)}; choose from {list(SECTIONS)}")
-    results = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or
-                           platform.machine(), "python": platform.python_version(),
-                           "devices": benchmarks.device_names()}}
+    results = {"machine": {**machine.describe(), "devices": benchmarks.device_names()}}
     print(f"{'section':<10} {'value':>10} {'unit':<11} {'goal':>6}  what", flush=True)
     for name in _SECTIONS.value:
       what, unit, goal, higher_is_better, measure = SECTIONS[name]

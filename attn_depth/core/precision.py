@@ -20,6 +20,8 @@ import logging
 import keras
 import tensorflow as tf
 
+from attn_depth.core import machine
+
 PRECISIONS = ("float32", "bfloat16", "float16")
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -42,17 +44,8 @@ def check(precision):
   return precision
 
 
-@functools.lru_cache(maxsize=None)
-def cpu_flags():
-  """The CPU's feature flags as Linux lists them (empty where /proc/cpuinfo is missing)."""
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      for line in f:
-        if line.startswith("flags"):
-          return frozenset(line.split(":", 1)[1].split())
-  except OSError:
-    pass
-  return frozenset()
+# The CPU's feature flags, from the one machine description (a name here: tests replace it).
+cpu_flags = machine.cpu_flags
 
 
 @functools.lru_cache(maxsize=None)

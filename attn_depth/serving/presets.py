@@ -234,19 +234,20 @@ def training_summary(run_dir):
   def value(name, default="not recorded"):
     return config.value(*name.split("."), default)
 
+  # Only what the run's operative config says (gin records every parameter of train() it
+  # called, defaults included): no default is restated here.
   length = (f"{value('train.total_steps')} steps" if value("train.total_steps", None) else
-            f"{value('train.epochs', 20)} epochs")
-  weights = value("build_model.backbone_weights", "imagenet")
+            f"{value('train.epochs')} epochs")
+  weights = value("build_model.backbone_weights")
   return [
-      f"- data: `{value('train.source', 'nyu_tfds')}` (attn_depth.data.sources)",
-      f"- recipe: {length}, batch {value('train.batch_size', 3)}, Adam with poly learning "
-      f"rates DFE {value('train.dfe_learning_rate', (1e-5, 1e-7))}, DMG "
-      f"{value('train.dmg_learning_rate', (1e-4, 1e-6))} (paper 3.4 unless stated), seed "
-      f"{value('train.seed', 0)}",
+      f"- data: `{value('train.source')}` (attn_depth.data.sources)",
+      f"- recipe: {length}, batch {value('train.batch_size')}, Adam with poly learning "
+      f"rates DFE {value('train.dfe_learning_rate')}, DMG "
+      f"{value('train.dmg_learning_rate')}, seed {value('train.seed')}",
       "- backbone initialised from "
       + ("ImageNet (keras.applications)" if weights == "imagenet" else
          "random weights" if weights is None else f"`{weights}`"),
-      f"- every setting: `operative_config.gin` of the run"]
+      "- every setting: `operative_config.gin` of the run"]
 
 
 STATUS = ("attn_depth implements the paper's recipe; no result of the paper's Table 1 has been "

@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import os
-import platform
 import resource
 import time
 
@@ -25,6 +24,7 @@ from PIL import Image
 from attn_depth import data
 from attn_depth.serving import export
 from attn_depth.core import files
+from attn_depth.core import machine
 from attn_depth.serving import inference
 from attn_depth import models
 from attn_depth.core import precision as precision_lib
@@ -343,7 +343,7 @@ class _SideTasks:
         "peak_host_memory_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2,
         "peak_device_memory_gb": _peak_device_memory_gb(),
         "mixed_precision": mixed_precision, "jit_compile": bool(jit_compile),
-        **environment(),
+        **machine.describe(),
     }
     path = os.path.join(self.model_dir, "train", "sessions.json")
     sessions = []
@@ -371,30 +371,6 @@ def _peak_device_memory_gb():
     return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 1024 ** 3
   except (ValueError, RuntimeError):
     return None
-
-
-def environment():
-  """What a run ran on: library versions, CUDA/cuDNN of the TensorFlow build, the device."""
-  build = tf.sysconfig.get_build_info()
-  gpus = tf.config.list_physical_devices("GPU")
-  names = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
-           for gpu in gpus]
-  return {"tensorflow": tf.__version__, "keras": keras.__version__,
-          "python": platform.python_version(),
-          "cuda": build.get("cuda_version") if gpus else None,
-          "cudnn": build.get("cudnn_version") if gpus else None,
-          "device": ", ".join(names) if names else f"CPU ({_cpu_name()}, {os.cpu_count()} cores)"}
-
-
-def _cpu_name():
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown"
 
 
 def _images_of(batches, batch_size):
