@@ -22,6 +22,8 @@ from absl import flags
 from attn_depth.cli import data_flags
 
 from attn_depth import cli
+from attn_depth.core import run_dir
+from attn_depth.core.run_dir import RunDir
 from attn_depth import config
 from attn_depth import data
 from attn_depth.core import files
@@ -84,14 +86,13 @@ def _default_output(evaluator, precision_used="float32"):
   """<run>/eval/<name>.json: for a SavedModel the run that holds it, for predictions the
   predictions' folder."""
   if _PREDICTIONS.value:
-    return os.path.join(_PREDICTIONS.value, "eval",
-                        evaluator.result_name(_SOURCE.value, predictions=True) + ".json")
+    return RunDir(_PREDICTIONS.value).report(
+        evaluator.result_name(_SOURCE.value, predictions=True))
   model_path = _MODEL.value
   folder = model_path if os.path.isdir(model_path) else os.path.dirname(model_path) or "."
-  saved_model = os.path.isfile(os.path.join(folder, "saved_model.pb"))
-  return os.path.join(inference.run_folder(model_path), "eval",  # runs/x/export -> runs/x/eval
-                      evaluator.result_name(_SOURCE.value, saved_model,
-                                            precision=precision_used) + ".json")
+  saved_model = run_dir.is_saved_model(folder)
+  return run_dir.of_model(model_path).report(  # runs/x/export -> runs/x/eval
+      evaluator.result_name(_SOURCE.value, saved_model, precision=precision_used))
 
 
 def _computing_in(network):

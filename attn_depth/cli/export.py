@@ -21,6 +21,7 @@ import os
 from absl import flags
 
 from attn_depth import cli
+from attn_depth.core.run_dir import RunDir
 from attn_depth import config
 from attn_depth.serving import export
 from attn_depth.serving import inference
@@ -59,11 +60,11 @@ def main(argv):
       raise cli.UserError(f"{_MODEL.value}: already a SavedModel; export takes a training run "
                           f"or checkpoint")
     folder = _MODEL.value if os.path.isdir(_MODEL.value) else os.path.dirname(_MODEL.value)
-    export_dir = _EXPORT_DIR.value or os.path.join(folder, "export")
+    export_dir = _EXPORT_DIR.value or RunDir(folder).export_dir
     export.export_network(network, export_dir, _TFLITE.value, _SAMPLE.value,
                           print_fn=cli.print_flush, run_dir=folder, onnx=_ONNX.value,
                           precision=precision.resolve(_PRECISION.value or "float32"))
     if (_PRESET_DIR.value or "").lower() != "none":
-      presets.save(network, _PRESET_DIR.value or os.path.join(folder, "preset"), folder,
+      presets.save(network, _PRESET_DIR.value or RunDir(folder).preset_dir, folder,
                    print_fn=cli.print_flush)
 

@@ -18,6 +18,7 @@ import numpy as np
 from attn_depth.cli import data_flags
 from attn_depth.benchmarks import suite as benchmarks
 from attn_depth import cli
+from attn_depth.core.run_dir import RunDir
 from attn_depth import config
 from attn_depth import data
 from attn_depth.core import files
@@ -85,9 +86,9 @@ def main(argv):
                      "images": result["images"],
                      "seconds": figures.seconds_per_image(network)})
     device = ", ".join(benchmarks.device_names())
-    output_dir = _OUTPUT_DIR.value or os.path.join(
-        _RUNS.value[0] if os.path.isdir(_RUNS.value[0]) else os.path.dirname(_RUNS.value[0]),
-        "figures")
+    output_dir = _OUTPUT_DIR.value or RunDir(
+        _RUNS.value[0] if os.path.isdir(_RUNS.value[0]) else os.path.dirname(_RUNS.value[0])
+    ).figures_dir
     with cli.output_folder(output_dir):
       paths = figures.write_all(crops, runs, points, device, output_dir, intrinsics)
       files.write_json(os.path.join(output_dir, "fig4.json"), {

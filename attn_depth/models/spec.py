@@ -21,12 +21,13 @@ from gin import config_parser
 
 from attn_depth.core import files
 from attn_depth.core import precision as precision_lib
+from attn_depth.core import run_dir
 from attn_depth.core.errors import UserError
 from attn_depth.data import preprocessing
 from attn_depth.models import backbone
 from attn_depth.models import depth_net
 
-SPEC_FILE = "model_spec.json"
+SPEC_FILE = run_dir.SPEC_FILE  # a run folder, a preset and a SavedModel's assets.extra/
 FORMAT_VERSION = 1
 
 _MODEL_FIELDS = ("variant", "depth", "backbone_blocks", "backbone_width", "dmg_widths",

@@ -11,6 +11,8 @@ import dataclasses
 import json
 import os
 
+from attn_depth.core.run_dir import SAVED_MODEL_FILE
+from attn_depth.core.run_dir import RunDir
 from attn_depth.core import files
 from attn_depth.evaluation import reports
 from attn_depth.reproduction import results
@@ -111,10 +113,10 @@ def _train_stage(row, output_dir, bindings, train_source):
   command = ["attn-depth", "train", f"--gin_file={row.gin_file}", f"--model_dir={run_dir}"]
   command += [f"--gin_bindings={binding}" for binding in bindings]
   # Training's own final evaluation (paper protocol on its source's test split) ends it.
-  final_report = os.path.join(run_dir, "eval",
-                              reports.result_name(train_source, "paper") + ".json")
+  run = RunDir(run_dir)
   return Stage("train", run_dir, command,
-               products=(os.path.join(run_dir, "checkpoint"), final_report))
+               products=(run.checkpoint_state,
+                         run.report(reports.result_name(train_source, "paper"))))
 
 
 def _evaluation_stages(row, output_dir, test, step):
@@ -126,7 +128,7 @@ def _evaluation_stages(row, output_dir, test, step):
     name = reports.result_name(test.source, protocol, flip)
     stages.append(Stage(f"evaluate {test.source} {protocol}{' flip' if flip else ''}", run_dir,
                         command, inputs={"step": step},
-                        products=(os.path.join(run_dir, "eval", name + ".json"),)))
+                        products=(RunDir(run_dir).report(name),)))
   return stages
 
 
@@ -141,19 +143,20 @@ def _export_stage(row, output_dir, step, exports):
   if "preset" not in exports:
     command.append("--preset_dir=none")
   return Stage("export", run_dir, command, inputs={"step": step},
-               products=(os.path.join(run_dir, "export", "saved_model.pb"),))
+               products=(RunDir(run_dir).export_file(SAVED_MODEL_FILE),))
 
 
 def _figures_stage(output_dir, trained, test):
   """Figs. 3, 4, 5, 7 over the trained rows (one seed each in the miniature)."""
   names = list(trained)
+  figures_dir = RunDir(output_dir).figures_dir
   command = ["attn-depth", "figures",
              "--runs=" + ",".join(os.path.join(output_dir, name) for name in names),
              "--labels=" + ",".join(name.split("/", 1)[0] for name in names),
-             f"--output_dir={os.path.join(output_dir, 'figures')}",
+             f"--output_dir={figures_dir}",
              f"--source={test.source}", *test.flags]
   return Stage("figures", output_dir, command, inputs={"steps": trained},
-               products=(os.path.join(output_dir, "figures", "fig4.json"),))
+               products=(os.path.join(figures_dir, "fig4.json"),))
 
 
 def reproduce(output_dir, rows=None, miniature=False, seeds=3, nyu_tfds_data_dir=None,

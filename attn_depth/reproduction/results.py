@@ -11,8 +11,12 @@ import os
 import numpy as np
 
 from attn_depth.core import files
+from attn_depth.core.run_dir import SAVED_MODEL_FILE
+from attn_depth.core.run_dir import RunDir
 from attn_depth.evaluation import reports
 from attn_depth.reproduction import rows as rows_lib
+from attn_depth.serving import export
+from attn_depth.serving import presets
 from attn_depth.reproduction.stages import read_state
 from attn_depth.reproduction.stages import recorded_done
 from attn_depth.reproduction.stages import trained_step
@@ -44,7 +48,7 @@ def _metrics(report):
 
 def _training(run_dir):
   """Wall time, speed and peak memory over a run's training sessions, and what it ran on."""
-  sessions = (_read_json(os.path.join(run_dir, "train", "sessions.json")) or {}).get("sessions")
+  sessions = (_read_json(RunDir(run_dir).sessions) or {}).get("sessions")
   if not sessions:
     return None
   speeds = [(s["last_step"] - s["first_step"], s["steps_per_second"]) for s in sessions
@@ -63,16 +67,17 @@ def _training(run_dir):
 
 def _links(output_dir, run_dir, step):
   """Relative paths of what a row leaves (only those that exist)."""
+  run = RunDir(run_dir)
   candidates = {
-      "log": os.path.join(run_dir, "logs", "train.log"),
-      "weights": os.path.join(run_dir, f"ckpt-{step}.index"),
-      "operative_config": os.path.join(run_dir, "operative_config.gin"),
-      "model_spec": os.path.join(run_dir, "model_spec.json"),
-      "savedmodel": os.path.join(run_dir, "export", "saved_model.pb"),
-      "model_card": os.path.join(run_dir, "export", "MODEL_CARD.md"),
-      "tflite": os.path.join(run_dir, "export", "model_float32.tflite"),
-      "onnx": os.path.join(run_dir, "export", "model.onnx"),
-      "preset": os.path.join(run_dir, "preset", "model.keras"),
+      "log": run.stage_log("train"),
+      "weights": run.checkpoint(step) + ".index",
+      "operative_config": run.operative_config,
+      "model_spec": run.spec,
+      "savedmodel": run.export_file(SAVED_MODEL_FILE),
+      "model_card": run.export_file(presets.EXPORT_CARD),
+      "tflite": run.export_file(export.tflite_name("float32")),
+      "onnx": run.export_file(export.ONNX_FILE),
+      "preset": run.preset_file(presets.MODEL_FILE),
   }
   links = {}
   for name, path in candidates.items():
@@ -86,7 +91,7 @@ def _links(output_dir, run_dir, step):
 
 
 def _row_folders(output_dir, names):
-  return [name for name in names if os.path.exists(os.path.join(output_dir, name, "stages.json"))]
+  return [name for name in names if os.path.exists(RunDir(os.path.join(output_dir, name)).stages)]
 
 
 def table1_results(output_dir, test, trained_on, gin_bindings):
@@ -98,8 +103,8 @@ def table1_results(output_dir, test, trained_on, gin_bindings):
     step = trained_step(run_dir)
     ours, images = {}, None
     for protocol, flip in rows_lib.PROTOCOL_RUNS:
-      report = _read_json(os.path.join(run_dir, "eval",
-                                       reports.result_name(test.source, protocol, flip) + ".json"))
+      report = _read_json(RunDir(run_dir).report(reports.result_name(test.source, protocol,
+                                                                      flip)))
       if report and report.get("step") == step:  # a result of this checkpoint only
         ours[protocol + ("_flip" if flip else "")] = _metrics(report)
         images = report.get("images")
@@ -128,7 +133,7 @@ def _environment(rows, gin_bindings):
 
 def _figures(output_dir):
   return sorted(os.path.relpath(path, output_dir)
-                for path in glob.glob(os.path.join(output_dir, "figures", "fig*.png")))
+                for path in glob.glob(os.path.join(RunDir(output_dir).figures_dir, "fig*.png")))
 
 
 def miniature_results(output_dir, test, trained_on, gin_bindings):
@@ -139,8 +144,7 @@ def miniature_results(output_dir, test, trained_on, gin_bindings):
       run = os.path.relpath(folder, output_dir)
       if not recorded_done(folder, "train"):
         continue
-      report = _read_json(os.path.join(folder, "eval",
-                                       reports.result_name(test.source, "paper") + ".json"))
+      report = _read_json(RunDir(folder).report(reports.result_name(test.source, "paper")))
       if not report:
         continue
       seeds.append({"seed": int(folder.rsplit("_", 1)[1]), "step": report["step"],

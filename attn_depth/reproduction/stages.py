@@ -20,10 +20,11 @@ import sys
 import threading
 import time
 
+from attn_depth.core import run_dir as run_dir_lib
 from attn_depth.core import files
 from attn_depth.core.console import format_duration
 
-STATE_FILE = "stages.json"
+STATE_FILE = run_dir_lib.STAGES_FILE
 # Lines of a child worth showing on the console (everything goes to its log).
 _RELAY = re.compile(r"^(step \d+/\d+|resumed from|warm start|eval at step|final evaluation:|"
                     r"evaluating: \d+/|\S+: error:|SIGTERM|Ctrl-C)")
@@ -53,7 +54,7 @@ class Stage:
   @property
   def log_path(self):
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)
-    return os.path.join(self.folder, "logs", f"{slug}.log")
+    return run_dir_lib.RunDir(self.folder).stage_log(slug)
 
   def shell_command(self):
     """The command as a user types it."""
@@ -261,10 +262,5 @@ def _now():
 
 
 def trained_step(run_dir):
-  """The step of a run folder's latest checkpoint (from its `checkpoint` file), or None."""
-  try:
-    with open(os.path.join(run_dir, "checkpoint"), encoding="utf-8") as f:
-      match = re.search(r'^model_checkpoint_path: "(?:.*/)?ckpt-(\d+)"', f.read(), re.M)
-  except OSError:
-    return None
-  return int(match.group(1)) if match else None
+  """The step of a run folder's latest checkpoint (TensorFlow's checkpoint state), or None."""
+  return run_dir_lib.RunDir(run_dir).latest_step()

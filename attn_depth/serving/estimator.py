@@ -16,11 +16,11 @@ Share a trained model as a preset and load someone else's (keras-hub's `from_pre
     estimator = attn_depth.DepthEstimator.from_preset("hf://owner/attn-depth-full-r101")
 """
 
-import os
 
 import numpy as np
 
 from attn_depth.serving import inference
+from attn_depth.core import run_dir as run_dir_lib
 from attn_depth.core import precision as precision_lib
 from attn_depth.serving import presets
 
@@ -110,5 +110,5 @@ def _check_fit(fit):
 def _run_dir_of(path):
   """The training run folder behind a run, checkpoint or the run's own export/ SavedModel,
   where it holds evaluation results."""
-  folder = inference.run_folder(path)
-  return folder if os.path.isdir(os.path.join(folder, "eval")) else None
+  run = run_dir_lib.of_model(path)
+  return run.path if run.has_results() else None

@@ -30,6 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from attn_depth.core import run_dir as run_dir_lib
 from attn_depth.core import files
 from attn_depth.serving import inference
 from attn_depth.core import precision as precision_lib
@@ -89,6 +90,14 @@ def export_saved_model(model, export_dir, spec, step=None, fit="whole", run_dir=
 #   int8          full-integer: weights and activations int8 (float input and output), the
 #                 activation ranges calibrated on procedural rooms (`representative_rooms`).
 TFLITE_PRECISIONS = ("float32", "float16", "int8_dynamic", "int8")
+ONNX_FILE = "model.onnx"
+
+
+def tflite_name(precision):
+  """The LiteRT file of `precision` in an export folder (model_float32.tflite, ...)."""
+  return f"model_{precision}.tflite"
+
+
 DEFAULT_TFLITE = ("float32", "float16")  # what attn-depth export writes unless told
 
 
@@ -300,7 +309,7 @@ def replacing_export(export_dir):
   `export_dir` whole when the block ends normally and is removed otherwise. Refuses a folder
   that holds something other than an export (it would be replaced)."""
   if (os.path.isdir(export_dir) and os.listdir(export_dir)
-      and not os.path.isfile(os.path.join(export_dir, "saved_model.pb"))):
+      and not run_dir_lib.is_saved_model(export_dir)):
     raise ExportCheckError(f"{export_dir}: exists and is not an export (an export replaces its "
                            f"folder whole); choose an empty or new --export_dir")
   with files.replacing(export_dir) as partial:
@@ -325,13 +334,13 @@ def _export_network(network, export_dir, tflite_precisions, sample_image, print_
                                                              "float32"), network.spec)
     references = [float32.network(images) for images in inputs]
     worst, failure = _check(f"savedmodel_{precision}", served.network, references, inputs,
-                            print_fn, os.path.join(export_dir, "saved_model.pb"), against)
+                            print_fn, os.path.join(export_dir, run_dir_lib.SAVED_MODEL_FILE), against)
     checks["savedmodel"] = {"file": export_dir, "precision": precision, **worst}
     if failure:
       raise ExportCheckError(f"{export_dir}: {failure}; {precision} does not hold this "
                              f"network, export it in float32")
   for name in tflite_precisions:
-    path = os.path.join(export_dir, f"model_{name}.tflite")
+    path = os.path.join(export_dir, tflite_name(name))
     tflite_model = convert_to_tflite(network.model, name, network.spec)
     with open(path, "wb") as f:
       f.write(tflite_model)
@@ -355,7 +364,7 @@ def _export_network(network, export_dir, tflite_precisions, sample_image, print_
 
 
 def _export_checked_onnx(network, export_dir, references, inputs, print_fn, against):
-  path = os.path.join(export_dir, "model.onnx")
+  path = os.path.join(export_dir, ONNX_FILE)
   missing = onnx_available()
   if missing:
     print_fn(f"no {path}: ONNX export {missing}")

@@ -30,6 +30,7 @@ from attn_depth.models.network import in_precision  # noqa: F401
 from attn_depth.models.network import keras_network
 from attn_depth.models.network import resize_predict_resize  # noqa: F401
 from attn_depth.models.network import whole_frame_size  # noqa: F401
+from attn_depth.core import run_dir as run_dir_lib
 from attn_depth.core import precision as precision_lib
 from attn_depth.core.errors import UserError
 from attn_depth.serving import presets
@@ -37,23 +38,20 @@ from attn_depth.serving import presets
 NETWORK_SIGNATURE = "network"
 SERVING_SIGNATURE = "serving_default"
 METADATA_FILE = os.path.join("assets.extra", "attn_depth.json")
-OPERATIVE_CONFIG = "operative_config.gin"
-SPEC_FILE = os.path.join("assets.extra", "model_spec.json")  # inside a SavedModel
+OPERATIVE_CONFIG = run_dir_lib.OPERATIVE_CONFIG
+SPEC_FILE = os.path.join("assets.extra", run_dir_lib.SPEC_FILE)  # inside a SavedModel
 
 
 class ModelLoadError(UserError, ValueError):
   """The path given as a model is none of the kinds attn_depth can read."""
 
 
-def _is_saved_model(path):
-  return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
+_is_saved_model = run_dir_lib.is_saved_model
 
 
 def run_folder(path):
-  """The training run's folder behind a model path: the run itself, a checkpoint's folder, or
-  for a SavedModel the folder that holds it (runs/x/export -> runs/x)."""
-  folder = os.path.normpath(path if os.path.isdir(path) else os.path.dirname(path) or ".")
-  return os.path.dirname(folder) or "." if _is_saved_model(folder) else folder
+  """The training run's folder behind a model path (attn_depth.core.run_dir.of_model)."""
+  return run_dir_lib.of_model(path).path
 
 
 def _checkpoint_and_folder(path):
@@ -79,18 +77,19 @@ def model_gin_files(path):
   if _is_saved_model(path):
     return []
   _, folder = _checkpoint_and_folder(path)
-  config_path = os.path.join(folder, OPERATIVE_CONFIG)
+  config_path = run_dir_lib.RunDir(folder).operative_config
   return [config_path] if os.path.isfile(config_path) else []
 
 
 def run_spec(folder):
   """The ModelSpec of the run whose checkpoints are in `folder`: its model_spec.json, or for
   runs written before that record existed, read from its operative_config.gin."""
-  spec_path = os.path.join(folder, models.SPEC_FILE)
+  run = run_dir_lib.RunDir(folder)
+  spec_path = run.spec
   try:
     if os.path.isfile(spec_path):
       return models.ModelSpec.load(spec_path)
-    config_path = os.path.join(folder, OPERATIVE_CONFIG)
+    config_path = run.operative_config
     if os.path.isfile(config_path):
       return models.ModelSpec.from_operative_config(config_path)
   except (ValueError, SyntaxError, OSError) as error:

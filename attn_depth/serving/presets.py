@@ -21,6 +21,7 @@ import shutil
 
 import keras
 
+from attn_depth.core.run_dir import RunDir
 from attn_depth.core import files
 from attn_depth.core import version
 from attn_depth import models
@@ -32,6 +33,7 @@ from attn_depth.models import spec as spec_lib
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 MODEL_CARD = "README.md"
+EXPORT_CARD = "MODEL_CARD.md"  # beside an exported SavedModel
 HUBS = {"hf": "huggingface_hub", "kaggle": "kagglehub"}
 
 
@@ -122,7 +124,7 @@ def write_export_card(export_dir, spec, step, fit, run_dir=None, checks=None):
   so the card names only files that exist (written again once they do)."""
   metadata = _metadata(step, fit, run_dir or "an in-memory model")
   results = [report for _, report in _read_results(run_dir)]
-  path = os.path.join(export_dir, "MODEL_CARD.md")
+  path = os.path.join(export_dir, EXPORT_CARD)
   files.write_text(path, model_card(spec, metadata, results, training_summary(run_dir),
                                     "saved_model", _beside(checks), data_terms(run_dir)))
   return path
@@ -143,7 +145,7 @@ def _beside(checks):
 def data_terms(run_dir):
   """What the weights were trained on that carries terms of its own: [] for a run on procedural
   rooms from random weights, None when the run is unknown (terms unknown)."""
-  path = os.path.join(run_dir or "", "operative_config.gin")
+  path = RunDir(run_dir or "").operative_config
   if not run_dir or not os.path.isfile(path):
     return None
   config = spec_lib.GinFile(path)
@@ -194,7 +196,7 @@ def _read_results(run_dir):
   found = []
   if not run_dir:
     return found
-  for path in sorted(glob.glob(os.path.join(run_dir, "eval", "*.json"))):
+  for path in sorted(glob.glob(os.path.join(RunDir(run_dir).eval_dir, "*.json"))):
     try:
       with open(path, encoding="utf-8") as f:
         report = json.load(f)
@@ -226,7 +228,7 @@ _VARIANT_WORDS = {"baseline": "strided ResNet + deconvolution decoder",
 def training_summary(run_dir):
   """What the run trained on and how, read from its operative_config.gin (nothing is bound);
   empty when the run folder or its config is unknown."""
-  path = os.path.join(run_dir or "", "operative_config.gin")
+  path = RunDir(run_dir or "").operative_config
   if not run_dir or not os.path.isfile(path):
     return []
   config = spec_lib.GinFile(path)

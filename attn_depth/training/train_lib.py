@@ -31,6 +31,7 @@ from attn_depth.core import precision as precision_lib
 from attn_depth.core import visualization
 from attn_depth.core.console import Progress
 from attn_depth.core.console import format_duration
+from attn_depth.core.run_dir import RunDir
 from attn_depth.evaluation import reports
 from attn_depth.evaluation.evaluator import Evaluator
 from attn_depth.evaluation.evaluator import constant_depth_network
@@ -249,8 +250,8 @@ class _SideTasks:
     self.trainer, self.network, self.schedule, self.chief = trainer, network, schedule, chief
     summaries = (tf.summary.create_file_writer if chief
                  else lambda path: tf.summary.create_noop_writer())
-    self.writer = summaries(os.path.join(model_dir, "train"))
-    self.eval_writer = summaries(os.path.join(model_dir, "eval"))
+    self.writer = summaries(RunDir(model_dir).train_logs)
+    self.eval_writer = summaries(RunDir(model_dir).eval_dir)
     self._interval = (time.perf_counter(), trainer.step)
     self._first_step = trainer.step + 1
     self._session_start = time.time()
@@ -266,7 +267,7 @@ class _SideTasks:
     self._after_first_step = (time.perf_counter(), step)
     if self.chief:
       self.network.spec.save(self.model_dir)
-      files.write_text(os.path.join(self.model_dir, "operative_config.gin"),
+      files.write_text(RunDir(self.model_dir).operative_config,
                        gin.operative_config_str())
 
   def log(self, step, loss):
@@ -345,7 +346,7 @@ class _SideTasks:
         "mixed_precision": mixed_precision, "jit_compile": bool(jit_compile),
         **machine.describe(),
     }
-    path = os.path.join(self.model_dir, "train", "sessions.json")
+    path = RunDir(self.model_dir).sessions
     sessions = []
     if os.path.exists(path):
       try:
@@ -379,7 +380,7 @@ def _images_of(batches, batch_size):
 
 
 def _export(model, spec, model_dir, step):
-  export_dir = os.path.join(model_dir, "export")
+  export_dir = RunDir(model_dir).export_dir
   with export.replacing_export(export_dir) as partial:  # never beside another step's files
     export.export_saved_model(model, partial, spec, step, run_dir=model_dir)
   _log(f"wrote SavedModel {export_dir} (attn-depth predict --model={export_dir} photo.jpg)")
@@ -406,15 +407,14 @@ def _final_evaluation(network, source, batch_size, model_dir, max_batches):
   report = evaluator.report(network, result, source, baseline={
       "name": f"constant {constant_value:.2f} m (median training depth)",
       "value_m": constant_value, "metrics": constant["metrics"]})
-  path, _ = reports.write_report(report, os.path.join(model_dir, "eval",
-                                                      evaluator.result_name(source) + ".json"))
+  path, _ = reports.write_report(report, RunDir(model_dir).report(evaluator.result_name(source)))
   metrics = result["metrics"]
   _log(f"{'metric':<8} {'model':>9} {'constant ' + format(constant_value, '.2f') + ' m':>16}")
   for name in metrics:
     _log(f"{name:<8} {metrics[name]:>9.4f} {constant['metrics'][name]:>16.4f}")
   for name in reports.DETAIL_COLUMNS:
     _log(f"{name:<12} {result['boundary'][name]:>5.4f}")
-  _write_preview(network, source, batch_size, os.path.join(model_dir, "eval", "preview.png"))
+  _write_preview(network, source, batch_size, RunDir(model_dir).preview)
   _LOG.info("wrote %s", path)
   return report
 
