@@ -1,7 +1,7 @@
 """Shared test set-up: the two tiers, one temp folder, no stray processes, quiet TensorFlow, a
 clean gin config and fixed seeds for every test.
 
-Tiers (README, "Set up"):
+Tiers (README, "Set up"; docs/contributing.md):
   python -m pytest -q                                  the fast tier: unit and contract tests
   python -m pytest -q --full --durations=30 -ra   everything (CI): the slow tests too
 A run that names files or node ids, or selects with -m, runs what it names.

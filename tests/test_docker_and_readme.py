@@ -23,18 +23,103 @@ def test_dockerfile_is_a_gpu_tensorflow_image_with_a_version_arg():
   assert "pip install" in dockerfile
 
 
-def test_readme_commands_name_existing_tools_and_configs():
+# The README and the pages it links to, by audience (docs/*.md): what the command and link
+# checks below read.
+DOCS = ("README.md",) + tuple(sorted(os.path.join("docs", name)
+                                     for name in os.listdir(os.path.join(REPO_ROOT, "docs"))
+                                     if name.endswith(".md")))
+
+# Printed by a fresh process: each command's own flags (absl's, by importing its module alone,
+# without running it) and which of them are booleans (absl also takes --noNAME for those).
+_FLAGS_SCRIPT = """
+import importlib, json, sys
+import attn_depth_cli
+from absl import flags
+base = set(flags.FLAGS)
+out = {}
+for name, (module, _) in attn_depth_cli.COMMANDS.items():
+  for loaded in [m for m in sys.modules if m.startswith("attn_depth.cli")]:
+    del sys.modules[loaded]
+  for flag in set(flags.FLAGS) - base:
+    delattr(flags.FLAGS, flag)
+  importlib.import_module("attn_depth.cli." + module)
+  out[name] = {flag: flags.FLAGS[flag].boolean for flag in set(flags.FLAGS) - base}
+print("FLAGS" + json.dumps(out))
+"""
+
+
+def _command_flags():
+  import json  # pylint: disable=import-outside-toplevel
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  result = subprocess.run([sys.executable, "-c", _FLAGS_SCRIPT], capture_output=True, text=True,
+                          timeout=300, check=False, cwd=REPO_ROOT)
+  assert result.returncode == 0, result.stderr[-2000:]
+  line = next(l for l in result.stdout.splitlines() if l.startswith("FLAGS"))
+  return json.loads(line[len("FLAGS"):])
+
+
+def test_readme_and_docs_commands_name_existing_tools_configs_and_flags():
+  """Every `attn-depth <command>` the README and docs/*.md write names a command, its
+  --gin_files exist, and every --flag of a command in a code block is one of its flags."""
   import attn_depth_cli  # pylint: disable=import-outside-toplevel
-  readme = _read("README.md")
-  commands = re.findall(r"attn-depth ([a-z][^\n`]*)", readme)
+  commands = []
+  for name in DOCS:
+    commands += [(name, c) for c in re.findall(r"attn-depth ([a-z][^\n`]*)", _read(name))]
   assert len(commands) > 20
-  for command in commands:
-    words = shlex.split(command.replace("\\", ""), posix=True)
-    assert words[0] in attn_depth_cli.COMMANDS, command
-    for word in words:
-      match = re.match(r"--gin_file=(\S+)", word)
-      if match:
-        assert os.path.isfile(os.path.join(REPO_ROOT, match.group(1))), command
+  for name, command in commands:
+    assert re.match(r"[a-z][a-z-]*", command).group(0) in attn_depth_cli.COMMANDS, (name, command)
+    for gin_file in re.findall(r"--gin_file=([\w./-]+)", command):
+      assert os.path.isfile(os.path.join(REPO_ROOT, gin_file)), (name, command)
+  own_flags = _command_flags()
+  checked = 0
+  for name in DOCS:
+    for block in re.findall(r"```bash\n(.*?)```", _read(name), re.S):
+      for line in block.replace("\\\n", " ").splitlines():
+        if "attn-depth " not in line:
+          continue
+        words = shlex.split(line.split("attn-depth ", 1)[1], comments=True, posix=True)
+        command, known = words[0], own_flags[words[0]]
+        for word in words[1:]:
+          if word.startswith("--"):
+            flag = word[2:].split("=", 1)[0]
+            assert flag in known or (flag.startswith("no") and known.get(flag[2:])), (
+                f"{name}: `attn-depth {command}` has no flag --{flag}: {line}")
+            checked += 1
+  assert checked > 60, checked
+
+
+def _anchor(heading):
+  """GitHub's anchor for a Markdown heading."""
+  text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+  return text.replace(" ", "-")
+
+
+def test_docs_links_resolve_and_every_page_links_back():
+  """Relative links of the README and docs/*.md point at files that exist, and at headings
+  that exist there; every docs page starts with a link back to the README and its neighbours,
+  and the README links to every page."""
+  for name in DOCS:
+    text = re.sub(r"```.*?```", "", _read(name), flags=re.S)
+    folder = os.path.dirname(name)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+      if re.match(r"[a-z]+://", target):
+        continue
+      path, _, anchor = target.partition("#")
+      path = os.path.normpath(os.path.join(folder, path)) if path else name
+      assert os.path.exists(os.path.join(REPO_ROOT, path)), f"{name}: {target}"
+      if anchor and path.endswith(".md"):
+        anchors = {_anchor(h) for h in re.findall(r"^#+ (.*)$", re.sub(
+            r"```.*?```", "", _read(path), flags=re.S), re.M)}
+        assert anchor in anchors, f"{name}: {target} (anchors: {sorted(anchors)})"
+  readme = _read("README.md")
+  for name in DOCS[1:]:
+    head = "\n".join(_read(name).splitlines()[:5])
+    assert "](../README.md)" in head, name
+    for other in DOCS[1:]:
+      assert f"]({os.path.basename(other)})" in head, (name, other)
+    assert f"]({name})" in readme or f"]({name}#" in readme, name
+  assert len(readme.splitlines()) <= 200
 
 
 def test_ci_runs_the_readme_test_command():

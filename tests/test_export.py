@@ -70,7 +70,7 @@ def _check_inputs(image):
   return inputs
 
 
-# int8 (dynamic range and full integer) holds trained weights (README, Performance: rel within
+# int8 (dynamic range and full integer) holds trained weights (docs/performance.md, "LiteRT, int8": rel within
 # 0.5 % on the quickstart network) but not random ones (3 % to several-fold here): its files are
 # checked by structure below, and export_network removes any that miss TOLERANCE.
 @pytest.mark.parametrize("precision", ["float32", "float16"])

@@ -58,10 +58,11 @@ MEASURED = {}
 
 
 def readme_commands():
-  """`attn-depth ...` lines of the README's "Reproduce Table 1" section, split like a shell."""
-  with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
+  """`attn-depth ...` lines of docs/reproducing.md's "Reproduce Table 1" and "Table 1 in
+  miniature" sections (the README's, before it became a front door), split like a shell."""
+  with open(os.path.join(REPO_ROOT, "docs", "reproducing.md"), encoding="utf-8") as f:
     text = f.read()
-  section = text.split("## Reproduce Table 1", 1)[1].split("\n## ", 1)[0]
+  section = text.split("## Reproduce Table 1", 1)[1].split("\n## The first GPU day", 1)[0]
   commands = []
   for block in re.findall(r"```bash\n(.*?)```", section, re.S):
     for line in block.replace("\\\n", " ").splitlines():

@@ -63,7 +63,7 @@ def test_blur_is_bounded_by_the_aperture_in_front_of_the_focus_plane():
 
 def test_photo_renderer_agrees_with_the_exact_one_on_a_room():
   """Layers blurred at reduced resolution (render_bokeh's default) against every layer at full
-  resolution: within the tolerance the README states (mean < 1 grey level, 99 % of pixels
+  resolution: within the tolerance docs/applications.md states (mean < 1 grey level, 99 % of pixels
   within 6)."""
   from attn_depth.data import synthetic_rooms  # pylint: disable=import-outside-toplevel
   image, depth = synthetic_rooms.render(3)[:2]

@@ -101,7 +101,8 @@ def test_bad_frames_of_an_own_rgbd_test_set_are_named_and_recorded(run_dir, tmp_
 
 
 def _readme_block(heading):
-  with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
+  """The first bash block under `heading` in docs/training.md (the README's, once)."""
+  with open(os.path.join(REPO_ROOT, "docs", "training.md"), encoding="utf-8") as f:
     readme = f.read()
   section = readme.split(heading, 1)[1].split("\n## ", 1)[0]
   return re.search(r"```bash\n(.*?)```", section, re.S).group(1)

@@ -146,7 +146,7 @@ def test_depth_estimator_api_from_a_run_and_a_saved_model(run_dir, tmp_path):
 def test_the_readme_python_example_runs(run_dir):
   import re  # pylint: disable=import-outside-toplevel
   from tests.conftest import REPO_ROOT  # pylint: disable=import-outside-toplevel
-  with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
+  with open(os.path.join(REPO_ROOT, "docs", "applications.md"), encoding="utf-8") as f:
     blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
   example = next(b for b in blocks if "DepthEstimator.from_path" in b)
   namespace = {}
