@@ -8,6 +8,7 @@ from attn_depth.apps import video
 from attn_depth.data import flythroughs
 from attn_depth.apps import sequences as seq_eval
 from attn_depth.evaluation import temporal
+from lab import cut_evaluation
 
 INTRINSICS = (50.0, 50.0, 31.5, 23.5)  # a 64x48 camera
 SIZE = (48, 64)
@@ -105,17 +106,8 @@ def test_the_stabiliser_keeps_the_new_frame_where_the_image_changed():
 
 def _predicted(depths, seed):
   """A stand-in for a network's per-frame predictions: the true depth with errors of its kind,
-  drawn afresh each frame (a tilted log-depth plane and scale, blocky local errors)."""
-  rng = np.random.default_rng(seed)
-  frames, height, width = depths.shape
-  rows, cols = np.mgrid[0:height, 0:width] / width
-  predicted = []
-  for t in range(frames):
-    tilt_x, tilt_y, scale = rng.normal(0, 0.15), rng.normal(0, 0.15), rng.normal(0, 0.06)
-    blocks = np.kron(rng.normal(0, 0.04, (height // 8 + 1, width // 8 + 1)), np.ones((8, 8)))
-    predicted.append(depths[t] * np.exp(tilt_x * (cols - 0.5) + tilt_y * (rows - 0.4) + scale
-                                        + blocks[:height, :width]))
-  return np.stack(predicted).astype(np.float32)
+  drawn afresh each frame (lab/cut_evaluation.py's, which measures the README's cut table)."""
+  return cut_evaluation.stand_in_predictions(depths, seed)
 
 
 def _both_modes(sequences, compensate_motion=True):
