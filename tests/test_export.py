@@ -1,5 +1,6 @@
 """The SavedModel serves any image size with plain TensorFlow; TFLite agrees with it."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -127,9 +128,15 @@ def test_photos_reach_the_network_whole_at_the_training_scale_or_squeezed():
   network = inference.DepthNetwork(network_fn, (240, 320), "probe", resize_size=(312, 416))
   photo = np.zeros((1, 480, 640, 3), np.uint8)
   assert network.depth_at_image_size(photo).shape == (1, 480, 640)
-  network.fit = "squeeze"
-  network.depth_at_image_size(photo)
-  assert seen == [(312, 416), (240, 320)]
+  squeezed = network.replace(fit="squeeze")  # a twin: the loaded model itself is unchanged
+  squeezed.depth_at_image_size(photo)
+  network.depth_at_image_size(photo, fit="squeeze")
+  assert seen == [(312, 416), (240, 320)]  # traced once per fit: the twin shares the network
+  assert (network.fit, squeezed.fit, squeezed.source) == ("whole", "squeeze", "probe")
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    network.info.fit = "squeeze"
+  with pytest.raises(AttributeError):
+    network.fit = "squeeze"
   with pytest.raises(ValueError, match="fit must be one of"):
     inference.DepthNetwork(network_fn, (240, 320), "probe", fit="stretch")
 

@@ -114,7 +114,7 @@ def temporal_report(network, result, settings):
   """What a temporal evaluation needs to be reproduced, with its numbers."""
   return {"model": network.source, "step": network.step, "config": network.config,
           "source": "synthetic_flythroughs", "protocol": "temporal",
-          "sequence_settings": settings, "precision": getattr(network, "precision", "float32"),
+          "sequence_settings": settings, "precision": network.precision,
           "protocol_description": (
               "whole frames through the photo path (fit 'whole'); metrics at half resolution "
               "(every second row and column); temporal error: predicted depth of frame t carried "

@@ -289,15 +289,11 @@ def photo_fit_comparison(network, frames, max_images=100):
   from attn_depth.evaluation.evaluator import Evaluator
   from attn_depth.serving.inference import FITS
   evaluator = Evaluator("photo", boundary=False, batch_size=1, max_images=max_images)
-  out, chosen = {}, network.fit
-  try:
-    for fit in FITS:
-      network.fit = fit
-      result = evaluator.run(network, frames)
-      out[fit] = {k: v for k, v in result["metrics"].items() if k in ("rel", "rms", "delta1")}
-      out["images"] = result["images"]
-  finally:
-    network.fit = chosen
+  out = {}
+  for fit in FITS:
+    result = evaluator.run(network.replace(fit=fit), frames)
+    out[fit] = {k: v for k, v in result["metrics"].items() if k in ("rel", "rms", "delta1")}
+    out["images"] = result["images"]
   return out
 
 
@@ -435,7 +431,8 @@ def litert_comparison(model_path, frames, variants, size=None, repeats=5, max_im
       return tf.reshape(depth, [tf.shape(batch)[0], tf.shape(batch)[1] // 2,
                                 tf.shape(batch)[2] // 2])
     lite = inference.DepthNetwork(network_fn, network.input_size, f"LiteRT {variant}",
-                                  network.step, network.config, network.resize_size)
+                                  network.step, network.config, network.resize_size,
+                                  backend="litert")
     scores[variant], count = _scores(evaluator, lite, frames)
     out[variant] = {"megabytes": len(tflite_model) / 1e6, "size": list(size),
                     "seconds_per_image": float(np.median(times)), "images": count}

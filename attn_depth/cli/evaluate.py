@@ -96,8 +96,7 @@ def _default_output(evaluator, precision_used="float32"):
 
 
 def _computing_in(network):
-  precision_used = getattr(network, "precision", "float32")
-  return "" if precision_used == "float32" else f", computing in {precision_used}"
+  return "" if network.precision == "float32" else f", computing in {network.precision}"
 
 
 def _evaluate_sequences(network):
@@ -163,12 +162,12 @@ def main(argv):
           f"{network.step}{_computing_in(network)}); {_SOURCE.value} test set; "
           f"{evaluator.describe(network)}"
           + ("; the predictions' own flipping, if any" if _PREDICTIONS.value else ""), flush=True)
-    result = evaluator.run(network, frames,
-                           progress=Progress(total, "evaluating", print_fn=cli.print_flush))
+    score = evaluator.run_predictions if _PREDICTIONS.value else evaluator.run
+    result = score(network, frames,
+                   progress=Progress(total, "evaluating", print_fn=cli.print_flush))
     report = evaluator.report(network, result, _SOURCE.value)
     output, markdown = reports.write_report(
-        report, _OUTPUT.value or _default_output(evaluator, getattr(network, "precision",
-                                                                    "float32")))
+        report, _OUTPUT.value or _default_output(evaluator, network.precision))
     print(f"\n{result['images']} images{reports.skipped_note(report)}, {report['mode']}; "
           f"ground truth: "
           f"{report['ground_truth']}\n\n{reports.markdown_rows(report)}\n")

@@ -56,7 +56,7 @@ def main(argv):
                           f"{list(export.TFLITE_PRECISIONS)}")
     config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _GIN_BINDINGS.value)
     network = inference.load_network(_MODEL.value)
-    if not hasattr(network, "model"):
+    if not isinstance(network, inference.KerasNetwork):
       raise cli.UserError(f"{_MODEL.value}: already a SavedModel; export takes a training run "
                           f"or checkpoint")
     folder = _MODEL.value if os.path.isdir(_MODEL.value) else os.path.dirname(_MODEL.value)

@@ -91,8 +91,7 @@ def main(argv):
     if _FOCUS_DEPTH.value is not None and _FOCUS_DEPTH.value <= 0:
       raise cli.UserError(f"--focus_depth={_FOCUS_DEPTH.value:g}: expected metres > 0")
     config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _GIN_BINDINGS.value)
-    network = inference.load_network(_MODEL.value, _PRECISION.value)
-    network.fit = _FIT.value
+    network = inference.load_network(_MODEL.value, _PRECISION.value).replace(fit=_FIT.value)
     clips = [p for p in inputs if video.is_video(p) or (_SEQUENCE.value and os.path.isdir(p))]
     photos = [p for p in inputs if p not in clips]
     done, failed = 0, 0

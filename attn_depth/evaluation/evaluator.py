@@ -53,10 +53,9 @@ class Evaluator:
     return protocols.describe(self.protocol, network, self.flip)
 
   def run(self, network, frames, progress=None):
-    """Scores `network` -- an `models.network.DepthNetwork`, or a `predictions.FramePredictions`
-    holding someone's depth for each frame -- on `frames`: a `FrameTable` (data.load_table) or
-    a dataset of {"image": uint8 [H, W, 3], "depth": [H, W] metres} in the test set's order.
-    `progress(done)` after each batch.
+    """Scores `network` (a `models.network.DepthNetwork`) on `frames`: a `FrameTable`
+    (data.load_table) or a dataset of {"image": uint8 [H, W, 3], "depth": [H, W] metres} in the
+    test set's order, through the protocol. `progress(done)` after each batch.
 
     Returns {"images", "metrics", "mode", "ground_truth_holes"}; with the detail metrics,
     "boundary" and "boundary_images" (per-image means over the images where each is defined);
@@ -64,6 +63,29 @@ class Evaluator:
     so that a result never silently covers fewer frames than the test set).
     ground_truth_holes is the fraction of frame pixels without depth.
     """
+
+    def score_batch(_, batch, __):
+      return protocols.apply(self.protocol, network, batch["image"], batch["depth"], self.flip)
+
+    return self._score(frames, score_batch, progress)
+
+  def run_predictions(self, predictions, frames, progress=None):
+    """Scores saved depth, one file per frame (a `predictions.FramePredictions`), on `frames`
+    as `run` does a network: the protocol's crop and clipping, no flip; at the end the folder
+    is checked for files no frame used. Returns what `run` returns."""
+    if self.flip:
+      raise ValueError("saved predictions cannot be flipped; average mirrored predictions "
+                       "before saving them")
+
+    def score_batch(start, _, raw):
+      predicted = predictions.frame_depths(start, raw.shape[0], raw.shape[1:3])
+      return protocols.apply_to_frame_predictions(self.protocol, predicted, raw)
+
+    return self._score(frames, score_batch, progress, finish=predictions.check_all_used)
+
+  def _score(self, frames, score_batch, progress, finish=None):
+    """The loop of `run` and `run_predictions`: `score_batch(first frame, batch, raw depth)`
+    -> (ground truth, prediction) as the protocol compares them."""
     table = frames if isinstance(frames, FrameTable) else None
     if table is not None:
       frames = table.frames()
@@ -79,20 +101,15 @@ class Evaluator:
       raw = batch["depth"].numpy()
       holes += int(np.sum(~(np.isfinite(raw) & (raw > 0))))
       pixels += raw.size
-      if hasattr(network, "frame_depths"):  # saved predictions, one per frame
-        predicted = network.frame_depths(images_seen, raw.shape[0], raw.shape[1:3])
-        gt, pred = protocols.apply_to_frame_predictions(self.protocol, predicted, raw)
-      else:
-        gt, pred = protocols.apply(self.protocol, network, batch["image"], batch["depth"],
-                                   self.flip)
+      gt, pred = score_batch(images_seen, batch, raw)
       depth_accumulator.add(gt, pred)
       if boundary_accumulator:
         boundary_accumulator.add(gt, pred)
       images_seen += gt.shape[0]
       if progress:
         progress(images_seen)
-    if hasattr(network, "check_all_used"):
-      network.check_all_used(images_seen)
+    if finish:
+      finish(images_seen)
     result = {"images": images_seen, "metrics": depth_accumulator.result(), "mode": self.mode,
               "ground_truth_holes": holes / max(pixels, 1)}
     if table is not None:
@@ -136,7 +153,7 @@ def constant_depth_network(value, like):
 
   return network_lib.DepthNetwork(network_fn, like.input_size, f"constant {value:.2f} m",
                                 config={"constant_depth_m": float(value)},
-                                resize_size=like.resize_size)
+                                resize_size=like.resize_size, backend="constant")
 
 
 def median_depth(batches, max_batches=50):

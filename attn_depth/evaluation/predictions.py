@@ -36,7 +36,8 @@ class FramePredictions:
   frames; checked while evaluating). `limited`: only the first `count` frames are evaluated
   (--max_images), so later files are not extra.
 
-  Has the attributes reports read from a network (source, step, config, sizes: the paper's).
+  Has the attributes reports read from a network (source, step, config, precision, sizes: the
+  paper's); `Evaluator.run_predictions` scores it.
   """
 
   def __init__(self, folder, count=None, limited=False):
@@ -45,6 +46,7 @@ class FramePredictions:
                              f"00000.npy (float32 metres) or 00000.png (16-bit millimetres)")
     self.folder, self.source = folder, folder
     self.step, self.config, self.spec = None, {"predictions": folder}, None
+    self.precision = "float32"  # what the files are read as (16-bit PNGs: millimetres)
     self.input_size, self.resize_size = PAPER_CROP, PAPER_RESIZE
     self.files, unexpected, doubled = {}, [], []
     for name in sorted(os.listdir(folder)):

@@ -1,6 +1,10 @@
-"""A network as depth: `DepthNetwork` (what evaluation scores and serving loads), how a photo
-is fitted to it (`FITS`, `resize_predict_resize`), and a Keras model as one
-(`keras_network`, `in_precision`). Loading from files is `attn_depth.serving.inference`."""
+"""A network as depth: `DepthNetwork` (what evaluation scores and serving loads: a backend that
+computes depth beside `ModelInfo`, an immutable record of what the model is), how a photo is
+fitted to it (`FITS`, `resize_predict_resize`), and a Keras model as one (`KerasNetwork`,
+`in_precision`). Loading from files is `attn_depth.serving.inference`."""
+
+import copy
+import dataclasses
 
 import numpy as np
 import tensorflow as tf
@@ -42,25 +46,67 @@ def resize_predict_resize(network_fn, images, input_size, frame_size=None, fit="
   return tf.squeeze(tf.image.resize(depth, size, method="bilinear"), -1)
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+  """What a loaded model is, fixed when it is loaded (a value: `DepthNetwork.replace` gives a
+  network with another one, never a changed one).
+
+  source: where it came from (a checkpoint, a SavedModel, a preset handle); step: its training
+  step; spec: the `models.ModelSpec` where the model carries one; config: the description
+  reports store; input_size: the training crop (height, width); resize_size: the frame size
+  that crop was taken from (paper: 312x416 around 240x320); precision: what it computes in
+  (attn_depth.core.precision); fit: how a photo is fitted to it unless a call says otherwise
+  (FITS); backend: what computes it ("keras", "saved_model", "litert", "constant")."""
+  source: str
+  input_size: tuple
+  resize_size: tuple
+  step: object = None
+  spec: object = None
+  config: dict = dataclasses.field(default_factory=dict)
+  precision: str = "float32"
+  fit: str = "whole"
+  backend: str = "keras"
+
+  def __post_init__(self):
+    if self.fit not in FITS:
+      raise ValueError(f"fit must be one of {FITS}, got {self.fit!r}")
+
+
 class DepthNetwork:
-  """A loaded model: `network`, `depth_at_image_size`, its input size and where it came from."""
+  """A loaded model: `network`, `depth_at_image_size`, and `info` (a `ModelInfo`), whose fields
+  it also answers as attributes (`network.step`, `network.fit`, ...)."""
 
   def __init__(self, network_fn, input_size, source, step=None, config=None, resize_size=None,
-               fit="whole", precision="float32"):
+               fit="whole", precision="float32", spec=None, backend="keras"):
+    input_size = tuple(int(v) for v in input_size)
+    resize_size = tuple(int(v) for v in resize_size or input_size)
+    self.info = ModelInfo(source, input_size, resize_size, step, spec, dict(config or {}),
+                          precision, fit, backend)
     self._network_fn = network_fn
-    self.precision = precision  # what the network computes in (attn_depth.core.precision)
-    self.input_size = tuple(int(v) for v in input_size)
-    # The frame size training cropped `input_size` from (paper: 312x416 around 240x320).
-    self.resize_size = tuple(int(v) for v in resize_size or input_size)
-    self.source, self.step, self.config = source, step, config or {}
-    self.spec = None  # the models.ModelSpec, where the model carries one
-    if fit not in FITS:
-      raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
-    self.fit = fit
     self._at_image_size = {
         name: tf.function(lambda images, name=name: resize_predict_resize(
-            self._network_fn, images, self.input_size, self.resize_size, name),
-                          reduce_retracing=True) for name in FITS}
+            network_fn, images, input_size, resize_size, name), reduce_retracing=True)
+        for name in FITS}
+
+  source = property(lambda self: self.info.source)
+  step = property(lambda self: self.info.step)
+  spec = property(lambda self: self.info.spec)
+  config = property(lambda self: self.info.config)
+  input_size = property(lambda self: self.info.input_size)
+  resize_size = property(lambda self: self.info.resize_size)
+  precision = property(lambda self: self.info.precision)
+  fit = property(lambda self: self.info.fit)
+  backend = property(lambda self: self.info.backend)
+
+  def replace(self, **changes):
+    """The same network (same weights, same traced functions) with other `ModelInfo` fields,
+    e.g. `replace(fit="squeeze")` or `replace(step=600)`; the sizes and the backend stay."""
+    fixed = {"input_size", "resize_size", "backend"} & set(changes)
+    if fixed:
+      raise ValueError(f"{sorted(fixed)} are what the network is; load another model instead")
+    twin = copy.copy(self)
+    twin.info = dataclasses.replace(self.info, **changes)
+    return twin
 
   def network(self, images):
     """float32 [B, h, w, 3] in [0, 1] -> numpy depth [B, h/2, w/2] metres."""
@@ -70,18 +116,28 @@ class DepthNetwork:
 
   def depth_at_image_size(self, images, fit=None):
     """uint8 / float [B, H, W, 3] -> numpy depth [B, H, W] metres, fitted as `fit` (default
-    `self.fit`) says."""
-    return np.asarray(self._at_image_size[fit or self.fit](tf.convert_to_tensor(images)))
+    the model's own, `info.fit`) says."""
+    fit = fit or self.info.fit
+    if fit not in FITS:
+      raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    return np.asarray(self._at_image_size[fit](tf.convert_to_tensor(images)))
 
 
-def keras_network(model, spec, source="in-memory model", step=None):
+class KerasNetwork(DepthNetwork):
+  """A DepthNetwork computed by a Keras model of attn_depth (`model`): the one backend that
+  exports and presets take, since they save the model itself."""
+
+  def __init__(self, model, spec, source="in-memory model", step=None, fit="whole"):
+    call = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
+    super().__init__(call, spec.input_size, source, step, spec.to_dict(), spec.resize_size,
+                     fit, precision_lib.of_model(model), spec, "keras")
+    self.model = model
+
+
+def keras_network(model, spec, source="in-memory model", step=None, fit="whole"):
   """A DepthNetwork of a Keras model of attn_depth (inference mode) described by `spec`
   (a `models.ModelSpec`: its sizes say how to feed it)."""
-  call = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
-  network = DepthNetwork(call, spec.input_size, source, step, spec.to_dict(), spec.resize_size,
-                         precision=precision_lib.of_model(model))
-  network.model, network.spec = model, spec
-  return network
+  return KerasNetwork(model, spec, source, step, fit)
 
 
 def in_precision(model, spec, precision):

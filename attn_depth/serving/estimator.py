@@ -43,8 +43,7 @@ class DepthEstimator:
     (`attn_depth.core.precision`: one the device lacks falls back, with a warning); None: float32,
     or the precision a SavedModel was exported in."""
     _check_fit(fit)
-    network = inference.load_network(path, precision)
-    network.fit = fit
+    network = inference.load_network(path, precision).replace(fit=fit)
     return cls(network, _run_dir_of(path))
 
   @classmethod
@@ -56,7 +55,7 @@ class DepthEstimator:
     network = presets.load(handle, precision_lib.resolve(precision))
     if fit is not None:
       _check_fit(fit)
-      network.fit = fit
+      network = network.replace(fit=fit)
     return cls(network)
 
   def save_to_preset(self, preset_dir):

@@ -26,6 +26,8 @@ from attn_depth import models
 from attn_depth.models.network import FITS  # noqa: F401  (re-exported)
 from attn_depth.models.network import SIZE_MULTIPLE  # noqa: F401
 from attn_depth.models.network import DepthNetwork
+from attn_depth.models.network import KerasNetwork  # noqa: F401  (re-exported)
+from attn_depth.models.network import ModelInfo  # noqa: F401
 from attn_depth.models.network import in_precision  # noqa: F401
 from attn_depth.models.network import keras_network
 from attn_depth.models.network import resize_predict_resize  # noqa: F401
@@ -139,17 +141,20 @@ def load_saved_model_network(path, precision=None):
     raise ModelLoadError(f"{path}: this SavedModel computes in {exported}, as it was exported; "
                          f"for {precision} export it with attn-depth export --precision="
                          f"{precision}, or load its training run")
-  signature = loaded.signatures[NETWORK_SIGNATURE]
+  return SavedModelNetwork(loaded, metadata, path, spec, exported)
 
-  def network_fn(images):
-    return signature(images=images)["depth"]
 
-  network = DepthNetwork(network_fn, metadata["input_size"], path, metadata.get("step"),
-                         metadata.get("config"), metadata.get("resize_size"),
-                         metadata.get("fit", "whole"), exported)
-  network.saved_model = loaded  # keeps the loaded variables alive
-  network.spec = spec
-  return network
+class SavedModelNetwork(DepthNetwork):
+  """A DepthNetwork computed by an exported SavedModel's `network` signature; `loaded` keeps
+  its variables alive. Exports and presets refuse it (they need the Keras model)."""
+
+  def __init__(self, loaded, metadata, path, spec, precision):
+    signature = loaded.signatures[NETWORK_SIGNATURE]
+    super().__init__(lambda images: signature(images=images)["depth"], metadata["input_size"],
+                     path, metadata.get("step"), metadata.get("config"),
+                     metadata.get("resize_size"), metadata.get("fit", "whole"), precision, spec,
+                     "saved_model")
+    self.loaded = loaded
 
 
 def load_network(path, precision=None):

@@ -93,7 +93,7 @@ def save(network, folder, run_dir=None, print_fn=None):
   """Writes `network` (a DepthNetwork loaded from a run or checkpoint: it holds the Keras
   model and its spec) as a preset in `folder`, with the evaluation results found in
   `run_dir`/eval. Refuses to write into a folder that holds something else. Returns `folder`."""
-  if getattr(network, "model", None) is None or network.spec is None:
+  if not isinstance(network, network_lib.KerasNetwork):
     raise PresetError(f"{network.source}: a preset needs the Keras model and its spec; load "
                       f"the training run or one of its checkpoints, not a SavedModel")
   if os.path.isdir(folder) and os.listdir(folder) and not os.path.isfile(
@@ -180,9 +180,8 @@ def load(handle, precision="float32"):
     raise PresetError(f"{handle}: unreadable preset ({str(error).splitlines()[0][:300]})") \
         from None
   model = network_lib.in_precision(model, spec, precision)
-  network = network_lib.keras_network(model, spec, source=str(handle), step=metadata.get("step"))
-  network.fit = metadata.get("fit", "whole")
-  return network
+  return network_lib.keras_network(model, spec, source=str(handle), step=metadata.get("step"),
+                                   fit=metadata.get("fit", "whole"))
 
 
 def _metadata(step, fit, trained_from):

@@ -195,8 +195,7 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
               "learning_rates": {g: float(trainer.learning_rate(g, step - 1))
                                  for g in trainer.active}}
     if chief and final_eval and step >= schedule.total_steps:
-      network.step = step
-      result["eval"] = _final_evaluation(network, source, batch_size, model_dir,
+      result["eval"] = _final_evaluation(network.replace(step=step), source, batch_size, model_dir,
                                          final_eval_batches)
     if chief and export_saved_model and step >= schedule.total_steps:
       result["export"] = _export(model, spec, model_dir, step)
@@ -306,8 +305,7 @@ class _SideTasks:
     del loss
     evaluator = Evaluator("paper", batch_size=self.batch_size,
                           max_images=_images_of(batches, self.batch_size))
-    self.network.step = step
-    result = evaluator.run(self.network, data.load_table(self.source, "test"))
+    result = evaluator.run(self.network.replace(step=step), data.load_table(self.source, "test"))
     with self.eval_writer.as_default(step=step):
       for name, value in result["metrics"].items():
         tf.summary.scalar(f"metrics/{name}", value)

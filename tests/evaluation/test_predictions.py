@@ -38,7 +38,7 @@ def test_constant_predictions_score_as_computed_by_hand(tmp_path, protocol):
   images = np.zeros((3, 480, 640, 3), np.uint8)
   folder = _save(tmp_path / "constant", np.full((3, 480, 640), 1.5, np.float32))
   evaluator = Evaluator(protocol, boundary=False, batch_size=2)
-  metrics = evaluator.run(FramePredictions(folder, 3), _frames(images, depths))["metrics"]
+  metrics = evaluator.run_predictions(FramePredictions(folder, 3), _frames(images, depths))["metrics"]
   rel = 0.5 / 1.5 if protocol == "densedepth" else 0.25  # DenseDepth divides by the prediction
   assert metrics["rel"] == pytest.approx(rel, abs=1e-6)
   assert metrics["rms"] == pytest.approx(0.5, abs=1e-6)
@@ -57,7 +57,7 @@ def test_our_networks_full_frame_predictions_score_as_the_network(tmp_path):
   full = tf.image.resize(network.network(inputs.numpy())[..., None], (480, 640)).numpy()[..., 0]
   folder = _save(tmp_path / "ours", full)
   ours = Evaluator("eigen").run(network, _frames(images, depths))
-  saved = Evaluator("eigen").run(FramePredictions(folder, 3), _frames(images, depths))
+  saved = Evaluator("eigen").run_predictions(FramePredictions(folder, 3), _frames(images, depths))
   for name, value in ours["metrics"].items():
     assert saved["metrics"][name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
   for name, value in ours["boundary"].items():
@@ -90,7 +90,7 @@ def test_wrong_folders_are_one_line_naming_the_files(tmp_path):
     FramePredictions(doubled, 2)
   small = _save(tmp_path / "small", np.ones((2, 240, 320), np.float32))
   with pytest.raises(PredictionsError, match=r"00000.npy: 240x320, expected 480x640"):
-    Evaluator("eigen", boundary=False).run(FramePredictions(small, 2),
+    Evaluator("eigen", boundary=False).run_predictions(FramePredictions(small, 2),
                                            _frames(*ramp_frames(2)))
   broken = _save(tmp_path / "broken", good)
   with open(os.path.join(broken, "00001.npy"), "wb") as f:
@@ -110,12 +110,26 @@ def test_densedepth_keeps_far_pixels_and_clips_predictions_to_its_range(tmp_path
   predicted[:, :, :320] = 0.05
   folder = _save(tmp_path / "far", predicted)
   images = np.zeros((1, 480, 640, 3), np.uint8)
-  dense = Evaluator("densedepth", boundary=False).run(FramePredictions(folder, 1),
+  dense = Evaluator("densedepth", boundary=False).run_predictions(FramePredictions(folder, 1),
                                                       _frames(images, depths))["metrics"]
   _, _, left, right = protocols.DENSEDEPTH_CROP  # exclusive ends: left half 320 - left
   far, near = 320 - left, right - 320
   assert dense["rel"] == pytest.approx((11.9 / 0.1) * far / (far + near), rel=1e-5)
   assert dense["delta1"] == pytest.approx(near / (far + near), rel=1e-6)
-  eigen = Evaluator("eigen", boundary=False).run(FramePredictions(folder, 1),
+  eigen = Evaluator("eigen", boundary=False).run_predictions(FramePredictions(folder, 1),
                                                  _frames(images, depths))["metrics"]
   assert eigen["rel"] == pytest.approx(0.0, abs=1e-6)  # only the 2 m half counts there
+
+
+def test_saved_predictions_and_networks_take_their_own_entry_points(tmp_path):
+  """Saved depth goes through `run_predictions` (never flipped), a network through `run`: the
+  evaluator does not guess which it was given."""
+  depths = np.full((1, 480, 640), 2.0, np.float32)
+  folder = _save(tmp_path / "saved", depths)
+  frames = _frames(np.zeros((1, 480, 640, 3), np.uint8), depths)
+  assert Evaluator("eigen").run_predictions(FramePredictions(folder, 1), frames)[
+      "metrics"]["rel"] == pytest.approx(0.0, abs=1e-6)
+  with pytest.raises(ValueError, match="cannot be flipped"):
+    Evaluator("eigen", flip=True).run_predictions(FramePredictions(folder, 1), frames)
+  with pytest.raises(AttributeError):  # a folder of files is not a network
+    Evaluator("eigen").run(FramePredictions(folder, 1), frames)

@@ -9,6 +9,7 @@ import tensorflow as tf
 import attn_depth
 from attn_depth.serving import export
 from attn_depth.serving import inference
+from attn_depth.serving import presets
 from attn_depth import models
 from attn_depth.training.trainer import Trainer
 
@@ -48,6 +49,13 @@ def test_variant_contract(variant, tmp_path):
   export_dir = export.export_saved_model(loaded.model, str(tmp_path / "export"), spec, step=1)
   served = inference.load_network(export_dir)
   assert served.spec == spec
+  # The loader picks the backend by what the path holds; only the Keras one can be re-saved.
+  assert (loaded.backend, served.backend) == ("keras", "saved_model")
+  assert isinstance(loaded, inference.KerasNetwork)
+  assert not isinstance(served, inference.KerasNetwork)
+  with pytest.raises(presets.PresetError, match="needs the Keras model"):
+    attn_depth.DepthEstimator(served).save_to_preset(str(tmp_path / "not_a_preset"))
+  assert not (tmp_path / "not_a_preset").exists()
   np.testing.assert_allclose(served.depth_at_image_size(IMAGES), expected, rtol=1e-4, atol=1e-5)
   # LiteRT and ONNX of the network endpoint agree with the SavedModel's.
   images = np.random.default_rng(1).random((1, 64, 96, 3)).astype(np.float32)
