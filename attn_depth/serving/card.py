@@ -211,9 +211,9 @@ def _use(spec, loading, beside, licence, version):
          if beside else [])
   hf_command, kaggle_command = share_commands(spec, licence)
   return [
-      f"Install attn_depth (this preset was written by version {version}; it is not on PyPI): "
-      "in a clone of its repository, `pip install -c constraints.txt \".[hub]\"` (the `hub` "
-      "extra brings huggingface_hub and kagglehub for `hf://` and `kaggle://` handles). Then",
+      f"Install attn_depth (this preset was written by version {version}) from a clone of its "
+      "repository: `pip install -c constraints.txt \".[hub]\"` in the clone (the `hub` extra "
+      "brings huggingface_hub and kagglehub for `hf://` and `kaggle://` handles). Then",
       "", "```python", "import attn_depth",
       "estimator = attn_depth.DepthEstimator.from_preset(\"hf://<you>/attn-depth-"
       f"{spec.name}\")",
@@ -269,7 +269,7 @@ def model_card(spec, provenance, results=(), operative_config=None, loading="pre
       *_use(spec, loading, beside, metadata["license"], versions.get("attn_depth")), "",
       "## Evaluation", ""]
   if not results:
-    lines.append("No evaluation results were found beside the run.")
+    lines += ["No evaluation results were found beside the run.", ""]
   for report in results:
     lines += [f"{report.get('protocol_description')}; {report.get('mode')}; "
               f"{report.get('images')} images of {report.get('source')}; ground truth: "
