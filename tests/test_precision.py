@@ -105,7 +105,7 @@ def test_bfloat16_export_computes_in_bfloat16_and_says_so(run_dir, tmp_path, bfl
   assert served.precision == "bfloat16"
   with pytest.raises(inference.ModelLoadError, match="computes in bfloat16"):
     inference.load_network(export_dir, precision="float32")
-  with open(os.path.join(export_dir, inference.METADATA_FILE), encoding="utf-8") as f:
+  with open(os.path.join(export_dir, inference.PROVENANCE_FILE), encoding="utf-8") as f:
     assert json.load(f)["precision"] == "bfloat16"
 
 

@@ -42,7 +42,11 @@ def test_no_module_but_the_owner_spells_a_run_file_name():
   """Renaming a run file is a one-line change: no string in the package (docstrings aside,
   which describe) equals one of the run folder's file names, except in core/run_dir.py."""
   names = {run_dir.SPEC_FILE, run_dir.OPERATIVE_CONFIG, run_dir.SESSIONS_FILE,
-           run_dir.STAGES_FILE, run_dir.SAVED_MODEL_FILE, "preview.png"}
+           run_dir.STAGES_FILE, run_dir.SAVED_MODEL_FILE, "preview.png",
+           # a preset's and an export's records (run_dir.PresetDir, saved_model_asset)
+           run_dir.SAVED_MODEL_ASSETS, run_dir.PROVENANCE_FILE, run_dir.LEGACY_PRESET_METADATA,
+           run_dir.LEGACY_EXPORT_METADATA, run_dir.PRESET_MODEL_FILE, run_dir.PRESET_CARD,
+           run_dir.EXPORT_CARD, run_dir.WEIGHTS_TERMS_FILE}
   found = []
   package = os.path.join(REPO_ROOT, "attn_depth")
   for folder, _, file_names in os.walk(package):

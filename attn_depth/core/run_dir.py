@@ -7,7 +7,7 @@
     <run>/train/                    TensorBoard logs; sessions.json (one entry per session)
     <run>/eval/                     TensorBoard logs; <result>.json/.md reports; preview.png
     <run>/export/                   the SavedModel (and LiteRT/ONNX files, the model card)
-    <run>/preset/                   the Keras preset
+    <run>/preset/                   the Keras preset (its own layout: `PresetDir`)
     <run>/logs/<stage>.log          a reproduction's stage logs; <run>/stages.json their record
     <output>/figures/               the paper's figures across runs
 """
@@ -19,6 +19,17 @@ OPERATIVE_CONFIG = "operative_config.gin"
 SESSIONS_FILE = "sessions.json"
 STAGES_FILE = "stages.json"
 SAVED_MODEL_FILE = "saved_model.pb"
+SAVED_MODEL_ASSETS = "assets.extra"  # a SavedModel's folder for attn_depth's own records
+# A preset's and a SavedModel's identity record (step, precision, versions, trained-from,
+# results), beside model_spec.json; what older exports and presets carried instead:
+PROVENANCE_FILE = "provenance.json"
+LEGACY_PRESET_METADATA = "metadata.json"  # presets written before provenance.json
+LEGACY_EXPORT_METADATA = "attn_depth.json"  # SavedModels' assets.extra/ before provenance.json
+PRESET_MODEL_FILE = "model.keras"
+PRESET_CARD = "README.md"  # the page Hugging Face and Kaggle show
+EXPORT_CARD = "MODEL_CARD.md"  # beside a SavedModel
+WEIGHTS_TERMS_FILE = "LICENSE.md"  # the terms the card's `license: other` links to
+TFEVENTS_PATTERN = "events.out.tfevents.*"  # TensorBoard's event files
 
 
 class RunDir:
@@ -119,6 +130,50 @@ class RunDir:
   def has_results(self):
     """Whether evaluation reports can be here (eval/ exists)."""
     return os.path.isdir(self.eval_dir)
+
+
+class PresetDir:
+  """Paths inside a preset folder (keras-hub's presets; written by attn_depth.serving.presets):
+
+      <preset>/model.keras           the network, architecture and weights
+      <preset>/model_spec.json       what the network is and the scale it was trained at
+      <preset>/provenance.json       step, precision, versions, trained-from, results
+      <preset>/README.md             the model card; LICENSE.md the weights' terms where other
+      <preset>/operative_config.gin  every gin setting the run used
+      <preset>/eval/                 the run's evaluation reports (.json, .md)
+      <preset>/logs/train/, logs/eval/  the run's TensorBoard event files
+  """
+
+  def __init__(self, path):
+    self.path = os.fspath(path)
+
+  def __fspath__(self):
+    return self.path
+
+  def _join(self, *parts):
+    return os.path.join(self.path, *parts)
+
+  model = property(lambda self: self._join(PRESET_MODEL_FILE))
+  spec = property(lambda self: self._join(SPEC_FILE))
+  provenance = property(lambda self: self._join(PROVENANCE_FILE))
+  legacy_metadata = property(lambda self: self._join(LEGACY_PRESET_METADATA))
+  card = property(lambda self: self._join(PRESET_CARD))
+  weights_terms = property(lambda self: self._join(WEIGHTS_TERMS_FILE))
+  operative_config = property(lambda self: self._join(OPERATIVE_CONFIG))
+  eval_dir = property(lambda self: self._join("eval"))
+
+  def logs(self, kind):
+    """The TensorBoard events of the run's `kind` ("train" or "eval") logs."""
+    return self._join("logs", kind)
+
+  def has_identity(self):
+    """Whether this is a preset's folder: its provenance record, or an older preset's."""
+    return os.path.isfile(self.provenance) or os.path.isfile(self.legacy_metadata)
+
+
+def saved_model_asset(export_dir, name):
+  """A record inside a SavedModel (assets.extra/model_spec.json, provenance.json, ...)."""
+  return os.path.join(export_dir, SAVED_MODEL_ASSETS, name)
 
 
 def is_saved_model(path):

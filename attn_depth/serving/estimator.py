@@ -59,8 +59,9 @@ class DepthEstimator:
     return cls(network)
 
   def save_to_preset(self, preset_dir):
-    """Writes this model as a preset folder: model.keras, model_spec.json, metadata.json, the
-    model card (README.md) and the training run's evaluation results. Returns the folder."""
+    """Writes this model as a preset folder: model.keras, model_spec.json, provenance.json, the
+    model card (README.md) and the training run's evaluation results, operative config and
+    TensorBoard logs. Returns the folder."""
     return presets.save(self.network, preset_dir, self.run_dir)
 
   @property

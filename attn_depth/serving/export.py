@@ -8,8 +8,9 @@ Signatures of the SavedModel:
   network: images float32 [B, h, w, 3] in [0, 1], h and w multiples of 8 -> depth float32
     [B, h/2, w/2] metres: the fully convolutional network itself, which evaluation protocols
     need to place the prediction in the frame themselves.
-`assets.extra/attn_depth.json` records the input and frame sizes, the fit, the training step and
-the variant; `assets.extra/model_spec.json` the model's spec; MODEL_CARD.md sits beside them.
+`assets.extra/model_spec.json` holds the model's spec, `assets.extra/provenance.json` its
+provenance (step, fit, precision, versions, trained-from, results: attn_depth.serving.provenance;
+exports before it wrote `assets.extra/attn_depth.json`); MODEL_CARD.md sits beside them.
 
 LiteRT (`model_<precision>.tflite` for float32, float16, int8_dynamic and int8; see
 TFLITE_PRECISIONS; through Keras' `export(format="litert")`)
@@ -35,6 +36,7 @@ from attn_depth.core import files
 from attn_depth.serving import inference
 from attn_depth.core import precision as precision_lib
 from attn_depth.serving import presets
+from attn_depth.serving import provenance
 from attn_depth.core.errors import UserError
 
 
@@ -72,12 +74,13 @@ def export_saved_model(model, export_dir, spec, step=None, fit="whole", run_dir=
   archive.add_endpoint(name=inference.SERVING_SIGNATURE, fn=serve)
   archive.add_endpoint(name=inference.NETWORK_SIGNATURE, fn=network)
   archive.write_out(export_dir, verbose=False)
-  metadata = {"input_size": list(input_size), "resize_size": list(resize_size), "fit": fit,
-              "step": step, "config": spec.to_dict(), "model": model.name,
-              "precision": precision_lib.of_model(model)}
-  spec.save(os.path.join(export_dir, "assets.extra"))
-  files.write_json(os.path.join(export_dir, inference.METADATA_FILE), metadata)
-  presets.write_export_card(export_dir, spec, step, fit, run_dir)
+  assets = os.path.join(export_dir, run_dir_lib.SAVED_MODEL_ASSETS)
+  spec.save(assets)
+  found = presets.read_results(run_dir)
+  provenance.write(assets, provenance.record(
+      step, fit, precision_lib.of_model(model), run_dir or "an in-memory model",
+      [(os.path.splitext(os.path.basename(path))[0], report) for path, report in found]))
+  presets.write_export_card(export_dir, spec, run_dir)
   return export_dir
 
 
@@ -295,11 +298,11 @@ def export_network(network, export_dir, tflite_precisions=DEFAULT_TFLITE, sample
     checks = _export_network(network, partial, tflite_precisions, sample_image,
                              lambda line: print_fn(final_names(line)), run_dir, onnx, precision)
     checks = final_names(checks)
-    with open(os.path.join(partial, "assets.extra", "tflite_check.json"), "w",
+    with open(run_dir_lib.saved_model_asset(partial, "tflite_check.json"), "w",
               encoding="utf-8") as f:
       json.dump(checks, f, indent=2)
     # The card again, now naming the LiteRT/ONNX files that were kept and how well they agree.
-    presets.write_export_card(partial, network.spec, network.step, network.fit, run_dir, checks)
+    presets.write_export_card(partial, network.spec, run_dir, checks)
   return checks
 
 

@@ -17,7 +17,6 @@ How a photo is fitted to the network (`fit`):
   objects arrive at 0.77 of the size the network learned (the behaviour before 2026-11).
 """
 
-import json
 import os
 
 import tensorflow as tf
@@ -36,12 +35,16 @@ from attn_depth.core import run_dir as run_dir_lib
 from attn_depth.core import precision as precision_lib
 from attn_depth.core.errors import UserError
 from attn_depth.serving import presets
+from attn_depth.serving import provenance
 
 NETWORK_SIGNATURE = "network"
 SERVING_SIGNATURE = "serving_default"
-METADATA_FILE = os.path.join("assets.extra", "attn_depth.json")
+# The SavedModel's provenance record (attn_depth.serving.provenance), and what exports carried
+# before it (read when the record is absent).
+PROVENANCE_FILE = run_dir_lib.saved_model_asset("", run_dir_lib.PROVENANCE_FILE)
+METADATA_FILE = run_dir_lib.saved_model_asset("", run_dir_lib.LEGACY_EXPORT_METADATA)
 OPERATIVE_CONFIG = run_dir_lib.OPERATIVE_CONFIG
-SPEC_FILE = os.path.join("assets.extra", run_dir_lib.SPEC_FILE)  # inside a SavedModel
+SPEC_FILE = run_dir_lib.saved_model_asset("", run_dir_lib.SPEC_FILE)  # inside a SavedModel
 
 
 class ModelLoadError(UserError, ValueError):
@@ -123,11 +126,7 @@ def load_saved_model_network(path, precision=None):
   """The SavedModel's network; it computes in the precision it was exported in, so asking for
   another (`precision`) is refused in one line."""
   loaded = tf.saved_model.load(path)
-  metadata_path = os.path.join(path, METADATA_FILE)
-  metadata = {}
-  if os.path.isfile(metadata_path):
-    with open(metadata_path, encoding="utf-8") as f:
-      metadata = json.load(f)
+  metadata = read_provenance(path) or {}
   spec_path = os.path.join(path, SPEC_FILE)
   spec = models.ModelSpec.load(spec_path) if os.path.isfile(spec_path) else None
   if spec:  # older exports carry the sizes in attn_depth.json alone
@@ -135,8 +134,8 @@ def load_saved_model_network(path, precision=None):
                     config=spec.to_dict())
   if NETWORK_SIGNATURE not in loaded.signatures or "input_size" not in metadata:
     raise ModelLoadError(f"{path}: a SavedModel without attn_depth's '{NETWORK_SIGNATURE}' "
-                         f"signature and {METADATA_FILE}; export it with attn-depth export")
-  exported = metadata.get("precision", "float32")
+                         f"signature and {SPEC_FILE}; export it with attn-depth export")
+  exported = metadata.get("precision") or "float32"
   if precision not in (None, exported):
     raise ModelLoadError(f"{path}: this SavedModel computes in {exported}, as it was exported; "
                          f"for {precision} export it with attn-depth export --precision="
@@ -152,9 +151,16 @@ class SavedModelNetwork(DepthNetwork):
     signature = loaded.signatures[NETWORK_SIGNATURE]
     super().__init__(lambda images: signature(images=images)["depth"], metadata["input_size"],
                      path, metadata.get("step"), metadata.get("config"),
-                     metadata.get("resize_size"), metadata.get("fit", "whole"), precision, spec,
+                     metadata.get("resize_size"), metadata.get("fit") or "whole", precision, spec,
                      "saved_model")
     self.loaded = loaded
+
+
+def read_provenance(path):
+  """The provenance record of the SavedModel at `path` (assets.extra/provenance.json, or the
+  attn_depth.json of an export written before it, whose entries it keeps); None if neither."""
+  return provenance.read(os.path.join(path, run_dir_lib.SAVED_MODEL_ASSETS),
+                         run_dir_lib.LEGACY_EXPORT_METADATA)
 
 
 def load_network(path, precision=None):

@@ -115,7 +115,7 @@ def test_exported_and_checkpoint_networks_give_the_same_evaluation(run_dir, tmp_
     gt_b, pred_b = protocols.apply(protocol, from_saved_model, frames["image"], frames["depth"])
     np.testing.assert_array_equal(gt_a, gt_b)
     np.testing.assert_allclose(pred_a, pred_b, rtol=1e-5, atol=1e-6)
-  assert tf.io.gfile.exists(os.path.join(export_dir, "assets.extra", "attn_depth.json"))
+  assert tf.io.gfile.exists(os.path.join(export_dir, inference.PROVENANCE_FILE))
 
 
 def test_depth_estimator_api_from_a_run_and_a_saved_model(run_dir, tmp_path):
