@@ -35,6 +35,7 @@ setup(
         "scikit-image<1",  # Canny edges of the iBims boundary metrics
         "ai-edge-litert<3",  # the TFLite runtime that replaces the deprecated tf.lite.Interpreter
         "pillow<14",  # image files in and out
+        "pillow-heif>=1.1,<2",  # HEIC/HEIF photos (iPhones' default) through PIL
         "importlib_resources<8",  # tensorflow-datasets imports it without declaring it
         "tensorboard<3",  # tf.summary writers
         "matplotlib<4",  # tools/figures.py: the paper's figures with axes, legends, colour bars

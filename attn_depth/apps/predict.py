@@ -3,7 +3,9 @@
 For every input image `<name>` it writes to the output folder:
   <name>_depth.npy        float32 [H, W], metres, at the photo's own size
   <name>_depth_mm.png     16-bit PNG, millimetres
-  <name>_depth_color.png  colour-mapped depth with a legend in metres
+  <name>_depth_color.png  colour-mapped depth, pixel-aligned with the photo (any matplotlib map)
+  <name>_depth_legend.png its colour bar, labelled in metres
+  <name>_depth_gray.png   on request: 8-bit grayscale depth, near = bright, 0 = no depth
   <name>.ply              binary coloured point cloud, metres, camera frame
   <name>_bokeh.png        on request: synthetic depth of field
 """
@@ -19,14 +21,17 @@ from attn_depth.apps import bokeh as bokeh_lib
 from attn_depth.core import images as images_lib
 from attn_depth.apps import pointcloud
 from attn_depth.core.console import Progress
+from attn_depth.core import visualization
 from attn_depth.core.console import format_duration
 
-OUTPUTS = ("npy", "png16", "color", "ply", "bokeh")
-DEFAULT_OUTPUTS = ("npy", "png16", "color", "ply")
+OUTPUTS = ("npy", "png16", "color", "legend", "gray", "ply", "bokeh")
+DEFAULT_OUTPUTS = ("npy", "png16", "color", "legend", "ply")
+COLORMAP = visualization.COLORMAP
 
 
 OUTPUT_SUFFIXES = {"npy": "_depth.npy", "png16": "_depth_mm.png", "color": "_depth_color.png",
-                   "ply": ".ply", "bokeh": "_bokeh.png"}
+                   "legend": "_depth_legend.png", "gray": "_depth_gray.png", "ply": ".ply",
+                   "bokeh": "_bokeh.png"}
 
 
 def _unique_stem(path, used, output_dir, outputs, overwrite=False):
@@ -51,27 +56,38 @@ _BOKEH_PROGRESS_PIXELS = 4_000_000
 
 
 def write_outputs(rgb, depth, stem, output_dir, outputs=DEFAULT_OUTPUTS, intrinsics=None,
-                  focus_depth=None, aperture=None, print_fn=None):
+                  focus_depth=None, aperture=None, print_fn=None, colormap=COLORMAP):
   """Writes the requested files for one image, all of them or none (each is written beside its
   name and they are renamed into place together: an image reported as failed leaves nothing);
-  returns their paths. `print_fn` receives progress lines for the bokeh of large photos."""
+  returns their paths. `print_fn` receives progress lines for the bokeh of large photos;
+  `colormap` (a matplotlib name) colours the color output and its legend."""
   chosen = [output for output in OUTPUTS if output in outputs]
   finals = [os.path.join(output_dir, stem + OUTPUT_SUFFIXES[output]) for output in chosen]
   with files.replacing_all(finals) as partials:
     _write_outputs(rgb, depth, stem, dict(zip(chosen, partials)), intrinsics, focus_depth,
-                   aperture, print_fn)
+                   aperture, print_fn, colormap)
   return finals
 
 
-def _write_outputs(rgb, depth, stem, path_of, intrinsics, focus_depth, aperture, print_fn):
+def _write_outputs(rgb, depth, stem, path_of, intrinsics, focus_depth, aperture, print_fn,
+                   colormap):
   """Writes each output to its path in `path_of` ({output: path}), in OUTPUTS order."""
   outputs = path_of
   if "npy" in outputs:
     np.save(path_of["npy"], np.asarray(depth, np.float32))
   if "png16" in outputs:
     images_lib.save_depth_png16(path_of["png16"], depth)
+  # One scale for the pictures and the legend: the image's valid depth range.
+  depth_range = images_lib.valid_range(depth) or (0.0, 1.0)
   if "color" in outputs:
-    Image.fromarray(images_lib.colour_depth_with_legend(depth)).save(path_of["color"])
+    picture, _ = images_lib.depth_picture(depth, colormap, depth_range=depth_range)
+    images_lib.save_depth_picture(path_of["color"], picture, depth_range, colormap)
+  if "legend" in outputs:
+    Image.fromarray(images_lib.depth_legend(*depth_range, depth.shape[1], colormap)).save(
+        path_of["legend"])
+  if "gray" in outputs:
+    picture, _ = images_lib.depth_picture(depth, grayscale=True, depth_range=depth_range)
+    images_lib.save_depth_picture(path_of["gray"], picture, depth_range)
   if "ply" in outputs:
     camera = intrinsics or pointcloud.Intrinsics.nyu_scaled(*depth.shape)
     pointcloud.write_depth_ply(path_of["ply"], depth, camera, rgb)
@@ -98,7 +114,8 @@ def _median_depth(depth, samples=1_000_000):
 
 
 def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrinsics=None,
-                  focus_depth=None, aperture=None, print_fn=print, overwrite=False):
+                  focus_depth=None, aperture=None, print_fn=print, overwrite=False,
+                  colormap=COLORMAP):
   """Runs `network` (an inference.DepthNetwork) over files, globs and folders.
 
   Outputs of an earlier run in `output_dir` are kept (new ones are named <name>_2, ...) unless
@@ -112,6 +129,7 @@ def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrin
   unknown = set(outputs) - set(OUTPUTS)
   if unknown:
     raise ValueError(f"unknown outputs {sorted(unknown)}; choose from {OUTPUTS}")
+  visualization.check_colormap(colormap)
   paths, problems = images_lib.expand_inputs(patterns)
   failed = {}
   for problem in problems:
@@ -131,7 +149,7 @@ def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrin
       os.makedirs(output_dir, exist_ok=True)  # not before: a run that writes nothing leaves none
       stem = _unique_stem(path, used_stems, output_dir, outputs, overwrite)
       written[path] = write_outputs(rgb, depth, stem, output_dir, outputs, intrinsics,
-                                    focus_depth, aperture, print_fn)
+                                    focus_depth, aperture, print_fn, colormap)
     except files.DiskFull as error:
       raise files.DiskFull(f"{error} ({len(written)} of {len(paths)} image(s) were written "
                            f"before it)") from None

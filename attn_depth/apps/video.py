@@ -126,6 +126,15 @@ def _frames_of(source):
   return (lambda: read_frames(source)), count or None, fps
 
 
+def check_source(source):
+  """Raises VideoError unless `source` (a video file or a folder of frames) opens: the tools'
+  check before a model loads (a folder's frames are read later, each one line if it fails)."""
+  if os.path.isdir(source):
+    frame_files(source)
+  else:
+    video_info(source)
+
+
 def _free_name(output_dir, name, overwrite):
   candidate, number = name, 2
   while not overwrite and (os.path.exists(os.path.join(output_dir, candidate)) or
@@ -135,7 +144,8 @@ def _free_name(output_dir, name, overwrite):
 
 
 def predict_video(network, source, output_dir, consistent=False, fps=None, chunk=100,
-                  overwrite=False, print_fn=print):
+                  overwrite=False, print_fn=print, colormap=visualization.COLORMAP,
+                  grayscale=False):
   """Depth for every frame of a video file or an ordered folder of frames.
 
   Writes <output_dir>/<name>/depth_NNNNN.npy (float32 metres, the frame's size) and
@@ -143,7 +153,8 @@ def predict_video(network, source, output_dir, consistent=False, fps=None, chunk
   by side, one colour scale for the whole clip (its 2nd to 98th percentile of depth). With
   `consistent`, depth is fused over time (`stabilize_clip`) in chunks of `chunk` frames kept in
   memory (the forward pass runs through the whole clip; the backward pass restarts at each
-  chunk's end). Earlier outputs are kept (<name>_2, ...) unless `overwrite`. Returns
+  chunk's end). Earlier outputs are kept (<name>_2, ...) unless `overwrite`. The depth half of
+  the video is in matplotlib's `colormap`, or with `grayscale` 8-bit gray, near = bright. Returns
   {"frames": n, "folder": ..., "video": ...}.
   """
   frames, total, source_fps = _frames_of(source)
@@ -159,14 +170,14 @@ def predict_video(network, source, output_dir, consistent=False, fps=None, chunk
     os.makedirs(partial_folder)
     count, low, high = _write_clip(network, source, frames, total, source_fps, name,
                                    partial_folder, partial_video, consistent, fps, chunk,
-                                   print_fn)
+                                   print_fn, colormap, grayscale)
   print_fn(f"{source}: {count} frames -> {folder}/ and {video_path} (colour scale "
            f"{low:.2f}-{high:.2f} m{'; consistent mode' if consistent else ''})")
   return {"frames": count, "folder": folder, "video": video_path}
 
 
 def _write_clip(network, source, frames, total, source_fps, name, folder, video_path,
-                consistent, fps, chunk, print_fn):
+                consistent, fps, chunk, print_fn, colormap, grayscale):
   """predict_video's work into `folder` and `video_path`; returns (frames, colour scale low,
   high)."""
   progress = Progress(total, f"{name}: depth", unit="frames", print_fn=print_fn)
@@ -206,7 +217,11 @@ def _write_clip(network, source, frames, total, source_fps, name, folder, video_
   try:
     for index, image in enumerate(frames()):
       depth = np.load(os.path.join(folder, f"depth_{index:05d}.npy"))
-      writer.write(np.concatenate([image, visualization.colorize(depth, low, high)], axis=1))
+      if grayscale:
+        picture = np.repeat(visualization.grayscale(depth, low, high)[..., None], 3, axis=-1)
+      else:
+        picture = visualization.colorize(depth, low, high, colormap)
+      writer.write(np.concatenate([image, picture], axis=1))
   finally:
     writer.close()
   return count, low, high

@@ -25,7 +25,9 @@ from absl import flags
 from attn_depth import cli
 from attn_depth import config
 from attn_depth.serving import inference
+from attn_depth.core import images
 from attn_depth.core import precision
+from attn_depth.core import visualization
 from attn_depth.apps import pointcloud
 from attn_depth.apps import predict
 from attn_depth.apps import video
@@ -36,6 +38,14 @@ _OUTPUT_DIR = flags.DEFINE_string("output_dir", "predictions", "Where the output
 _OUTPUTS = flags.DEFINE_list("outputs", list(predict.DEFAULT_OUTPUTS),
                              f"Any of {list(predict.OUTPUTS)}.")
 _BOKEH = flags.DEFINE_bool("bokeh", False, "Also render bokeh (same as adding it to --outputs).")
+_COLORMAP = flags.DEFINE_string("colormap", visualization.COLORMAP, "Colour map of the color "
+                                "output, its legend and the depth videos: any matplotlib name "
+                                "(viridis, magma, gray, ...; a name ending in _r reverses it).")
+_GRAYSCALE = flags.DEFINE_bool("grayscale", False, "Also write <name>_depth_gray.png: 8-bit "
+                               "grayscale depth, near = bright (255 at the image's nearest "
+                               "depth, 1 at its farthest, linear in metres; 0 = no depth); "
+                               "videos: the depth half in gray. Same as adding gray to "
+                               "--outputs.")
 _FOCUS_DEPTH = flags.DEFINE_float("focus_depth", None, "Bokeh: metres in focus; default the "
                                   "median depth at the image centre.")
 _APERTURE = flags.DEFINE_float("aperture", None, "Bokeh: blur radius in pixels of the far "
@@ -76,30 +86,65 @@ def _intrinsics():
   return pointcloud.Intrinsics(_FX.value, _FY.value or _FX.value, _CX.value, _CY.value)
 
 
+def _checked_inputs(inputs):
+  """(clips, photos, problems): the inputs that open, checked from their headers before any
+  model loads, and a `file: why` line for each one that does not."""
+  clips, photos, problems = [], [], []
+  for source in inputs:
+    if video.is_video(source) or (_SEQUENCE.value and os.path.isdir(source)):
+      try:
+        video.check_source(source)
+        clips.append(source)
+      except video.VideoError as error:
+        problems.append(str(error))
+  paths, found_problems = images.expand_inputs(
+      [p for p in inputs if not (video.is_video(p) or (_SEQUENCE.value and os.path.isdir(p)))])
+  problems += found_problems
+  for path in paths:
+    try:
+      images.check_image(path)
+      photos.append(path)
+    except images.ImageReadError as error:
+      problems.append(str(error))
+  return clips, photos, problems
+
+
 def main(argv):
   inputs = argv[1:]
   with cli.tool("predict"):
     if not inputs:
       raise cli.UserError("no input images; pass files, globs or folders after the flags")
-    outputs = list(_OUTPUTS.value) + (["bokeh"] if _BOKEH.value else [])
+    outputs = (list(_OUTPUTS.value) + (["bokeh"] if _BOKEH.value else [])
+               + (["gray"] if _GRAYSCALE.value else []))
     unknown = sorted(set(outputs) - set(predict.OUTPUTS))
     if unknown:
       raise cli.UserError(f"--outputs: unknown {unknown}; choose from {list(predict.OUTPUTS)}")
+    try:
+      visualization.check_colormap(_COLORMAP.value)
+    except visualization.ColormapError as error:
+      raise cli.UserError(f"--colormap: {error}") from None
     intrinsics = _intrinsics()
     if _APERTURE.value is not None and _APERTURE.value < 0:
       raise cli.UserError(f"--aperture={_APERTURE.value:g}: expected a blur radius >= 0 pixels")
     if _FOCUS_DEPTH.value is not None and _FOCUS_DEPTH.value <= 0:
       raise cli.UserError(f"--focus_depth={_FOCUS_DEPTH.value:g}: expected metres > 0")
+    # Every input is checked before the model loads (seconds): an input that cannot work is
+    # one line at once, not after the network is built.
+    clips, photos, problems = _checked_inputs(inputs)
+    if not clips and not photos:
+      raise cli.UserError(problems[0] if len(problems) == 1 else
+                          f"no input could be read: {'; '.join(problems)}")
+    for problem in problems:  # a batch job goes on with the rest
+      print(f"skipped {problem}", flush=True)
     config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _GIN_BINDINGS.value)
     network = inference.load_network(_MODEL.value, _PRECISION.value).replace(fit=_FIT.value)
-    clips = [p for p in inputs if video.is_video(p) or (_SEQUENCE.value and os.path.isdir(p))]
-    photos = [p for p in inputs if p not in clips]
-    done, failed = 0, 0
+    done, failed = 0, len(problems)
     for clip in clips:
       os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
       try:
         video.predict_video(network, clip, _OUTPUT_DIR.value, _CONSISTENT.value, _FPS.value,
-                            _CHUNK.value, _OVERWRITE.value, print_fn=cli.print_flush)
+                            _CHUNK.value, _OVERWRITE.value, print_fn=cli.print_flush,
+                            colormap=_COLORMAP.value, grayscale=_GRAYSCALE.value)
         done += 1
       except video.VideoError as error:  # a batch job goes on with the rest
         print(f"skipped {error}", flush=True)
@@ -107,14 +152,15 @@ def main(argv):
     if photos:
       result = predict.predict_files(network, photos, _OUTPUT_DIR.value, outputs, intrinsics,
                                      _FOCUS_DEPTH.value, _APERTURE.value,
-                                     print_fn=cli.print_flush, overwrite=_OVERWRITE.value)
+                                     print_fn=cli.print_flush, overwrite=_OVERWRITE.value,
+                                     colormap=_COLORMAP.value)
       done += len(result["written"])
       failed += len(result["failed"])
       print(f"{len(result['written'])} image(s) -> {_OUTPUT_DIR.value}"
-            + (f"; {len(result['failed'])} skipped" if result["failed"] else ""))
+            + (f"; {len(result['failed']) + len(problems)} skipped"
+               if result["failed"] or problems else ""))
     if not done:
       raise cli.UserError("no image or video could be processed")
     if failed:  # exit 1, so that a scheduler or a script sees that some inputs have no depth
       raise cli.UserError(f"{failed} of {done + failed} input(s) failed (each named above); the "
                           f"others were written")
-

@@ -1,5 +1,8 @@
-"""Reading the user's photos and writing depth images (16-bit millimetres, colour with legend)."""
+"""Reading the user's photos (HEIC too, with pillow-heif) and writing depth images (16-bit
+millimetres, colour or grayscale pictures, their legends)."""
 
+import contextlib
+import functools
 import glob
 import os
 import warnings
@@ -9,11 +12,14 @@ from PIL import Image
 from PIL import ImageDraw
 from PIL import ImageFont
 from PIL import ImageOps
+from PIL import PngImagePlugin
 
 from attn_depth.core import visualization
 from attn_depth.core.errors import UserError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+HEIF_EXTENSIONS = (".heic", ".heif")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp") + HEIF_EXTENSIONS
+FORMATS = "JPEG, PNG, BMP, TIFF, WebP or HEIC"
 
 
 class ImageReadError(UserError, ValueError):
@@ -48,12 +54,27 @@ def expand_inputs(patterns):
   return paths, problems
 
 
-def read_rgb(path):
-  """Any image file -> uint8 RGB [H, W, 3], upright by its EXIF orientation.
+@functools.cache
+def heif_support():
+  """Registers pillow-heif's HEIC/HEIF reader with PIL (once); False where it is not installed."""
+  try:
+    import pillow_heif  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    return False
+  # libheif applies the file's own rotation and mirroring (its irot/imir boxes: a phone's
+  # orientation) while decoding and pillow-heif resets the EXIF tag to 1, so exif_transpose
+  # below does not rotate twice; an EXIF tag without those boxes is informative only (the HEIF
+  # standard, as libheif and macOS read it).
+  pillow_heif.register_heif_opener(thumbnails=False)
+  return True
 
-  Grayscale is repeated to 3 channels, alpha dropped (composited on white), palettes expanded,
-  16-bit and float images scaled to 8 bits by their full range.
-  """
+
+@contextlib.contextmanager
+def _reading(path):
+  """The body opens `path` with PIL; whatever goes wrong is one ImageReadError naming it."""
+  if not heif_support() and str(path).lower().endswith(HEIF_EXTENSIONS):
+    raise ImageReadError(f"{path}: reading HEIC/HEIF needs pillow-heif (pip install -c "
+                         f"constraints.txt pillow-heif)")
   try:
     with warnings.catch_warnings():
       # PIL warns above ~89 MP and refuses above twice that (Image.MAX_IMAGE_PIXELS): photos up
@@ -61,9 +82,7 @@ def read_rgb(path):
       # Its warnings about damaged files ("Tag data larger than file") are not the user's
       # business either: the photo reads, or it is one line.
       warnings.simplefilter("ignore")
-      with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image)
-        image.load()
+      yield
   except Image.DecompressionBombError as error:
     raise ImageReadError(f"{path}: too large to read ({error}); photos up to "
                          f"{2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels are read") from None
@@ -72,8 +91,35 @@ def read_rgb(path):
     # SyntaxError, EOFError, struct.error, ... (found by fuzzing, tools/fuzz.py): each is the
     # same one line for the user.
     reason = str(error) if str(path) not in str(error) else error.__class__.__name__
-    raise ImageReadError(f"{path}: not a readable image ({reason}); expected JPEG, PNG, BMP, "
-                         f"TIFF or WebP") from None
+    raise ImageReadError(f"{path}: not a readable image ({reason}); expected {FORMATS}") from None
+
+
+def _check_size(path, width, height):
+  if width < 8 or height < 8:
+    raise ImageReadError(f"{path}: {width}x{height} pixels; expected at least 8x8")
+
+
+def check_image(path):
+  """Raises what read_rgb would for a file that is not an image, too small or too large, from
+  its header alone (milliseconds, nothing decoded): the tools' check before a model loads. A
+  file damaged after its header still fails later, in read_rgb."""
+  with _reading(path):
+    with Image.open(path) as image:
+      size = image.size
+  _check_size(path, *size)
+
+
+def read_rgb(path):
+  """Any image file -> uint8 RGB [H, W, 3], upright by its orientation (EXIF, or HEIC's own).
+
+  Grayscale is repeated to 3 channels, alpha dropped (composited on white), palettes expanded,
+  16-bit and float images scaled to 8 bits by their full range. HEIC/HEIF needs pillow-heif
+  (installed with attn_depth).
+  """
+  with _reading(path):
+    with Image.open(path) as image:
+      image = ImageOps.exif_transpose(image)
+      image.load()
   if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
     values = np.asarray(image, np.float64)
     maximum = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
@@ -86,8 +132,7 @@ def read_rgb(path):
       background = Image.new("RGBA", image.size, (255, 255, 255, 255))
       image = Image.alpha_composite(background, image)
     rgb = np.asarray(image.convert("RGB"), np.uint8)
-  if rgb.shape[0] < 8 or rgb.shape[1] < 8:
-    raise ImageReadError(f"{path}: {rgb.shape[1]}x{rgb.shape[0]} pixels; expected at least 8x8")
+  _check_size(path, rgb.shape[1], rgb.shape[0])
   return rgb
 
 
@@ -129,18 +174,15 @@ def load_depth_png16(path):
     return np.asarray(image, np.float32) / 1000.0
 
 
-def colour_depth_with_legend(depth, min_depth=None, max_depth=None, bar_height=None):
-  """The colour-mapped depth above a colour bar labelled in metres. uint8 [H + bar, W, 3]."""
-  depth = np.asarray(depth, np.float32)
-  found = valid_range(depth) or (0.0, 1.0)
-  low = float(min_depth if min_depth is not None else found[0])
-  high = float(max_depth if max_depth is not None else found[1])
-  height, width = depth.shape
+def depth_legend(low, high, width, colormap=visualization.COLORMAP, bar_height=None):
+  """The colour bar of a depth picture from `low` to `high` metres, labelled in metres: uint8
+  [h, width, 3], to be shown beside (not inside) the picture, which stays pixel-aligned with its
+  photo."""
   font = ImageFont.load_default(size=max(10, width // 40))
   text_height = font.getbbox("0.00 m")[3] + 4
-  bar_height = bar_height or max(8, height // 30)
+  bar_height = bar_height or max(8, width // 40)
   ramp = np.linspace(low, high, width, dtype=np.float32)[None].repeat(bar_height, axis=0)
-  bar = visualization.colorize(np.maximum(ramp, 1e-6), low, high)
+  bar = visualization.colorize(np.maximum(ramp, 1e-6), low, high, colormap)
   legend = Image.new("RGB", (width, bar_height + text_height + 4), (255, 255, 255))
   legend.paste(Image.fromarray(bar), (0, 2))
   draw = ImageDraw.Draw(legend)
@@ -149,8 +191,29 @@ def colour_depth_with_legend(depth, min_depth=None, max_depth=None, bar_height=N
     text_width = draw.textlength(label, font=font)
     x = min(max(fraction * width - text_width / 2, 0), width - text_width)
     draw.text((x, bar_height + 4), label, fill=(0, 0, 0), font=font)
-  out = np.empty((height + legend.height, width, 3), np.uint8)
+  return np.asarray(legend)
+
+
+def depth_picture(depth, colormap=visualization.COLORMAP, grayscale=False, depth_range=None):
+  """A depth map as the picture people look at, band by band (large photos): (uint8 image of
+  the depth's own [H, W], pixel-aligned with the photo, (low, high) metres of its scale, by
+  default the valid depth's range). Colour: matplotlib's `colormap`, [H, W, 3]; `grayscale`:
+  8 bits [H, W], near = bright (visualization.grayscale)."""
+  depth = np.asarray(depth, np.float32)
+  low, high = depth_range or valid_range(depth) or (0.0, 1.0)
+  height, width = depth.shape[:2]
+  out = np.empty((height, width) if grayscale else (height, width, 3), np.uint8)
   for band in row_chunks(height, width):
-    out[band] = visualization.colorize(depth[band], low, high)
-  out[height:] = np.asarray(legend)
-  return out
+    out[band] = (visualization.grayscale(depth[band], low, high) if grayscale else
+                 visualization.colorize(depth[band], low, high, colormap))
+  return out, (low, high)
+
+
+def save_depth_picture(path, picture, depth_range, colormap=None):
+  """Writes a depth_picture as PNG with its scale as text chunks (depth_min_m, depth_max_m and
+  the colour map, or "grayscale, near = bright"): the picture carries its own legend's numbers."""
+  info = PngImagePlugin.PngInfo()
+  info.add_text("depth_min_m", f"{depth_range[0]:.4f}")
+  info.add_text("depth_max_m", f"{depth_range[1]:.4f}")
+  info.add_text("depth_colours", colormap or "grayscale, near = bright, 0 = no depth")
+  Image.fromarray(picture).save(path, format="PNG", pnginfo=info)

@@ -1,7 +1,13 @@
-"""Colour-mapped depth and RGB | ground truth | prediction strips (TensorBoard, previews)."""
+"""Colour-mapped and grayscale depth, and RGB | ground truth | prediction strips (TensorBoard,
+previews). The pictures a person looks at; what a program reads is the depth itself (.npy metres,
+16-bit PNG millimetres)."""
+
+import difflib
 
 import matplotlib
 import numpy as np
+
+from attn_depth.core.errors import UserError
 
 # One colour map for every depth picture: colour PNGs, videos, TensorBoard strips, previews and
 # the paper's figures (attn-depth figures); near is blue, far is red. matplotlib's exact map, not
@@ -9,8 +15,24 @@ import numpy as np
 COLORMAP = "turbo"
 
 
-def colorize(depth, min_depth=None, max_depth=None):
-  """depth [H, W] (or [H, W, 1]) metres -> uint8 RGB [H, W, 3]; invalid (<= 0) pixels black."""
+class ColormapError(UserError, ValueError):
+  """A colour map name that matplotlib does not know."""
+
+
+def check_colormap(name):
+  """`name` if matplotlib knows it (any of matplotlib.colormaps, e.g. viridis, magma, gray,
+  turbo_r); else ColormapError in one line with the closest names."""
+  if name in matplotlib.colormaps:
+    return name
+  known = sorted(matplotlib.colormaps)
+  close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
+  hint = f"did you mean {', '.join(close)}?" if close else "for example turbo, viridis, magma"
+  raise ColormapError(f"{name!r} is not a matplotlib colour map; {hint} (matplotlib.colormaps "
+                      f"lists all {len(known)}; a name ending in _r is the map reversed)")
+
+
+def _scaled(depth, min_depth, max_depth):
+  """(depth in [0, 1] between min_depth and max_depth (default: the valid range), valid mask)."""
   depth = np.asarray(depth, np.float32)
   if depth.ndim == 3:
     depth = depth[..., 0]
@@ -20,10 +42,27 @@ def colorize(depth, min_depth=None, max_depth=None):
   if max_depth is None:
     max_depth = float(depth[valid].max()) if valid.any() else 1.0
   scaled = np.clip((depth - min_depth) / max(max_depth - min_depth, 1e-6), 0, 1)
-  scaled = np.where(valid, scaled, 0)
-  rgb = matplotlib.colormaps[COLORMAP](scaled, bytes=True)[..., :3]
+  return np.where(valid, scaled, 0), valid
+
+
+def colorize(depth, min_depth=None, max_depth=None, colormap=COLORMAP):
+  """depth [H, W] (or [H, W, 1]) metres -> uint8 RGB [H, W, 3], pixel for pixel: min_depth
+  (default the nearest valid depth) at the start of matplotlib's `colormap`, max_depth at its
+  end; invalid (<= 0, not finite) pixels black."""
+  scaled, valid = _scaled(depth, min_depth, max_depth)
+  rgb = matplotlib.colormaps[check_colormap(colormap)](scaled, bytes=True)[..., :3]
   rgb[~valid] = 0
   return rgb
+
+
+def grayscale(depth, min_depth=None, max_depth=None):
+  """depth [H, W] (or [H, W, 1]) metres -> uint8 [H, W], near = bright: 255 at min_depth
+  (default the nearest valid depth), 1 at max_depth (default the farthest), linear in depth
+  between; 0 where there is no depth (<= 0, not finite)."""
+  scaled, valid = _scaled(depth, min_depth, max_depth)
+  gray = np.round(255.0 - 254.0 * scaled).astype(np.uint8)
+  gray[~valid] = 0
+  return gray
 
 
 def comparison_strip(image, gt, pred):

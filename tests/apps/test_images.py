@@ -1,10 +1,13 @@
 """Reading users' photos in every common form; depth PNGs in millimetres."""
 
+import matplotlib
 import numpy as np
 import pytest
 from PIL import Image
 
 from attn_depth.core import images
+from attn_depth.core import visualization
+from attn_depth.core.errors import UserError
 
 
 def test_grayscale_rgba_16bit_and_exif_orientation_become_upright_rgb(tmp_path):
@@ -84,17 +87,89 @@ def test_depth_png16_holds_millimetres(tmp_path):
   np.testing.assert_allclose(images.load_depth_png16(tmp_path / "d.png")[0, 1], 1.234)
 
 
-def test_colour_legend_adds_a_labelled_bar():
-  depth = np.linspace(1.0, 5.0, 48 * 64).reshape(48, 64)
-  picture = images.colour_depth_with_legend(depth)
-  assert picture.shape[1] == 64 and picture.shape[0] > 48 and picture.dtype == np.uint8
+def test_colour_depth_is_pixel_aligned_and_its_legend_is_separate(tmp_path):
+  """The colour picture has the photo's pixels exactly (no strip below it); its scale is a
+  separate legend image of the same width, and travels in the PNG's text chunks."""
+  depth = np.linspace(1.0, 5.0, 48 * 64, dtype=np.float32).reshape(48, 64)
+  depth[0, 0] = 0.0  # no depth: black
+  picture, depth_range = images.depth_picture(depth, "viridis")
+  assert picture.shape == (48, 64, 3) and picture.dtype == np.uint8
+  assert depth_range == (float(depth[0, 1]), 5.0)
+  np.testing.assert_array_equal(picture[0, 0], [0, 0, 0])
+  np.testing.assert_array_equal(picture[-1, -1], matplotlib.colormaps["viridis"](1.0, bytes=True)[:3])
+  images.save_depth_picture(tmp_path / "c.png", picture, depth_range, "viridis")
+  with Image.open(tmp_path / "c.png") as png:
+    assert png.size == (64, 48) and png.text["depth_colours"] == "viridis"
+    assert float(png.text["depth_max_m"]) == 5.0
+    np.testing.assert_array_equal(np.asarray(png), picture)
+  legend = images.depth_legend(1.0, 5.0, 64, "viridis")
+  assert legend.shape[1] == 64 and legend.shape[0] < 48 and legend.dtype == np.uint8
+  np.testing.assert_array_equal(legend[2, -1], matplotlib.colormaps["viridis"](1.0, bytes=True)[:3])
+
+
+def test_grayscale_depth_is_8_bit_near_bright():
+  """255 at the nearest depth, 1 at the farthest, linear in metres; 0 where there is none."""
+  depth = np.array([[1.0, 2.0, 3.0], [0.0, np.nan, 1.5]], np.float32)
+  picture, depth_range = images.depth_picture(depth, grayscale=True)
+  assert depth_range == (1.0, 3.0) and picture.dtype == np.uint8 and picture.shape == (2, 3)
+  np.testing.assert_array_equal(picture, [[255, 128, 1], [0, 0, 192]])  # 255 - 254 * 0.25 = 191.5
+
+
+def test_a_colour_map_matplotlib_lacks_is_one_line_with_suggestions():
+  with pytest.raises(visualization.ColormapError) as error:
+    visualization.check_colormap("virdis")
+  assert "\n" not in str(error.value) and "'virdis'" in str(error.value)
+  assert "did you mean viridis" in str(error.value)
+  assert isinstance(error.value, UserError)  # the tools' one-line errors
+  assert visualization.check_colormap("magma_r") == "magma_r"
+  with pytest.raises(visualization.ColormapError, match="for example turbo"):
+    visualization.colorize(np.ones((2, 2)), colormap="xyzzy")
+
+
+def _oriented_photo(tmp_path, extension, **save_args):
+  """A photo stored sideways with EXIF orientation 6 ("rotate 90 degrees clockwise to show"):
+  left half orange, right half black, 20x30 as stored."""
+  stored = np.zeros((20, 30, 3), np.uint8)
+  stored[:, :15] = (200, 100, 50)
+  image = Image.fromarray(stored)
+  exif = image.getexif()
+  exif[0x0112] = 6
+  path = tmp_path / f"phone{extension}"
+  image.save(path, exif=exif.tobytes(), **save_args)
+  return path, np.rot90(stored, -1)  # upright: 30 rows, 20 columns, the orange half on top
+
+
+@pytest.mark.parametrize("extension,save_args,tolerance", [
+    (".jpg", {"quality": 100}, 8), (".png", {}, 0), (".webp", {"lossless": True}, 0),
+    (".tif", {}, 0), (".heic", {"quality": -1, "chroma": 444}, 8)])
+def test_exif_orientation_is_applied_once_in_every_format(tmp_path, extension, save_args,
+                                                          tolerance):
+  """As a phone writes them; a HEIC from pillow-heif carries the rotation in the HEIF header
+  (irot, which libheif applies) and in EXIF, as an iPhone's does: rotated once, not twice."""
+  assert images.heif_support()
+  path, upright = _oriented_photo(tmp_path, extension, **save_args)
+  read = images.read_rgb(path)
+  assert read.shape == (30, 20, 3)
+  away_from_the_edge = np.r_[0:12, 18:30]  # lossy codecs ring at the orange/black edge
+  np.testing.assert_allclose(read[away_from_the_edge].astype(int),
+                             upright[away_from_the_edge].astype(int), atol=tolerance)
+  assert str(path).lower().endswith(images.IMAGE_EXTENSIONS)
+
+
+def test_header_check_refuses_what_read_rgb_would_before_decoding(tmp_path):
+  (tmp_path / "notes.heic").write_text("not an image")
+  Image.new("RGB", (4, 30)).save(tmp_path / "thin.png")
+  Image.new("RGB", (40, 30)).save(tmp_path / "fine.png")
+  for name, expected in [("notes.heic", "not a readable image"), ("thin.png", "4x30 pixels")]:
+    with pytest.raises(images.ImageReadError, match=expected) as error:
+      images.check_image(tmp_path / name)
+    assert str(error.value).startswith(str(tmp_path / name)) and "\n" not in str(error.value)
+  images.check_image(tmp_path / "fine.png")
 
 
 def test_depth_colours_are_matplotlibs_exact_map():
   """Every depth picture uses matplotlib's turbo (the figures' map): near blue, far red,
   invalid black, the ends of the range at the ends of the map."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  from attn_depth.core import visualization  # pylint: disable=import-outside-toplevel
   depth = np.array([[1.0, 2.0, 3.0, 0.0], [1.5, 2.5, np.nan, 3.0]], np.float32)
   rgb = visualization.colorize(depth, 1.0, 3.0)
   turbo = matplotlib.colormaps["turbo"]

@@ -2,10 +2,13 @@
 
 import os
 
+import matplotlib
 import numpy as np
+import pytest
 from PIL import Image
 
 from attn_depth.apps import predict
+from attn_depth.core import visualization
 
 
 class _ConstantNetwork:
@@ -55,4 +58,43 @@ def test_a_run_that_writes_nothing_leaves_no_output_folder(tmp_path):
                                  print_fn=lines.append)
   assert not result["written"] and len(result["failed"]) == 1
   assert lines and lines[0].startswith(f"skipped {broken}")
+  assert not os.path.exists(tmp_path / "out")
+
+
+class _RampNetwork:
+  """Depth from 1 m (left column) to 3 m (right column), at any image size."""
+
+  def depth_at_image_size(self, images):
+    height, width = images.shape[1:3]
+    return np.broadcast_to(np.linspace(1.0, 3.0, width, dtype=np.float32),
+                           (images.shape[0], height, width)).copy()
+
+
+def test_pictures_match_the_photos_pixels_in_any_colour_map_or_grayscale(tmp_path):
+  """The colour and gray pictures have the photo's size (they overlay it); the legend is its own
+  file; near is bright in gray; the 16-bit PNG stays in millimetres."""
+  Image.fromarray(np.full((30, 41, 3), 90, np.uint8)).save(tmp_path / "room.png")
+  out = tmp_path / "out"
+  result = predict.predict_files(_RampNetwork(), [str(tmp_path / "room.png")], str(out),
+                                 outputs=("png16", "color", "legend", "gray"),
+                                 print_fn=lambda line: None, colormap="magma")
+  assert sorted(os.path.basename(p) for p in result["written"][str(tmp_path / "room.png")]) == [
+      "room_depth_color.png", "room_depth_gray.png", "room_depth_legend.png", "room_depth_mm.png"]
+  with Image.open(out / "room_depth_color.png") as color, \
+       Image.open(out / "room_depth_gray.png") as gray, \
+       Image.open(out / "room_depth_legend.png") as legend, \
+       Image.open(out / "room_depth_mm.png") as millimetres:
+    assert color.size == gray.size == (41, 30) and legend.size[0] == 41
+    assert gray.mode == "L" and color.text["depth_colours"] == "magma"
+    np.testing.assert_array_equal(np.asarray(gray)[7, [0, 20, 40]], [255, 128, 1])
+    np.testing.assert_array_equal(np.asarray(color)[0, 0],
+                                  matplotlib.colormaps["magma"](0.0, bytes=True)[:3])
+    np.testing.assert_array_equal(np.asarray(millimetres)[0, [0, 20, 40]], [1000, 2000, 3000])
+
+
+def test_an_unknown_colour_map_writes_nothing(tmp_path):
+  Image.fromarray(np.full((30, 41, 3), 90, np.uint8)).save(tmp_path / "room.png")
+  with pytest.raises(visualization.ColormapError, match="did you mean viridis"):
+    predict.predict_files(_RampNetwork(), [str(tmp_path / "room.png")], str(tmp_path / "out"),
+                          colormap="virdis")
   assert not os.path.exists(tmp_path / "out")

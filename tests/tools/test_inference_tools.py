@@ -101,6 +101,26 @@ def test_export_then_predict_with_the_saved_model(run_dir, tmp_path):
     assert (out / name).is_file()
 
 
+def test_predict_checks_inputs_and_flags_before_any_model_loads(tmp_path):
+  """A wrong path, an unreadable photo, an empty folder or an unknown colour map is one line
+  before the model is looked at (here there is none: loading it first would say so)."""
+  (tmp_path / "empty").mkdir()
+  (tmp_path / "notes.jpg").write_text("not a photo")
+  no_model = f"--model={tmp_path / 'no_model'}"
+  result = run_tool("predict", no_model, str(tmp_path / "missing.jpg"), str(tmp_path / "empty"),
+                    str(tmp_path / "notes.jpg"), f"--output_dir={tmp_path / 'out'}")
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines() == [
+      f"predict: error: no input could be read: {tmp_path / 'missing.jpg'}: no such file or "
+      f"folder; {tmp_path / 'empty'}: a folder with no image (.jpg, .jpeg, .png, .bmp, .tif, "
+      f".tiff, .webp, .heic, .heif); {tmp_path / 'notes.jpg'}: not a readable image "
+      f"(UnidentifiedImageError); expected JPEG, PNG, BMP, TIFF, WebP or HEIC"]
+  result = run_tool("predict", no_model, "--colormap=virdis", str(tmp_path / "notes.jpg"))
+  assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith(
+      "predict: error: --colormap: 'virdis' is not a matplotlib colour map; did you mean viridis")
+  assert not os.path.exists(tmp_path / "out")
+
+
 def test_exported_and_checkpoint_networks_give_the_same_evaluation(run_dir, tmp_path):
   config.parse_gin_for_model(run_dir)  # the run's test set
   from_checkpoint = inference.load_network(run_dir)
