@@ -129,6 +129,18 @@ def _evaluate_sequences(network):
   print(f"wrote {output} and {plot}")
 
 
+def _model_or_predictions(total):
+  """What is scored: the trained model (--model), or the saved predictions (--predictions) of
+  the first `total` test frames (--max_images)."""
+  if not _PREDICTIONS.value:
+    return inference.load_network(_MODEL.value, _PRECISION.value)
+  if _FLIP.value:
+    raise cli.UserError("--flip: saved predictions cannot be flipped here; average your "
+                        "own mirrored predictions before saving them")
+  return FramePredictions(_PREDICTIONS.value, min(total, _MAX_IMAGES.value or total)
+                          if total else None, limited=bool(_MAX_IMAGES.value))
+
+
 def main(argv):
   del argv
   with cli.tool("evaluate"):
@@ -147,14 +159,7 @@ def main(argv):
       return
     evaluator = _evaluator()
     total = data.count_frames(_SOURCE.value, "test")
-    if _PREDICTIONS.value:
-      if _FLIP.value:
-        raise cli.UserError("--flip: saved predictions cannot be flipped here; average your "
-                            "own mirrored predictions before saving them")
-      network = FramePredictions(_PREDICTIONS.value, min(total, _MAX_IMAGES.value or total)
-                                 if total else None, limited=bool(_MAX_IMAGES.value))
-    else:
-      network = inference.load_network(_MODEL.value, _PRECISION.value)
+    network = _model_or_predictions(total)
     frames = data.load_table(_SOURCE.value, "test")
     if _MAX_IMAGES.value:
       total = min(total or _MAX_IMAGES.value, _MAX_IMAGES.value)

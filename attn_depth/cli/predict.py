@@ -109,25 +109,48 @@ def _checked_inputs(inputs):
   return clips, photos, problems
 
 
+def _checked_flags():
+  """(outputs, intrinsics) from the flags, each checked: one line for a wrong one."""
+  outputs = (list(_OUTPUTS.value) + (["bokeh"] if _BOKEH.value else [])
+             + (["gray"] if _GRAYSCALE.value else []))
+  unknown = sorted(set(outputs) - set(predict.OUTPUTS))
+  if unknown:
+    raise cli.UserError(f"--outputs: unknown {unknown}; choose from {list(predict.OUTPUTS)}")
+  try:
+    visualization.check_colormap(_COLORMAP.value)
+  except visualization.ColormapError as error:
+    raise cli.UserError(f"--colormap: {error}") from None
+  intrinsics = _intrinsics()
+  if _APERTURE.value is not None and _APERTURE.value < 0:
+    raise cli.UserError(f"--aperture={_APERTURE.value:g}: expected a blur radius >= 0 pixels")
+  if _FOCUS_DEPTH.value is not None and _FOCUS_DEPTH.value <= 0:
+    raise cli.UserError(f"--focus_depth={_FOCUS_DEPTH.value:g}: expected metres > 0")
+  return outputs, intrinsics
+
+
+def _predict_clips(network, clips):
+  """(written, failed) counts of the videos and frame folders; a failed one is named and the
+  rest go on."""
+  done, failed = 0, 0
+  for clip in clips:
+    os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
+    try:
+      video.predict_video(network, clip, _OUTPUT_DIR.value, _CONSISTENT.value, _FPS.value,
+                          _CHUNK.value, _OVERWRITE.value, print_fn=cli.print_flush,
+                          colormap=_COLORMAP.value, grayscale=_GRAYSCALE.value)
+      done += 1
+    except video.VideoError as error:  # a batch job goes on with the rest
+      print(f"skipped {error}", flush=True)
+      failed += 1
+  return done, failed
+
+
 def main(argv):
   inputs = argv[1:]
   with cli.tool("predict"):
     if not inputs:
       raise cli.UserError("no input images; pass files, globs or folders after the flags")
-    outputs = (list(_OUTPUTS.value) + (["bokeh"] if _BOKEH.value else [])
-               + (["gray"] if _GRAYSCALE.value else []))
-    unknown = sorted(set(outputs) - set(predict.OUTPUTS))
-    if unknown:
-      raise cli.UserError(f"--outputs: unknown {unknown}; choose from {list(predict.OUTPUTS)}")
-    try:
-      visualization.check_colormap(_COLORMAP.value)
-    except visualization.ColormapError as error:
-      raise cli.UserError(f"--colormap: {error}") from None
-    intrinsics = _intrinsics()
-    if _APERTURE.value is not None and _APERTURE.value < 0:
-      raise cli.UserError(f"--aperture={_APERTURE.value:g}: expected a blur radius >= 0 pixels")
-    if _FOCUS_DEPTH.value is not None and _FOCUS_DEPTH.value <= 0:
-      raise cli.UserError(f"--focus_depth={_FOCUS_DEPTH.value:g}: expected metres > 0")
+    outputs, intrinsics = _checked_flags()
     # Every input is checked before the model loads (seconds): an input that cannot work is
     # one line at once, not after the network is built.
     clips, photos, problems = _checked_inputs(inputs)
@@ -138,17 +161,8 @@ def main(argv):
       print(f"skipped {problem}", flush=True)
     config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _GIN_BINDINGS.value)
     network = inference.load_network(_MODEL.value, _PRECISION.value).replace(fit=_FIT.value)
-    done, failed = 0, len(problems)
-    for clip in clips:
-      os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
-      try:
-        video.predict_video(network, clip, _OUTPUT_DIR.value, _CONSISTENT.value, _FPS.value,
-                            _CHUNK.value, _OVERWRITE.value, print_fn=cli.print_flush,
-                            colormap=_COLORMAP.value, grayscale=_GRAYSCALE.value)
-        done += 1
-      except video.VideoError as error:  # a batch job goes on with the rest
-        print(f"skipped {error}", flush=True)
-        failed += 1
+    done, failed = _predict_clips(network, clips)
+    failed += len(problems)
     if photos:
       result = predict.predict_files(network, photos, _OUTPUT_DIR.value, outputs, intrinsics,
                                      _FOCUS_DEPTH.value, _APERTURE.value,
