@@ -25,11 +25,16 @@ def whole_frame_size(image_size, frame_size):
                  tf.int32)
 
 
+def check_fit(fit):
+  """Raises ValueError, in one line, unless `fit` is one of FITS."""
+  if fit not in FITS:
+    raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+
+
 def resize_predict_resize(network_fn, images, input_size, frame_size=None, fit="whole"):
   """TF ops: uint8 or float [B, H, W, 3] -> resized as `fit` says (module docstring) ->
   network -> depth resized back to [B, H, W]."""
-  if fit not in FITS:
-    raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+  check_fit(fit)
   size = tf.shape(images)[1:3]
   target = (input_size if fit == "squeeze" else
             whole_frame_size(size, frame_size or input_size))
@@ -68,8 +73,7 @@ class ModelInfo:
   backend: str = "keras"
 
   def __post_init__(self):
-    if self.fit not in FITS:
-      raise ValueError(f"fit must be one of {FITS}, got {self.fit!r}")
+    check_fit(self.fit)
 
 
 class DepthNetwork:
@@ -118,8 +122,7 @@ class DepthNetwork:
     """uint8 / float [B, H, W, 3] -> numpy depth [B, H, W] metres, fitted as `fit` (default
     the model's own, `info.fit`) says."""
     fit = fit or self.info.fit
-    if fit not in FITS:
-      raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    check_fit(fit)
     return np.asarray(self._at_image_size[fit](tf.convert_to_tensor(images)))
 
 

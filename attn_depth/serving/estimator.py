@@ -20,6 +20,7 @@ Share a trained model as a preset and load someone else's (keras-hub's `from_pre
 import numpy as np
 
 from attn_depth.serving import inference
+from attn_depth.models import network as network_lib
 from attn_depth.core import run_dir as run_dir_lib
 from attn_depth.core import precision as precision_lib
 from attn_depth.serving import presets
@@ -42,7 +43,7 @@ class DepthEstimator:
     precision: "float32", "bfloat16" or "float16" -- what the rebuilt network computes in
     (`attn_depth.core.precision`: one the device lacks falls back, with a warning); None: float32,
     or the precision a SavedModel was exported in."""
-    _check_fit(fit)
+    network_lib.check_fit(fit)  # before the model loads (seconds)
     network = inference.load_network(path, precision).replace(fit=fit)
     return cls(network, _run_dir_of(path))
 
@@ -54,7 +55,7 @@ class DepthEstimator:
     `fit`: default the preset's own; `precision` as in `from_path`."""
     network = presets.load(handle, precision_lib.resolve(precision))
     if fit is not None:
-      _check_fit(fit)
+      network_lib.check_fit(fit)
       network = network.replace(fit=fit)
     return cls(network)
 
@@ -100,11 +101,6 @@ def _as_batch(images):
   if images.ndim != 4 or images.shape[-1] != 3:
     raise ValueError(f"expected RGB images [H, W, 3] or [B, H, W, 3], got shape {images.shape}")
   return images
-
-
-def _check_fit(fit):
-  if fit not in inference.FITS:
-    raise ValueError(f"fit must be one of {inference.FITS}, got {fit!r}")
 
 
 def _run_dir_of(path):
