@@ -43,7 +43,7 @@ class _Config:
 
 def _items():
   return [_Item("tests/test_a.py::test_fast"), _Item("tests/test_a.py::test_slow", slow=True),
-          _Item("tests/test_rehearsal.py::test_x", slow=True)]
+          _Item("tests/reproduction/test_rehearsal.py::test_x", slow=True)]
 
 
 def test_a_bare_run_is_the_fast_tier_and_full_or_a_named_selection_runs_everything():
@@ -56,7 +56,7 @@ def test_a_bare_run_is_the_fast_tier_and_full_or_a_named_selection_runs_everythi
     conftest.pytest_collection_modifyitems(config, items)
     assert len(items) == 3 and not config.deselected
     # The longest unit goes first and stays on one worker.
-    assert items[0].nodeid == "tests/test_rehearsal.py::test_x"
+    assert items[0].nodeid == "tests/reproduction/test_rehearsal.py::test_x"
     assert items[0].markers == ["xdist_group"] and items[1].markers == []
 
 

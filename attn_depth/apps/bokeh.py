@@ -20,6 +20,8 @@ float32 throughout. A 12-megapixel photo with predicted depth then takes seconds
 0.1-0.3 grey levels on average on real photos, see attn-depth benchmark --sections=bokeh).
 """
 
+import itertools
+
 import cv2
 import numpy as np
 from scipy import signal
@@ -199,52 +201,19 @@ def _render_by_resolution(image, level, levels, step, progress):
   height, width = level.shape
   colour = image.astype(np.float32)
   out = colour.copy()  # shows wherever no layer reaches (as the exact renderer's first fill)
-  groups = []  # (factor, [levels]): runs of consecutive layers of one resolution
-  for value in levels:
-    factor = _factor(abs(value) * step)
-    if groups and groups[-1][0] == factor:
-      groups[-1][1].append(value)
-    else:
-      groups.append((factor, [value]))
-  done, first, blocks = 0, True, {}
-  for factor, values in groups:
-    if factor > 1:
-      if factor not in blocks:
-        blocks[factor] = _Blocks(height, width, factor)
-      reduced = iter(_reduce_group(image, level, values, blocks[factor]))
-    premultiplied = alpha = None
-    for value in values:
-      if factor > 1:
-        layer, mask = next(reduced)
-      else:
-        mask = (level == value).astype(np.float32)
-        layer = np.multiply(colour, mask[..., None])
-      radius = abs(value) * step / factor
-      layer, coverage = _disc_filter(layer, radius), _disc_filter(mask, radius)
-      np.clip(coverage, 0.0, 1.0, out=coverage)
-      del mask
-      if first:  # the farthest layer, normalised by its own coverage: opaque where it reaches
-        filled = coverage > 1e-3
-        layer /= np.maximum(coverage, 1e-3)[..., None]
-        layer[~filled] = 0.0
-        coverage, first = filled.astype(np.float32), False
-      if premultiplied is None:
-        premultiplied, alpha = layer, coverage
-      else:  # premultiplied "over": layer + (1 - coverage) * what is behind it
-        transmitted = 1.0 - coverage
-        premultiplied *= transmitted[..., None]
-        premultiplied += layer
-        alpha *= transmitted
-        alpha += coverage
-      del layer, coverage
-      done += 1
-      if progress:
-        progress(done, len(levels))
-    if factor > 1:  # block centres land on pixel centres when the upsampled size is f x blocks
-      size = (blocks[factor].shape[1] * factor, blocks[factor].shape[0] * factor)
-      premultiplied = cv2.resize(premultiplied, size, interpolation=cv2.INTER_LINEAR)
-      alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
-      premultiplied, alpha = premultiplied[:height, :width], alpha[:height, :width]
+  done = itertools.count(1)
+
+  def layer_done():
+    count = next(done)
+    if progress:
+      progress(count, len(levels))
+
+  first, blocks = True, {}
+  for factor, values in _resolution_groups(levels, step):
+    if factor > 1 and factor not in blocks:
+      blocks[factor] = _Blocks(height, width, factor)
+    premultiplied, alpha, first = _group_over(image, colour, level, values, step, factor,
+                                              blocks.get(factor), first, layer_done)
     np.subtract(1.0, alpha, out=alpha)
     out *= alpha[..., None]
     out += premultiplied
@@ -252,3 +221,55 @@ def _render_by_resolution(image, level, levels, step, progress):
   np.round(out, out=out)
   np.clip(out, 0, 255, out=out)
   return out.astype(np.uint8)
+
+
+def _resolution_groups(levels, step):
+  """[(factor, [levels])]: runs of consecutive layers (far to near) blurred at one resolution."""
+  groups = []
+  for value in levels:
+    factor = _factor(abs(value) * step)
+    if groups and groups[-1][0] == factor:
+      groups[-1][1].append(value)
+    else:
+      groups.append((factor, [value]))
+  return groups
+
+
+def _group_over(image, colour, level, values, step, factor, blocks, first, layer_done):
+  """One resolution group's layers blurred and composited far to near (premultiplied alpha),
+  back at full resolution; `first`: the group holds the farthest layer of the picture.
+  Returns (premultiplied colour, alpha, whether the farthest layer is still to come)."""
+  reduced = iter(_reduce_group(image, level, values, blocks)) if factor > 1 else None
+  premultiplied = alpha = None
+  for value in values:
+    if reduced is not None:
+      layer, mask = next(reduced)
+    else:
+      mask = (level == value).astype(np.float32)
+      layer = np.multiply(colour, mask[..., None])
+    radius = abs(value) * step / factor
+    layer, coverage = _disc_filter(layer, radius), _disc_filter(mask, radius)
+    np.clip(coverage, 0.0, 1.0, out=coverage)
+    del mask
+    if first:  # the farthest layer, normalised by its own coverage: opaque where it reaches
+      filled = coverage > 1e-3
+      layer /= np.maximum(coverage, 1e-3)[..., None]
+      layer[~filled] = 0.0
+      coverage, first = filled.astype(np.float32), False
+    if premultiplied is None:
+      premultiplied, alpha = layer, coverage
+    else:  # premultiplied "over": layer + (1 - coverage) * what is behind it
+      transmitted = 1.0 - coverage
+      premultiplied *= transmitted[..., None]
+      premultiplied += layer
+      alpha *= transmitted
+      alpha += coverage
+    del layer, coverage
+    layer_done()
+  if reduced is not None:  # block centres land on pixel centres when upsampled to f x blocks
+    height, width = level.shape
+    size = (blocks.shape[1] * factor, blocks.shape[0] * factor)
+    premultiplied = cv2.resize(premultiplied, size, interpolation=cv2.INTER_LINEAR)
+    alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
+    premultiplied, alpha = premultiplied[:height, :width], alpha[:height, :width]
+  return premultiplied, alpha, first

@@ -180,6 +180,30 @@ def _write_clip(network, source, frames, total, source_fps, name, folder, video_
                 consistent, fps, chunk, print_fn, colormap, grayscale):
   """predict_video's work into `folder` and `video_path`; returns (frames, colour scale low,
   high)."""
+  count, ranges, size = _write_depths(network, source, frames, total, name, folder, consistent,
+                                      chunk, print_fn)
+  # One colour scale for the whole clip (medians of the frames' 2nd/98th percentiles), so
+  # that a colour means one depth from the first frame to the last.
+  low = float(np.median([r[0] for r in ranges])) if ranges else 0.0
+  high = float(np.median([r[1] for r in ranges])) if ranges else 10.0
+  writer = VideoWriter(video_path, fps or source_fps or 10.0, (size[0], 2 * size[1]))
+  try:
+    for index, image in enumerate(frames()):
+      depth = np.load(os.path.join(folder, f"depth_{index:05d}.npy"))
+      if grayscale:
+        picture = np.repeat(visualization.grayscale(depth, low, high)[..., None], 3, axis=-1)
+      else:
+        picture = visualization.colorize(depth, low, high, colormap)
+      writer.write(np.concatenate([image, picture], axis=1))
+  finally:
+    writer.close()
+  return count, low, high
+
+
+def _write_depths(network, source, frames, total, name, folder, consistent, chunk, print_fn):
+  """Every frame's depth into `folder` (.npy in metres, 16-bit PNG in mm), `chunk` frames at a
+  time (the consistent mode stabilises a chunk together); returns (frames, each frame's 2nd/
+  98th depth percentiles, the frame size)."""
   progress = Progress(total, f"{name}: depth", unit="frames", print_fn=print_fn)
   forward = TemporalStabilizer() if consistent else None
   count, ranges, size = 0, [], None
@@ -211,17 +235,4 @@ def _write_clip(network, source, frames, total, source_fps, name, folder, video_
       images, depths = [], []
   if images:
     flush(images, depths)
-  low = float(np.median([r[0] for r in ranges])) if ranges else 0.0
-  high = float(np.median([r[1] for r in ranges])) if ranges else 10.0
-  writer = VideoWriter(video_path, fps or source_fps or 10.0, (size[0], 2 * size[1]))
-  try:
-    for index, image in enumerate(frames()):
-      depth = np.load(os.path.join(folder, f"depth_{index:05d}.npy"))
-      if grayscale:
-        picture = np.repeat(visualization.grayscale(depth, low, high)[..., None], 3, axis=-1)
-      else:
-        picture = visualization.colorize(depth, low, high, colormap)
-      writer.write(np.concatenate([image, picture], axis=1))
-  finally:
-    writer.close()
-  return count, low, high
+  return count, ranges, size

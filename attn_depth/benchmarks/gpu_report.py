@@ -189,46 +189,18 @@ def run(networks=None, precisions=PRECISIONS, xla=(False, True), batch=3, size=(
             "size": list(size), "steps": steps, "recipe_steps": RECIPE_STEPS,
             "loss_tolerance": LOSS_TOLERANCE, "training": {}, "inference": {}}
   for row, (variant, depth) in networks.items():
-    results = {}
-    for precision in precisions:
-      for compiled in xla:
-        if compiled and xla_rows is not None and row not in xla_rows:
-          continue
-        name = f"{precision}{'+xla' if compiled else ''}"
-        reason = precision_lib.unsupported_reason(precision)
-        if reason is not None:
-          result = {"unsupported": reason}
-        else:
-          try:
-            with tf32_off() if precision == "float32" else contextlib.nullcontext():
-              result = training_step(variant, depth, precision, compiled, batch, size, steps,
-                                     **model_kwargs)
-          except (tf.errors.OpError, ValueError, RuntimeError) as error:
-            result = {"error": str(error).splitlines()[0][:300]}
-        results[name] = result
-        print_fn(_training_line(row, name, result))
-    reference = results.get("float32", {}).get("loss")
-    for result in results.values():
-      if "loss" in result and reference:
-        result["loss_relative_difference"] = abs(result["loss"] - reference) / abs(reference)
-        result["loss_matches_float32"] = result["loss_relative_difference"] <= LOSS_TOLERANCE
-      if "steps_per_second" in result:
-        result["recipe_hours"] = RECIPE_STEPS / result["steps_per_second"] / 3600
-    report["training"][row] = results
+    row_xla = [c for c in xla if not c or xla_rows is None or row in xla_rows]
+    report["training"][row] = _training_row(row, variant, depth, precisions, row_xla, batch,
+                                            size, steps, model_kwargs, print_fn)
   inference_row = "full_r101" if "full_r101" in networks else next(iter(networks))
   variant, depth = networks[inference_row]
   for precision in precisions:
-    if precision_lib.unsupported_reason(precision) is not None:
-      continue
-    try:
-      report["inference"][precision] = inference_speed(variant, depth, precision,
-                                                       inference_batches, size,
-                                                       **model_kwargs)
-    except (tf.errors.OpError, ValueError, RuntimeError) as error:
-      report["inference"][precision] = {"error": str(error).splitlines()[0][:300]}
-    print_fn(f"inference {inference_row} {precision}: " + ", ".join(
-        f"batch {b} {v:.1f} images/s" if isinstance(v, float) else f"{b} {v}"
-        for b, v in report["inference"][precision].items()))
+    if precision_lib.unsupported_reason(precision) is None:
+      report["inference"][precision] = _inference(variant, depth, precision, inference_batches,
+                                                  size, model_kwargs)
+      print_fn(f"inference {inference_row} {precision}: " + ", ".join(
+          f"batch {b} {v:.1f} images/s" if isinstance(v, float) else f"{b} {v}"
+          for b, v in report["inference"][precision].items()))
   report["inference_row"] = inference_row
   if determinism_steps:
     report["determinism"] = determinism(variant, depth, batch, size, determinism_steps,
@@ -236,17 +208,61 @@ def run(networks=None, precisions=PRECISIONS, xla=(False, True), batch=3, size=(
     print_fn(f"determinism: two processes, {determinism_steps} deterministic steps of "
              f"{inference_row}: " + ("bit-identical" if report["determinism"]["bit_identical"]
                                      else "DIFFERENT"))
-  fastest = max((r["steps_per_second"] for rs in report["training"].values()
-                 for r in rs.values() if "steps_per_second" in r), default=0.0)
-  report["pipeline"] = {"demand_examples_per_second": fastest * batch}
-  if pipeline:
-    supply = benchmarks.pipeline_examples_per_second()
-    report["pipeline"]["examples_per_second"] = supply
-    report["pipeline"]["keeps_up"] = supply >= fastest * batch
-    print_fn(f"input pipeline: {supply:.0f} examples/s; the fastest step consumes "
-             f"{fastest * batch:.0f}")
+  report["pipeline"] = _pipeline(report, batch, pipeline, print_fn)
   report["markdown"] = markdown_rows(report)
   return report
+
+
+def _training_row(row, variant, depth, precisions, xla, batch, size, steps, model_kwargs,
+                  print_fn):
+  """One Table-1 row in every precision (and with XLA where asked), each loss compared with
+  float32's; a precision the device lacks is "unsupported", a failure its first line."""
+  results = {}
+  for precision in precisions:
+    for compiled in xla:
+      name = f"{precision}{'+xla' if compiled else ''}"
+      reason = precision_lib.unsupported_reason(precision)
+      if reason is not None:
+        result = {"unsupported": reason}
+      else:
+        try:
+          with tf32_off() if precision == "float32" else contextlib.nullcontext():
+            result = training_step(variant, depth, precision, compiled, batch, size, steps,
+                                   **model_kwargs)
+        except (tf.errors.OpError, ValueError, RuntimeError) as error:
+          result = {"error": str(error).splitlines()[0][:300]}
+      results[name] = result
+      print_fn(_training_line(row, name, result))
+  reference = results.get("float32", {}).get("loss")
+  for result in results.values():
+    if "loss" in result and reference:
+      result["loss_relative_difference"] = abs(result["loss"] - reference) / abs(reference)
+      result["loss_matches_float32"] = result["loss_relative_difference"] <= LOSS_TOLERANCE
+    if "steps_per_second" in result:
+      result["recipe_hours"] = RECIPE_STEPS / result["steps_per_second"] / 3600
+  return results
+
+
+def _inference(variant, depth, precision, batches, size, model_kwargs):
+  try:
+    return inference_speed(variant, depth, precision, batches, size, **model_kwargs)
+  except (tf.errors.OpError, ValueError, RuntimeError) as error:
+    return {"error": str(error).splitlines()[0][:300]}
+
+
+def _pipeline(report, batch, measure, print_fn):
+  """What the fastest training step consumes, and (when measured) whether the input pipeline
+  supplies it."""
+  fastest = max((r["steps_per_second"] for rs in report["training"].values()
+                 for r in rs.values() if "steps_per_second" in r), default=0.0)
+  result = {"demand_examples_per_second": fastest * batch}
+  if measure:
+    supply = benchmarks.pipeline_examples_per_second()
+    result["examples_per_second"] = supply
+    result["keeps_up"] = supply >= fastest * batch
+    print_fn(f"input pipeline: {supply:.0f} examples/s; the fastest step consumes "
+             f"{fastest * batch:.0f}")
+  return result
 
 
 def _training_line(row, name, result):

@@ -340,18 +340,23 @@ def peak_comparison(variant="full", depth=None, size=(240, 320), batches=(1, 8),
       rows[str(batch)] = row
     result["precisions"][precision] = rows
   clocks = [c for c in clocks if c]
-  cpu = machine.describe_cpu(ghz=sum(clocks) / len(clocks) if clocks else None)
-  result["cpu"] = cpu
-  for precision, rows in result["precisions"].items():
-    peak = cpu.get(f"peak_{'bf16' if precision == 'bfloat16' else 'fp32'}_gflops")
-    for key, row in rows.items():
-      if key == "matmul_gflops_per_second" or not peak:
-        continue
-      for entry in row.values():
-        entry["fraction_of_peak"] = entry["gflops_per_second"] / peak
-    if peak:
-      rows["matmul_fraction_of_peak"] = rows["matmul_gflops_per_second"] / peak
+  result["cpu"] = machine.describe_cpu(ghz=sum(clocks) / len(clocks) if clocks else None)
+  _add_fractions_of_peak(result)
   return result
+
+
+def _add_fractions_of_peak(result):
+  """Each measured GFLOP/s (and the matmul's) as a fraction of the CPU's peak in its
+  precision, where the peak is known."""
+  for precision, rows in result["precisions"].items():
+    peak = result["cpu"].get(f"peak_{'bf16' if precision == 'bfloat16' else 'fp32'}_gflops")
+    if not peak:
+      continue
+    for key, row in rows.items():
+      if key != "matmul_gflops_per_second":
+        for entry in row.values():
+          entry["fraction_of_peak"] = entry["gflops_per_second"] / peak
+    rows["matmul_fraction_of_peak"] = rows["matmul_gflops_per_second"] / peak
 
 
 def precision_speed(spec, size, precisions, batch=1, repeats=3):

@@ -137,29 +137,35 @@ def render_clip(clip_seed, kind, num_frames=16, height=120, width=160):
   a_frames = cut + (fade - fade // 2) if fade else cut
   a_poses = _poses(scene, a_frames, rng, fast, ending=True)
   b_poses = _poses(second, num_frames - first_start, rng, fast, ending=False)
-  a_images, a_depths = _render(scene, a_poses, height, width)
-  b_images, b_depths = _render(second, b_poses, height, width)
-  if not fade:
-    images = np.concatenate([a_images, b_images])
-    depths = np.concatenate([a_depths, b_depths])
-    poses = np.concatenate([a_poses, b_poses])
-    changes = [(cut, cut)]
+  shot_a = (*_render(scene, a_poses, height, width), a_poses)
+  shot_b = (*_render(second, b_poses, height, width), b_poses)
+  if fade:
+    images, depths, poses, cut = _dissolve(shot_a, shot_b, first_start, fade)
+    changes = [(first_start, first_start + fade)]
   else:
-    start = first_start  # frames start .. start + fade - 1 are mixed
-    images = np.concatenate([a_images[:start], np.zeros_like(b_images)])
-    depths = np.concatenate([a_depths[:start], b_depths])
-    poses = np.concatenate([a_poses[:start], b_poses])
-    images[start:] = b_images
-    for i in range(fade):
-      alpha = (i + 1) / (fade + 1)  # the share of shot B
-      mixed = (1 - alpha) * a_images[start + i] + alpha * b_images[i]
-      images[start + i] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
-      if alpha <= 0.5:  # the ground truth is the dominant shot's
-        depths[start + i], poses[start + i] = a_depths[start + i], a_poses[start + i]
-    cut = start + next(i for i in range(fade) if (i + 1) / (fade + 1) > 0.5)
-    changes = [(start, start + fade)]
+    images, depths, poses = (np.concatenate(pair) for pair in zip(shot_a, shot_b))
+    changes = [(cut, cut)]
   return {"images": images, "depths": depths, "poses": poses, "intrinsics": intrinsics,
           "cuts": np.array([cut]), "changes": changes, "kind": kind}
+
+
+def _dissolve(shot_a, shot_b, start, fade):
+  """Shot A's (images, depths, poses) dissolving into shot B's over frames start .. start +
+  fade - 1; the ground truth is the dominant shot's. Returns (images, depths, poses, the
+  first frame that is more than half shot B)."""
+  a_images, a_depths, a_poses = shot_a
+  b_images, b_depths, b_poses = shot_b
+  images = np.concatenate([a_images[:start], b_images])
+  depths = np.concatenate([a_depths[:start], b_depths])
+  poses = np.concatenate([a_poses[:start], b_poses])
+  for i in range(fade):
+    alpha = (i + 1) / (fade + 1)  # the share of shot B
+    mixed = (1 - alpha) * a_images[start + i] + alpha * b_images[i]
+    images[start + i] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    if alpha <= 0.5:
+      depths[start + i], poses[start + i] = a_depths[start + i], a_poses[start + i]
+  cut = start + next(i for i in range(fade) if (i + 1) / (fade + 1) > 0.5)
+  return images, depths, poses, cut
 
 
 def clip_set(seed, clips_per_kind, num_frames=16, uncut_frames=48, height=120, width=160,

@@ -187,6 +187,53 @@ def reproduce(output_dir, rows=None, miniature=False, seeds=3, nyu_tfds_data_dir
   if unknown:
     raise ReproductionError(f"--exports: unknown {', '.join(unknown)}; choose from "
                             f"{', '.join(EXPORTS)}")
+  plan = _plan(output_dir, rows, miniature, seeds, nyu_tfds_data_dir, nyu_archive, nyu_mat,
+               nyu_splits, weights_dir, gin_bindings)
+  _check_arguments(output_dir, {
+      "kind": "miniature" if miniature else "table1", "training_data": plan.trained_on,
+      "weights_dir": weights_dir, "gin_bindings": list(gin_bindings)})
+  print_fn(f"{'Table 1 in miniature' if miniature else 'Table 1'}: "
+           f"{len(plan.rows)} run(s) ({', '.join(row.name for row in plan.rows)}) into "
+           f"{output_dir}")
+  print_fn(f"training data: {plan.trained_on}; test data: {plan.test.description}")
+  runner = StageRunner(print_fn=print_fn)
+  failed = []
+  interrupted = False
+  try:
+    with forwarded_signals(runner):
+      _run_plan(plan, output_dir, runner, exports, figures, failed)
+  except Interrupted as stop:
+    print_fn(str(stop))
+    interrupted = True
+  written = results.write_results(output_dir, plan.test, plan.trained_on, list(gin_bindings),
+                                  miniature)
+  print_fn(f"\n{written['summary']}\n")
+  print_fn(f"wrote {written['markdown']} and {written['json']}")
+  if interrupted:
+    print_fn("interrupted: run the same command again to go on")
+    return 130
+  if failed:
+    print_fn(f"{len(failed)} stage(s) failed ({', '.join(failed)}); their logs say why; the "
+             f"same command runs them again and skips what is done")
+    return 1
+  return 0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+  """What a reproduction runs: its rows with their gin bindings, the data preparation (or
+  None), where the rows train and are tested, and what they were trained on (in words)."""
+  rows: list
+  bindings: dict
+  prepare: object
+  train_source: str
+  test: TestData
+  trained_on: str
+  miniature: bool
+
+
+def _plan(output_dir, rows, miniature, seeds, nyu_tfds_data_dir, nyu_archive, nyu_mat,
+          nyu_splits, weights_dir, gin_bindings):
   if miniature:
     if nyu_tfds_data_dir or nyu_archive or nyu_mat or nyu_splits or weights_dir:
       raise ReproductionError("--miniature trains on procedural rooms from scratch: it takes no "
@@ -199,55 +246,37 @@ def reproduce(output_dir, rows=None, miniature=False, seeds=3, nyu_tfds_data_dir
     row_list = rows_lib.table1_rows(rows or rows_lib.TABLE1_ROWS)
     prepare, data_bindings, test, trained_on = _table1_data(
         output_dir, nyu_tfds_data_dir, nyu_archive, nyu_mat, nyu_splits)
-  row_bindings = {row.name: data_bindings + _weights_bindings(row, weights_dir)
-                  + ([f"train.seed = {row.seed}"] if row.seed is not None else [])
-                  + list(gin_bindings) for row in row_list}
-  _check_arguments(output_dir, {
-      "kind": "miniature" if miniature else "table1", "training_data": trained_on,
-      "weights_dir": weights_dir, "gin_bindings": list(gin_bindings)})
-  print_fn(f"{'Table 1 in miniature' if miniature else 'Table 1'}: "
-           f"{len(row_list)} run(s) ({', '.join(row.name for row in row_list)}) into {output_dir}")
-  print_fn(f"training data: {trained_on}; test data: {test.description}")
-  runner = StageRunner(print_fn=print_fn)
-  failed = []
-  status = 0
-  try:
-    with forwarded_signals(runner):
-      if prepare and runner.run(prepare)["status"] == "failed":
-        failed.append(prepare.name)
-        row_list = []  # nothing trains without its data
-      for index, row in enumerate(row_list):
-        label = f"{index + 1}/{len(row_list)} {row.name}"
-        train = _train_stage(row, output_dir, row_bindings[row.name],
-                             "synthetic_rooms" if miniature else "nyu_tfds")
-        if runner.run(train, label)["status"] == "failed":
-          failed.append(f"{row.name} train")
-          continue
-        if miniature:
-          continue  # the training's own final evaluation is the miniature's result
-        step = trained_step(train.folder)
-        for stage in _evaluation_stages(row, output_dir, test, step) + [
-            _export_stage(row, output_dir, step, exports)]:
-          if runner.run(stage, label)["status"] == "failed":
-            failed.append(f"{row.name} {stage.name}")
-      trained = {row.name: trained_step(os.path.join(output_dir, row.name))
-                 for row in row_list if row.seed in (None, 0)
-                 and recorded_done(os.path.join(output_dir, row.name), "train")}
-      if figures and trained:
-        stage = _figures_stage(output_dir, trained, test)
-        if runner.run(stage, "figures")["status"] == "failed":
-          failed.append("figures")
-  except Interrupted as stop:
-    print_fn(str(stop))
-    status = 130
-  written = results.write_results(output_dir, test, trained_on, list(gin_bindings), miniature)
-  print_fn(f"\n{written['summary']}\n")
-  print_fn(f"wrote {written['markdown']} and {written['json']}")
-  if status:
-    print_fn("interrupted: run the same command again to go on")
-    return status
-  if failed:
-    print_fn(f"{len(failed)} stage(s) failed ({', '.join(failed)}); their logs say why; the "
-             f"same command runs them again and skips what is done")
-    return 1
-  return 0
+  bindings = {row.name: data_bindings + _weights_bindings(row, weights_dir)
+              + ([f"train.seed = {row.seed}"] if row.seed is not None else [])
+              + list(gin_bindings) for row in row_list}
+  return _Plan(row_list, bindings, prepare, "synthetic_rooms" if miniature else "nyu_tfds",
+               test, trained_on, miniature)
+
+
+def _run_plan(plan, output_dir, runner, exports, figures, failed):
+  """Runs the plan's stages in order, appending the name of each failed one to `failed` (a
+  list the caller still holds when a signal interrupts the run)."""
+  row_list = plan.rows
+  if plan.prepare and runner.run(plan.prepare)["status"] == "failed":
+    failed.append(plan.prepare.name)
+    row_list = []  # nothing trains without its data
+  for index, row in enumerate(row_list):
+    label = f"{index + 1}/{len(row_list)} {row.name}"
+    train = _train_stage(row, output_dir, plan.bindings[row.name], plan.train_source)
+    if runner.run(train, label)["status"] == "failed":
+      failed.append(f"{row.name} train")
+      continue
+    if plan.miniature:
+      continue  # the training's own final evaluation is the miniature's result
+    step = trained_step(train.folder)
+    for stage in _evaluation_stages(row, output_dir, plan.test, step) + [
+        _export_stage(row, output_dir, step, exports)]:
+      if runner.run(stage, label)["status"] == "failed":
+        failed.append(f"{row.name} {stage.name}")
+  trained = {row.name: trained_step(os.path.join(output_dir, row.name))
+             for row in row_list if row.seed in (None, 0)
+             and recorded_done(os.path.join(output_dir, row.name), "train")}
+  if figures and trained:
+    stage = _figures_stage(output_dir, trained, plan.test)
+    if runner.run(stage, "figures")["status"] == "failed":
+      failed.append("figures")

@@ -153,18 +153,8 @@ class StageRunner:
       while _alive(previous["pid"], stage.command):
         time.sleep(1)
     self.print_fn(f"{prefix}{stage.name} (log: {stage.log_path})")
-    os.makedirs(os.path.dirname(stage.log_path), exist_ok=True)
     started = time.time()
-    with open(stage.log_path, "ab") as log:
-      log.write(f"# {_now()} {stage.shell_command()}\n".encode())
-      log.flush()
-      offset = log.tell()
-      # The child writes to its log itself, not through a pipe to this process: killed, this
-      # process leaves a child that can still print, save and stop (its SIGTERM below).
-      process = subprocess.Popen(
-          _argv(self.python, stage.command),
-          stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-          preexec_fn=_set_parent_death_signal if sys.platform.startswith("linux") else None)
+    process, offset = self._start(stage)
     self._child = process
     record = {"command": stage.command, "inputs": stage.inputs, "status": "running",
               "pid": process.pid, "started": _now(),
@@ -176,21 +166,42 @@ class StageRunner:
     record.update(returncode=process.returncode, seconds=round(seconds, 1), finished=_now(),
                   peak_rss_gb=round(usage.ru_maxrss / 1024 ** 2, 2))
     record.pop("pid")
+    return self._finish(stage, record, last_line, prefix)
+
+  def _start(self, stage):
+    """Starts the stage's command with its output appended to its log; returns (the process,
+    the log's offset where this call's output begins)."""
+    os.makedirs(os.path.dirname(stage.log_path), exist_ok=True)
+    with open(stage.log_path, "ab") as log:
+      log.write(f"# {_now()} {stage.shell_command()}\n".encode())
+      log.flush()
+      offset = log.tell()
+      # The child writes to its log itself, not through a pipe to this process: killed, this
+      # process leaves a child that can still print, save and stop (its SIGTERM below).
+      process = subprocess.Popen(
+          _argv(self.python, stage.command),
+          stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+          preexec_fn=_set_parent_death_signal if sys.platform.startswith("linux") else None)
+    return process, offset
+
+  def _finish(self, stage, record, last_line, prefix):
+    """Records how the stage ended (done: exit 0 and every product there; interrupted: raised;
+    else failed, in one line) and returns the record."""
     missing = [path for path in stage.products if not os.path.exists(path)]
-    if process.returncode == 0 and not missing:
+    if record["returncode"] == 0 and not missing:
       record["status"] = "done"
       self._record(stage, record)
-      self.print_fn(f"{prefix}{stage.name}: done in {format_duration(seconds)} "
+      self.print_fn(f"{prefix}{stage.name}: done in {format_duration(record['seconds'])} "
                     f"(peak memory {record['peak_rss_gb']:.1f} GB)")
       return record
-    interrupted = process.returncode in (130, 143, -signal.SIGINT, -signal.SIGTERM)
+    returncode = record["returncode"]
+    interrupted = returncode in (130, 143, -signal.SIGINT, -signal.SIGTERM)
     record["status"] = "interrupted" if interrupted else "failed"
     self._record(stage, record)
     if interrupted:
-      raise Interrupted(f"{prefix}{stage.name}: stopped (exit {process.returncode}); the same "
+      raise Interrupted(f"{prefix}{stage.name}: stopped (exit {returncode}); the same "
                         f"command goes on from there")
-    why = (f"exit {process.returncode}" if process.returncode else
-           f"no {os.path.relpath(missing[0], stage.folder)}")
+    why = f"exit {returncode}" if returncode else f"no {os.path.relpath(missing[0], stage.folder)}"
     self.print_fn(f"{prefix}{stage.name}: failed ({why}): {last_line or 'no output'} "
                   f"(log: {stage.log_path})")
     return record

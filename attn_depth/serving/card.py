@@ -251,7 +251,23 @@ def model_card(spec, provenance, results=(), operative_config=None, loading="pre
       "of Hao, Li, You, Lu, *Detail Preserving Depth Estimation from a Single Image Using "
       "Attention Guided Networks* (3DV 2018) in TensorFlow 2 / Keras 3 "
       f"(attn_depth {versions.get('attn_depth')}, Keras {versions.get('keras')}).",
-      "", "## Model", "",
+      "", "## Model", "", *_model_lines(spec, provenance, depth_range),
+      "", "## Training", "", f"- from `{provenance.get('trained_from')}`, step {step}"
+      + (f", computing in {provenance['precision']}" if provenance.get("precision") else ""),
+      *training_summary(config), "", "## Use", "",
+      *_use(spec, loading, beside, metadata["license"], versions.get("attn_depth")), "",
+      "## Evaluation", "", *_evaluation_lines(results)]
+  lines += [
+      "## Intended use and limits", "",
+      "Depth of indoor scenes seen by a camera like NYU Depth V2's Kinect (focal length about "
+      "519 px at 640x480), in metres up to 10 m. Other cameras, outdoor scenes and distances "
+      "beyond 10 m are outside what it learned: expect guesses. Not for safety-critical use.",
+      "", "## Licence", "", "The attn_depth code is Apache-2.0. " + _terms_text(terms), ""]
+  return "\n".join(lines) + "\n"
+
+
+def _model_lines(spec, provenance, depth_range):
+  return [
       f"- variant `{spec.variant}` (Table 1: {_VARIANT_WORDS[spec.variant]}), "
       f"ResNet-{spec.depth}"
       + (f" with custom blocks {list(spec.backbone_blocks)} at width {spec.backbone_width}"
@@ -262,25 +278,18 @@ def model_card(spec, provenance, results=(), operative_config=None, loading="pre
       f"`{provenance.get('fit')}`",
       "- output: depth in metres (non-negative, not clipped); "
       + (f"it learned depths from {depth_range[0]:g} to {depth_range[1]:g} m" if depth_range
-         else "the range it learned is that of its training data"),
-      "", "## Training", "", f"- from `{provenance.get('trained_from')}`, step {step}"
-      + (f", computing in {provenance['precision']}" if provenance.get("precision") else ""),
-      *training_summary(config), "", "## Use", "",
-      *_use(spec, loading, beside, metadata["license"], versions.get("attn_depth")), "",
-      "## Evaluation", ""]
+         else "the range it learned is that of its training data")]
+
+
+def _evaluation_lines(results):
   if not results:
-    lines += ["No evaluation results were found beside the run.", ""]
+    return ["No evaluation results were found beside the run.", ""]
+  lines = []
   for report in results:
     lines += [f"{report.get('protocol_description')}; {report.get('mode')}; "
               f"{report.get('images')} images of {report.get('source')}; ground truth: "
               f"{report.get('ground_truth')}", "", reports.markdown_rows(report), ""]
-  lines += [
-      "## Intended use and limits", "",
-      "Depth of indoor scenes seen by a camera like NYU Depth V2's Kinect (focal length about "
-      "519 px at 640x480), in metres up to 10 m. Other cameras, outdoor scenes and distances "
-      "beyond 10 m are outside what it learned: expect guesses. Not for safety-critical use.",
-      "", "## Licence", "", "The attn_depth code is Apache-2.0. " + _terms_text(terms), ""]
-  return "\n".join(lines) + "\n"
+  return lines
 
 
 def _terms_text(terms):

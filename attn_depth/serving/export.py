@@ -343,27 +343,35 @@ def _export_network(network, export_dir, tflite_precisions, sample_image, print_
       raise ExportCheckError(f"{export_dir}: {failure}; {precision} does not hold this "
                              f"network, export it in float32")
   for name in tflite_precisions:
-    path = os.path.join(export_dir, tflite_name(name))
-    tflite_model = convert_to_tflite(network.model, name, network.spec)
-    with open(path, "wb") as f:
-      f.write(tflite_model)
-    worst, failure = _check(name, tflite_runner(tflite_model), references, inputs, print_fn, path,
-                            against)
-    checks[name] = {"file": path, **worst}
-    if not failure:
-      continue
-    if name == "float32":  # must be exact: a conversion error, not a property of weights
-      raise ExportCheckError(f"{path}: {failure}")
-    # Reduced precision holds trained weights (2.75e-4 for the quickstart) but not every set
-    # of weights (a barely trained network's large activations): the file is not kept.
-    os.remove(path)
-    checks[name].update(kept=False, reason=failure)
-    print_fn(f"removed {path}: {failure}; {name} does not hold this network, "
-             f"use model_float32.tflite")
+    checks[name] = _export_checked_tflite(network, export_dir, name, references, inputs,
+                                          print_fn, against)
   if onnx:
     checks["onnx"] = _export_checked_onnx(network, export_dir, references, inputs, print_fn,
                                           against)
   return checks
+
+
+def _export_checked_tflite(network, export_dir, name, references, inputs, print_fn, against):
+  """model_<name>.tflite, checked in LiteRT against the references; a reduced precision that
+  misses its tolerance is removed (recorded with why), float32 missing it is an error."""
+  path = os.path.join(export_dir, tflite_name(name))
+  tflite_model = convert_to_tflite(network.model, name, network.spec)
+  with open(path, "wb") as f:  # inside the export's partial folder (files.replacing)
+    f.write(tflite_model)
+  worst, failure = _check(name, tflite_runner(tflite_model), references, inputs, print_fn, path,
+                          against)
+  check = {"file": path, **worst}
+  if not failure:
+    return check
+  if name == "float32":  # must be exact: a conversion error, not a property of weights
+    raise ExportCheckError(f"{path}: {failure}")
+  # Reduced precision holds trained weights (2.75e-4 for the quickstart) but not every set
+  # of weights (a barely trained network's large activations): the file is not kept.
+  os.remove(path)
+  check.update(kept=False, reason=failure)
+  print_fn(f"removed {path}: {failure}; {name} does not hold this network, "
+           f"use model_float32.tflite")
+  return check
 
 
 def _export_checked_onnx(network, export_dir, references, inputs, print_fn, against):

@@ -60,7 +60,7 @@ def test_export_then_predict_with_the_saved_model(run_dir, tmp_path):
                     "--tflite=float32", f"--preset_dir={tmp_path / 'preset'}")
   assert result.returncode == 0, result.stderr[-3000:]
   assert (export_dir / "saved_model.pb").is_file()
-  # float32 is exact; float16's tolerance is a property of trained weights (tests/test_export.py,
+  # float32 is exact; float16's tolerance is a property of trained weights (tests/serving/test_export.py,
   # the full-size rehearsal), not of this one-step network's random ones.
   check = json.loads((export_dir / "assets.extra" / "tflite_check.json").read_text())
   assert check["float32"]["max_rel"] <= 1e-3 and check["onnx"]["max_rel"] <= 1e-3

@@ -68,7 +68,7 @@ TINY = {"backbone_blocks": (1, 1, 1, 1), "backbone_width": 0.125, "dmg_widths": 
 @pytest.mark.slow
 def test_gpu_report_runs_every_configuration_and_writes_the_table(monkeypatch):
   # float16 made "supported" and bfloat16 "unsupported" here, so that both paths run on any
-  # CPU (what a GPU supports is unit-tested in tests/test_precision.py).
+  # CPU (what a GPU supports is unit-tested in tests/serving/test_precision.py).
   monkeypatch.setattr(gpu_report.precision_lib, "unsupported_reason",
                       lambda p, *a: "no bfloat16 on this pretend GPU" if p == "bfloat16" else None)
   lines = []
