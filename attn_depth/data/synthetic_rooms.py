@@ -242,7 +242,20 @@ def render(seed, height=HEIGHT, width=WIDTH, view=None):
   origin = (scene.camera if view is None else np.asarray(view[0])).astype(np.float32)
   room = scene.size.astype(np.float32)
 
-  # The room, seen from inside: every ray leaves it through the face where it exits.
+  depth, surface, normal_axis, normal_sign = _room_surfaces(rays, inv, origin, room)
+  for index, (lo, hi, _) in enumerate(scene.boxes):
+    window = _projected_window(lo, hi, origin, rotation, fx, fy, cx, cy, height, width)
+    if window is not None:
+      _hit_box(index, lo, hi, window, origin, rays, inv, depth, surface, normal_axis,
+               normal_sign)
+  image = _shade(scene, origin, rays, depth, surface, normal_axis, normal_sign)
+  depth = np.minimum(np.maximum(depth, np.float32(MIN_DEPTH)), np.float32(MAX_DEPTH))
+  return image, depth
+
+
+def _room_surfaces(rays, inv, origin, room):
+  """The room, seen from inside: every ray leaves it through the face where it exits. Returns
+  (depth, surface index 0..5, the normal's axis, the normal's sign), each [H, W]."""
   depth, exit_axis, exit_positive = None, None, None
   for a in range(3):
     positive = rays[a] > 0
@@ -255,23 +268,26 @@ def render(seed, height=HEIGHT, width=WIDTH, view=None):
       exit_axis[nearer] = a
       np.copyto(exit_positive, positive, where=nearer)
   surface = exit_axis.astype(np.int16) * 2 + exit_positive  # room faces 0..5
-  normal_axis = exit_axis
-  normal_sign = np.float32(1) - np.float32(2) * exit_positive
+  return depth, surface, exit_axis, np.float32(1) - np.float32(2) * exit_positive
 
-  for index, (lo, hi, _) in enumerate(scene.boxes):
-    window = _projected_window(lo, hi, origin, rotation, fx, fy, cx, cy, height, width)
-    if window is None:
-      continue
-    t_in, t_out, axis = _slab_entry(origin, [i[window] for i in inv], lo.astype(np.float32),
-                                    hi.astype(np.float32))
-    hit = (t_in <= t_out) & (t_in > 0) & (t_in < depth[window])
-    np.copyto(depth[window], t_in, where=hit)
-    surface[window][hit] = 6 + index
-    np.copyto(normal_axis[window], axis, where=hit)
-    # The face is seen from outside: the normal points against the ray.
-    along = _select(axis, [r[window] for r in rays])
-    np.copyto(normal_sign[window], np.float32(1) - np.float32(2) * (along > 0), where=hit)
 
+def _hit_box(index, lo, hi, window, origin, rays, inv, depth, surface, normal_axis,
+             normal_sign):
+  """Box `index` drawn in place over what is farther, inside its projected window."""
+  t_in, t_out, axis = _slab_entry(origin, [i[window] for i in inv], lo.astype(np.float32),
+                                  hi.astype(np.float32))
+  hit = (t_in <= t_out) & (t_in > 0) & (t_in < depth[window])
+  np.copyto(depth[window], t_in, where=hit)
+  surface[window][hit] = 6 + index
+  np.copyto(normal_axis[window], axis, where=hit)
+  # The face is seen from outside: the normal points against the ray.
+  along = _select(axis, [r[window] for r in rays])
+  np.copyto(normal_sign[window], np.float32(1) - np.float32(2) * (along > 0), where=hit)
+
+
+def _shade(scene, origin, rays, depth, surface, normal_axis, normal_sign):
+  """The picture: one point light (Lambert, falling off with distance) over each surface's
+  procedural texture, through display gamma. uint8 [H, W, 3]."""
   points = [origin[a] + rays[a] * depth for a in range(3)]
   to_light = [np.float32(scene.light[a]) - points[a] for a in range(3)]
   distance_sq = to_light[0] ** 2 + to_light[1] ** 2 + to_light[2] ** 2
@@ -292,14 +308,13 @@ def render(seed, height=HEIGHT, width=WIDTH, view=None):
   levels = np.minimum(intensity * np.float32(_GAMMA_LEVELS / _MAX_INTENSITY), _GAMMA_LEVELS - 1)
   intensity_gamma = _GAMMA_LUT[levels.astype(np.int32)]
   albedo_gamma = base.astype(np.float32) ** np.float32(1 / 2.2) * 255
-  image = np.empty((height, width, 3), np.uint8)
+  image = np.empty((*depth.shape, 3), np.uint8)
   for channel in range(3):
     value = np.take(albedo_gamma[:, channel], surface)
     value *= intensity_gamma
     np.minimum(value, 255, out=value)
     image[..., channel] = value
-  depth = np.minimum(np.maximum(depth, np.float32(MIN_DEPTH)), np.float32(MAX_DEPTH))
-  return image, depth
+  return image
 
 
 def _projected_window(lo, hi, origin, rotation, fx, fy, cx, cy, height, width):
