@@ -143,13 +143,11 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
     if chief:
       _log(f"training on {source}: {schedule.describe()}; global batch {batch_size} on "
            f"{replicas} replica(s)")
-    with strategy.scope():
-      model = models.build_model(input_shape=(None, None, 3))
-    check_deterministic_xla(model, deterministic, jit_compile)
+    model, trainer = _model_and_trainer(
+        strategy, batch_size, schedule, {"dfe": tuple(dfe_learning_rate),
+                                         "dmg": tuple(dmg_learning_rate)}, power,
+        mixed_precision, jit_compile, deterministic)
     spec = models.ModelSpec.from_gin()  # written beside the checkpoints: the run's identity
-    trainer = Trainer(model, strategy, batch_size, schedule.decay_steps,
-                      {"dfe": tuple(dfe_learning_rate), "dmg": tuple(dmg_learning_rate)}, power,
-                      loss_scaling=mixed_precision == "float16", jit_compile=jit_compile)
     checkpoints = Checkpoints(trainer.checkpoint,
                               distribution.worker_model_dir(model_dir, strategy),
                               checkpoint_every, keep_checkpoints, restore_from=model_dir,
@@ -157,49 +155,85 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
     _restore_or_warm_start(checkpoints, model, warm_start_from, chief)
     distribution.check_same_step(strategy, trainer.step)
 
-    def dataset_fn(context):
-      return data.build_pipeline(
-          source, "train", batch_size=context.get_per_replica_batch_size(batch_size), seed=seed,
-          start_step=trainer.step, global_batch_size=batch_size,
-          pipelines=(context.num_input_pipelines, context.input_pipeline_id))
-
-    iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+    iterator = _training_batches(strategy, source, batch_size, seed, trainer.step)
     # Traced inference, never eager: called eagerly, a Keras functional model keeps every
     # intermediate map alive until its output (7 GB for the full ResNet-101 model on 3 images at
     # 240x320); the graph frees each one as soon as it is used.
     network = inference.keras_network(model, spec, source=model_dir)
     side_tasks = _SideTasks(model_dir, source, batch_size, trainer, network, schedule, chief)
-    actions = [
-        PeriodicAction(0, side_tasks.write_run_description, at_first_step=True),
-        PeriodicAction(log_every, side_tasks.log, at_first_step=True, at_last_step=True),
-        PeriodicAction(image_summary_every if chief else 0, side_tasks.image_strip),
-        PeriodicAction(eval_every if chief else 0,
-                       functools.partial(side_tasks.evaluate, batches=eval_batches),
-                       before_last_step_only=True),
-    ]
-    with StopSignals() as stop:
-      controller = Controller(trainer, iterator, schedule.total_steps, checkpoints, actions,
-                              stop=distribution.coordinated(stop, strategy),
-                              on_stop=side_tasks.stopped)
-      with distribution.stop_on_lost_worker(strategy, lambda: controller.completed_step,
-                                            lambda: checkpoints.latest):
-        losses = controller.run()
-    side_tasks.close()
+    actions = _actions(side_tasks, log_every, image_summary_every if chief else 0,
+                       eval_every if chief else 0, eval_batches)
+    losses = _run_controller(trainer, iterator, schedule, checkpoints, actions, side_tasks,
+                             strategy)
     step = trainer.step
     if chief:
       side_tasks.write_session_record(step, mixed_precision, jit_compile)
-    result = {"step": step, "total_steps": schedule.total_steps, "decay_steps":
-              schedule.decay_steps, "loss": losses[-1] if losses else float("nan"),
-              "stopped": side_tasks.stop_reason,
-              "loss_history": losses, "checkpoint": checkpoints.latest,
-              "learning_rates": {g: float(trainer.learning_rate(g, step - 1))
-                                 for g in trainer.active}}
+    result = _summary(step, schedule, losses, side_tasks, checkpoints, trainer)
     if chief and final_eval and step >= schedule.total_steps:
       result["eval"] = _final_evaluation(network.replace(step=step), source, batch_size, model_dir,
                                          final_eval_batches)
     if chief and export_saved_model and step >= schedule.total_steps:
       result["export"] = _export(model, spec, model_dir, step)
   return result
+
+
+def _model_and_trainer(strategy, batch_size, schedule, learning_rates, power, mixed_precision,
+                       jit_compile, deterministic):
+  """The gin-configured model, built under the strategy, and its Trainer (two Adams with
+  Eq. 4's schedules; loss scaling for float16)."""
+  with strategy.scope():
+    model = models.build_model(input_shape=(None, None, 3))
+  check_deterministic_xla(model, deterministic, jit_compile)
+  trainer = Trainer(model, strategy, batch_size, schedule.decay_steps, learning_rates, power,
+                    loss_scaling=mixed_precision == "float16", jit_compile=jit_compile)
+  return model, trainer
+
+
+def _summary(step, schedule, losses, side_tasks, checkpoints, trainer):
+  """What train() returns of the steps run (the final evaluation and export are added)."""
+  return {"step": step, "total_steps": schedule.total_steps,
+          "decay_steps": schedule.decay_steps, "loss": losses[-1] if losses else float("nan"),
+          "stopped": side_tasks.stop_reason, "loss_history": losses,
+          "checkpoint": checkpoints.latest,
+          "learning_rates": {g: float(trainer.learning_rate(g, step - 1))
+                             for g in trainer.active}}
+
+
+def _training_batches(strategy, source, batch_size, seed, start_step):
+  """The distributed iterator of training batches, from `start_step` on (a resumed run goes on
+  where the interrupted one stopped in the epoch's permutation)."""
+  def dataset_fn(context):
+    return data.build_pipeline(
+        source, "train", batch_size=context.get_per_replica_batch_size(batch_size), seed=seed,
+        start_step=start_step, global_batch_size=batch_size,
+        pipelines=(context.num_input_pipelines, context.input_pipeline_id))
+
+  return iter(strategy.distribute_datasets_from_function(dataset_fn))
+
+
+def _actions(side_tasks, log_every, image_summary_every, eval_every, eval_batches):
+  """What the controller does besides training steps, and when (every N steps; 0: never)."""
+  return [
+      PeriodicAction(0, side_tasks.write_run_description, at_first_step=True),
+      PeriodicAction(log_every, side_tasks.log, at_first_step=True, at_last_step=True),
+      PeriodicAction(image_summary_every, side_tasks.image_strip),
+      PeriodicAction(eval_every, functools.partial(side_tasks.evaluate, batches=eval_batches),
+                     before_last_step_only=True),
+  ]
+
+
+def _run_controller(trainer, iterator, schedule, checkpoints, actions, side_tasks, strategy):
+  """Trains to the schedule's end or a stop (a signal on any worker, a lost worker); returns
+  the losses of the steps run."""
+  with StopSignals() as stop:
+    controller = Controller(trainer, iterator, schedule.total_steps, checkpoints, actions,
+                            stop=distribution.coordinated(stop, strategy),
+                            on_stop=side_tasks.stopped)
+    with distribution.stop_on_lost_worker(strategy, lambda: controller.completed_step,
+                                          lambda: checkpoints.latest):
+      losses = controller.run()
+  side_tasks.close()
+  return losses
 
 
 def _run_lock(model_dir, chief):
