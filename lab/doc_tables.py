@@ -306,6 +306,17 @@ def protocols(files):
   return lines
 
 
+def parameters(files):
+  counts = files["model_summary.json"]
+  lines = [row("variant", "model", "total", "trainable", "frozen", "DFE / encoder",
+               "DMG / decoder"), rule("l", "l", *"rrrrr")]
+  for variant in ("baseline", "dfe", "dfe_afb", "full"):
+    entry = counts[variant]
+    lines.append(row(variant, entry["model"], *(f"{entry[k]:,}" for k in
+                                                 ("total", "trainable", "frozen", "dfe", "dmg"))))
+  return lines
+
+
 def test_suite(files):
   runs = files["test_suite.json"]["runs"]
   lines = [row("what", "tests", "wall time"), rule("l", "r", "l")]
@@ -335,14 +346,15 @@ TABLES = {
                                            "cut_network.json"), cuts),
     "quickstart_metrics": Table("docs/training.md", ("quickstart_eval.json",),
                                 quickstart_metrics),
+    "parameters": Table("docs/training.md", ("model_summary.json",), parameters),
     "protocols": Table("docs/evaluation.md", ("quickstart_protocols.json",), protocols),
     "test_suite": Table("README.md", ("test_suite.json",), test_suite),
 }
 
 
 def stamp_line(path, stamp):
-  return (f"*`{path}`: {stamp['source']}; {stamp['machine']}, commit {stamp['commit']}, "
-          f"{stamp['date']}.*")
+  return (f"*Measured on {stamp['machine']}, {stamp['date']}, commit {stamp['commit']}: "
+          f"`{path}`, {stamp['source']}.*")
 
 
 def render(name, root="."):
@@ -396,13 +408,13 @@ def _all_blocks(root):
   return names
 
 
-def add_stamp(path, source="the tool's own output"):
-  """Adds a "stamp" to a tool's result file: the machine it names, this checkout's commit, the
-  file's modification date."""
+def add_stamp(path, source="the tool's own output", machine=None):
+  """Adds a "stamp" to a tool's result file: the machine it names (or `machine`), this
+  checkout's commit, the file's modification date."""
   with open(path, encoding="utf-8") as f:
     result = json.load(f)
-  machine = result.get("machine", {})
-  described = machine.get("device") or machine.get("cpu") or "machine not recorded"
+  named = result.get("machine", {})
+  described = machine or named.get("device") or named.get("cpu") or "a machine not recorded"
   commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                           text=True, check=True).stdout.strip()
   date = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
@@ -420,10 +432,11 @@ def main(argv=None):
   parser.add_argument("--stamp", help="add a stamp to this result file and exit")
   parser.add_argument("--source", default="the tool's own output",
                       help="with --stamp: where the numbers come from")
+  parser.add_argument("--machine", help="with --stamp: the machine, where the file names none")
   parser.add_argument("--root", default=".", help="the repository (default: here)")
   args = parser.parse_args(argv)
   if args.stamp:
-    add_stamp(args.stamp, args.source)
+    add_stamp(args.stamp, args.source, args.machine)
     return 0
   differing = check(args.root, write=args.write)
   for name in differing:
