@@ -125,12 +125,26 @@ def bfloat16_speed(files):
             "quickstart": "quickstart network, 156x208 (its photo size)"}
   lines = [row("network", "float32", "bfloat16", "speed-up"), rule("l", "r", "r", "r")]
   for name in ("full_r101", "quickstart"):
-    speed = result["speed"][name]
+    speed, digits = result["speed"][name], {"full_r101": 2, "quickstart": 3}[name]
     note = files["benchmark_precision.json"].get("doc_notes", {}).get(name)
-    cell = times(speed["bfloat16"]["speed_up"]) + (f" {note}" if note else "")
-    lines.append(row(labels[name], f"{num(speed['float32']['seconds_per_image'], 3 - (name == 'full_r101'))} s",
-                     f"{num(speed['bfloat16']['seconds_per_image'], 3 - (name == 'full_r101'))} s",
-                     cell))
+    lines.append(row(labels[name], *(f"{num(speed[p]['seconds_per_image'], digits)} s"
+                                     for p in ("float32", "bfloat16")),
+                     times(speed["bfloat16"]["speed_up"]) + (f" {note}" if note else "")))
+  return lines
+
+
+CHANGED_METRICS = (("rel", "rel"), ("rms", "rms"), ("log10", "log10"), ("delta1", "δ<1.25"),
+                   ("dbe_acc", "ε_acc"), ("dbe_comp", "ε_comp"), ("edge_f1@1", "edge F1@1"))
+
+
+def bfloat16_metrics(files):
+  changes = files["benchmark_precision.json"]["precision"]["metrics"]["relative_change"]
+  lines = [row("", *(label for _, label in CHANGED_METRICS),
+               "largest of every Table-1 and detail metric"), rule("l", *"r" * 8)]
+  for precision, change_of in changes.items():
+    largest = max(abs(v) for v in change_of.values())
+    lines.append(row(precision, *(change(change_of[m]) for m, _ in CHANGED_METRICS),
+                     f"{largest * 100:.2f}%"))
   return lines
 
 
@@ -334,6 +348,8 @@ TABLES = {
     "forward_cost": Table("docs/performance.md", ("benchmark_flops.json", "benchmark_peak.json"),
                           forward_cost),
     "bfloat16_speed": Table("docs/performance.md", ("benchmark_precision.json",), bfloat16_speed),
+    "bfloat16_metrics": Table("docs/performance.md", ("benchmark_precision.json",),
+                              bfloat16_metrics),
     "litert": Table("docs/performance.md", ("benchmark_litert.json",), litert),
     "peak": Table("docs/performance.md", ("benchmark_peak.json",), peak),
     "bfloat16_training": Table("docs/performance.md", ("miniature_bfloat16.json",),
@@ -378,34 +394,33 @@ def blocks(text):
   return {m["name"]: m["body"] for m in _BLOCK.finditer(text)}
 
 
+def _regenerate(match, root):
+  name = match["name"]
+  if name not in TABLES:
+    return match.group(0)
+  return marker(name) + render(name, root) + "<!-- end table -->"
+
+
 def check(root=".", write=False):
-  """Names of the tables whose page differs from what the generator prints (missing markers
-  count); with `write`, rewrites them instead."""
-  differing = []
+  """Names of the tables whose page differs from what the generator prints (a table without
+  its markers counts); with `write`, rewrites every table that has its markers and names those
+  that have none."""
+  differing, missing = [], []
   for doc in dict.fromkeys(t.doc for t in TABLES.values()):
     path = os.path.join(root, doc)
     with open(path, encoding="utf-8") as f:
       text = f.read()
-    names = [n for n, t in TABLES.items() if t.doc == doc]
     found = blocks(text)
-    differing += [n for n in names if found.get(n) != render(n, root)]
-    if write:
-      new = _BLOCK.sub(lambda m: (marker(m["name"]) + render(m["name"], root) + m.group(4)
-                                  if m["name"] in TABLES else m.group(0)), text)
-      if new != text:
-        with open(path, "w", encoding="utf-8") as f:
-          f.write(new)
-  if write:  # tables without markers cannot be written
-    return [n for n in differing if n not in _all_blocks(root)]
-  return differing
-
-
-def _all_blocks(root):
-  names = set()
-  for doc in dict.fromkeys(t.doc for t in TABLES.values()):
-    with open(os.path.join(root, doc), encoding="utf-8") as f:
-      names |= set(blocks(f.read()))
-  return names
+    for name in (n for n, t in TABLES.items() if t.doc == doc):
+      if name not in found:
+        missing.append(name)
+      if found.get(name) != render(name, root):
+        differing.append(name)
+    new = _BLOCK.sub(lambda m: _regenerate(m, root), text)
+    if write and new != text:
+      with open(path, "w", encoding="utf-8") as f:
+        f.write(new)
+  return missing if write else differing
 
 
 def add_stamp(path, source="the tool's own output", machine=None):
