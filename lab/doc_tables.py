@@ -423,15 +423,15 @@ def check(root=".", write=False):
   return missing if write else differing
 
 
-def add_stamp(path, source="the tool's own output", machine=None):
-  """Adds a "stamp" to a tool's result file: the machine it names (or `machine`), this
-  checkout's commit, the file's modification date."""
+def add_stamp(path, source="the tool's own output", machine=None, commit=None):
+  """Adds a "stamp" to a tool's result file: the machine it names (or `machine`), the commit
+  (default: the one checked out here), the file's modification date."""
   with open(path, encoding="utf-8") as f:
     result = json.load(f)
   named = result.get("machine", {})
   described = machine or named.get("device") or named.get("cpu") or "a machine not recorded"
-  commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+  commit = commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                    text=True, check=True).stdout.strip()
   date = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
   result["stamp"] = {"machine": described, "commit": commit, "date": date.strftime("%Y-%m-%d"),
                      "source": source}

@@ -58,6 +58,21 @@ def test_a_table_whose_markers_are_gone_is_named(tmp_path):
   assert doc_tables.check(str(tmp_path)) == ["test_suite"]
 
 
+def test_stamp_names_the_machine_the_commit_and_the_date(tmp_path):
+  """A stamp on a tool's JSON: the machine it names, the commit, the file's date."""
+  path = tmp_path / "bench.json"
+  path.write_text(json.dumps({"machine": {"device": "CPU (a test CPU, 2 cores)"},
+                              "flops": {"value": 1.0}}), encoding="utf-8")
+  os.utime(path, (0, 86400 * 365))
+  doc_tables.add_stamp(str(path), commit="abc1234")
+  stamp = json.loads(path.read_text(encoding="utf-8"))["stamp"]
+  assert stamp == {"machine": "CPU (a test CPU, 2 cores)", "commit": "abc1234",
+                   "date": "1971-01-01", "source": "the tool's own output"}
+  line = doc_tables.stamp_line("docs/results/bench.json", stamp)
+  assert line == ("*Measured on CPU (a test CPU, 2 cores), 1971-01-01, commit abc1234: "
+                  "`docs/results/bench.json`, the tool's own output.*")
+
+
 # A figure is distinctive when it has 3 or more significant digits and a decimal point or a
 # thousands separator (0.257, 553.7, 52,483,393); integers like 100 or 600 are too common.
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+\.\d+)(?![\w]|[.,]\d)")
