@@ -11,8 +11,8 @@ file is a tool's JSON (`attn-depth benchmark --json`, an evaluation report, `res
 `attn-depth reproduce`, `attn-depth summary --json`, `lab.cut_evaluation`'s table) with a "stamp"
 added; where the run's own file was not kept, the file holds the numbers transcribed from the
 docs, in the tool's format, and its stamp says so (two tables have no tool's format: the
-performance summary, rows of several runs and machines, and the test suite's wall times). Developer tooling for the docs: nothing here imports TensorFlow or the
-package.
+performance summary, rows of several runs and machines, and the test suite's wall times).
+Developer tooling for the docs: nothing here imports TensorFlow or the package.
 """
 
 import argparse
