@@ -1,6 +1,6 @@
 """The docs' tables of measured figures, generated from the result files in docs/results/.
 
-  python -m lab.doc_tables            # check: exit 1 naming each table that differs
+  python -m lab.doc_tables            # check: exit 1 naming each table (or quote) that differs
   python -m lab.doc_tables --write    # rewrite the tables in place
   python -m lab.doc_tables --stamp=docs/results/NAME.json [--source=...]   # add a stamp
 
@@ -12,6 +12,8 @@ file is a tool's JSON (`attn-depth benchmark --json`, an evaluation report, `res
 added; where the run's own file was not kept, the file holds the numbers transcribed from the
 docs, in the tool's format, and its stamp says so (two tables have no tool's format: the
 performance summary, rows of several runs and machines, and the test suite's wall times).
+Where the prose states figures of a result file, `QUOTES` rebuilds those sentences from the
+file and the check names each one the page no longer states (prose is edited by hand).
 Developer tooling for the docs: nothing here imports TensorFlow or the package.
 """
 
@@ -376,6 +378,75 @@ TABLES = {
 }
 
 
+# Figures the prose states from a result file (not a table): each quote's sentences, rebuilt
+# from the file, must stand in the page as written (whitespace aside); a page cannot be
+# rewritten by the generator, so a differing quote is edited by hand.
+
+def _welch(rows, metric, before, after, n=3):
+  """(improvement in standard errors, Welch's two-sided p) of one step of the miniature's
+  verdict, from the table's means and standard deviations (docs/reproducing.md says so)."""
+  from scipy import stats  # pylint: disable=import-outside-toplevel
+  sign = 1 if metric in ("delta1", "edge_f1@1") else -1
+  gain = sign * (rows[after]["mean"][metric] - rows[before]["mean"][metric])
+  var = [rows[name]["std"][metric] ** 2 / n for name in (before, after)]
+  df = sum(var) ** 2 / sum(v ** 2 / (n - 1) for v in var)
+  ratio = gain / math.sqrt(sum(var))
+  return ratio, float(2 * stats.t.sf(abs(ratio), df))
+
+
+def verdict_quotes(files):
+  rows = files["miniature.json"]["rows"]
+  steps = {m: [_welch(rows, m, a, b) for a, b in (("baseline", "dfe"), ("dfe", "dfe_afb"),
+                                                 ("dfe_afb", "full"))]
+           for m in ("rel", "log10", "edge_f1@1", "dbe_comp")}
+  later = [p for m in ("edge_f1@1", "dbe_comp") for _, p in steps[m][1:]]
+  return [f"the first two steps are shown (p = {steps['rel'][0][1]:.3f} and "
+          f"{steps['rel'][1][1]:.3f})",
+          f"is not at this scale ({steps['rel'][2][0]:.1f} standard errors, p = "
+          f"{steps['rel'][2][1]:.3f})",
+          f"log10's AFB step, p = {steps['log10'][1][1]:.3f}",
+          f"improves edge F1@1 (p = {steps['edge_f1@1'][0][1]:.3f})",
+          f"ε_comp (p = {steps['dbe_comp'][0][1]:.3f}, not shown)",
+          f"by less than the spread (p ≥ {math.floor(min(later) * 10) / 10:.1f};"]
+
+
+def cut_quotes(files):
+  after = files["cut_network.json"]["after"]
+  alarms = [files[f]["after"]["same_room_fast"]["false_alarms"]
+            for f in ("cut_steady.json", "cut_fresh.json")] + [
+                after["same_room_fast"]["false_alarms"]]
+  return [f"(the network's temporal error / rel there: slow {after['uncut_slow']['temporal']:.3f}x"
+          f" / {after['uncut_slow']['rel']:.3f}, fast {after['uncut_fast']['temporal']:.3f}x / "
+          f"{after['uncut_fast']['rel']:.3f})",
+          f"The false alarms ({_span(alarms)} of ~1,100 boundaries"]
+
+
+QUOTES = {
+    "verdict": Table("docs/reproducing.md", ("miniature.json",), verdict_quotes),
+    "cut_prose": Table("docs/applications.md", ("cut_steady.json", "cut_fresh.json",
+                                                "cut_network.json"), cut_quotes),
+}
+
+
+def _load(sources, root):
+  files = {}
+  for source in sources:
+    with open(os.path.join(root, RESULTS, source), encoding="utf-8") as f:
+      files[source] = json.load(f)
+  return files
+
+
+def check_quotes(root="."):
+  """(quote name, sentence) for every sentence the prose no longer states as its file gives."""
+  missing = []
+  for name, quote in QUOTES.items():
+    with open(os.path.join(root, quote.doc), encoding="utf-8") as f:
+      page = " ".join(f.read().split())
+    missing += [(name, text) for text in quote.render(_load(quote.sources, root))
+                if text not in page]
+  return missing
+
+
 def stamp_line(path, stamp):
   return (f"*Measured on {stamp['machine']}, {stamp['date']}, commit {stamp['commit']}: "
           f"`{path}`, {stamp['source']}.*")
@@ -384,10 +455,7 @@ def stamp_line(path, stamp):
 def render(name, root="."):
   """The text between the table's markers: the table, a blank line, one stamp line a file."""
   table = TABLES[name]
-  files = {}
-  for source in table.sources:
-    with open(os.path.join(root, RESULTS, source), encoding="utf-8") as f:
-      files[source] = json.load(f)
+  files = _load(table.sources, root)
   stamps = [stamp_line(f"{RESULTS}/{s}", files[s]["stamp"]) for s in table.sources]
   return "\n".join(table.render(files)) + "\n\n" + "  \n".join(stamps) + "\n"
 
@@ -466,7 +534,11 @@ def main(argv=None):
     print(f"{name}: {TABLES[name].doc} differs from python -m lab.doc_tables "
           f"({', '.join(TABLES[name].sources)}); run python -m lab.doc_tables --write"
           if not args.write else f"{name}: no markers in {TABLES[name].doc}")
-  return 1 if differing else 0
+  quotes = check_quotes(args.root)
+  for name, text in quotes:
+    print(f"{name}: {QUOTES[name].doc} no longer says \"{text}\" "
+          f"({', '.join(QUOTES[name].sources)}): edit the page")
+  return 1 if differing or quotes else 0
 
 
 if __name__ == "__main__":

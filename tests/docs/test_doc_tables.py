@@ -30,7 +30,7 @@ def test_every_table_has_its_markers_and_every_result_file_a_stamp_and_a_table()
 
 
 def _copy(tmp_path):
-  for table in doc_tables.TABLES.values():
+  for table in (*doc_tables.TABLES.values(), *doc_tables.QUOTES.values()):
     os.makedirs(tmp_path / os.path.dirname(table.doc), exist_ok=True)
     shutil.copy(os.path.join(REPO_ROOT, table.doc), tmp_path / table.doc)
   shutil.copytree(os.path.join(REPO_ROOT, doc_tables.RESULTS), tmp_path / doc_tables.RESULTS)
@@ -38,18 +38,29 @@ def _copy(tmp_path):
 
 def test_a_changed_result_fails_the_check_until_the_table_is_regenerated(tmp_path, capsys):
   """The check can fail: one number changed in a copy of a result file names its table (and
-  only the tables made from that file); --write makes the page agree again."""
+  only the tables made from that file) and the prose that quotes it; --write makes the table
+  agree again, the prose is left to be edited by hand."""
   _copy(tmp_path)
   path = tmp_path / doc_tables.RESULTS / "miniature.json"
   result = json.loads(path.read_text(encoding="utf-8"))
   result["rows"]["dfe"]["mean"]["rel"] = 0.199
   path.write_text(json.dumps(result), encoding="utf-8")
   assert doc_tables.main(["--root", str(tmp_path)]) == 1
-  assert "miniature_table1: docs/reproducing.md differs" in capsys.readouterr().out
+  out = capsys.readouterr().out
+  assert "miniature_table1: docs/reproducing.md differs" in out
+  assert 'verdict: docs/reproducing.md no longer says "the first two steps are shown' in out
   assert doc_tables.check(str(tmp_path)) == ["miniature_table1"]
-  assert doc_tables.main(["--root", str(tmp_path), "--write"]) == 0
+  assert doc_tables.main(["--root", str(tmp_path), "--write"]) == 1
   assert doc_tables.check(str(tmp_path)) == []
   assert "| dfe | 0.199 ± 0.001 |" in (tmp_path / "docs/reproducing.md").read_text("utf-8")
+  assert {name for name, _ in doc_tables.check_quotes(str(tmp_path))} == {"verdict"}
+
+
+def test_the_prose_states_its_quoted_figures_as_their_files_give():
+  assert doc_tables.check_quotes(REPO_ROOT) == []
+  with open(os.path.join(REPO_ROOT, "docs", "reproducing.md"), encoding="utf-8") as f:
+    page = " ".join(f.read().split())
+  assert "(2.7 standard errors, p = 0.075)" in page  # what the verdict quote rebuilds
 
 
 def test_a_table_whose_markers_are_gone_is_named(tmp_path):
