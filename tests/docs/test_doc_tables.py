@@ -21,12 +21,13 @@ def test_every_table_has_its_markers_and_every_result_file_a_stamp_and_a_table()
   for name, table in doc_tables.TABLES.items():
     with open(os.path.join(REPO_ROOT, table.doc), encoding="utf-8") as f:
       assert name in doc_tables.blocks(f.read()), f"{name}: no markers in {table.doc}"
-  used = {source for table in doc_tables.TABLES.values() for source in table.sources}
+  used = {source for table in (*doc_tables.TABLES.values(), *doc_tables.QUOTES.values())
+          for source in table.sources}
   for path in glob.glob(os.path.join(REPO_ROOT, doc_tables.RESULTS, "*.json")):
     with open(path, encoding="utf-8") as f:
       stamp = json.load(f).get("stamp", {})
     assert set(stamp) >= {"machine", "commit", "date", "source"}, path
-    assert os.path.basename(path) in used, f"{path}: no table is made from it"
+    assert os.path.basename(path) in used, f"{path}: no table or quote is made from it"
 
 
 def _copy(tmp_path):
