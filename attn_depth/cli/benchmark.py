@@ -1,5 +1,5 @@
-"""Speed, cost and memory benchmarks, printed as a table and written as JSON. Goals (README,
-"Performance"):
+"""Speed, cost and memory benchmarks, printed as a table and written as JSON. Goals (docs/
+performance.md):
 
   rooms     procedural scenes rendered per second on one core               >= 20
   pipeline  training pipeline examples/s (records -> batch), 2 cores        >= 200
@@ -9,8 +9,9 @@
   deterministic  seconds per training step (full, ResNet-101, batch 3, 240x320)
             with train.deterministic / without (report only), and whether two
             deterministic processes end bit-identical
-  train_run peak host memory (resident) of a short real run of
-            gin/nyu/full_r101.gin with its periodic and final evaluation (GB) <= 8
+  train_run peak host memory (resident) of a short run of gin/nyu/full_r101.gin
+            on procedural rooms with random backbone weights (stand-ins for NYU
+            and ImageNet), with its periodic and final evaluation (GB)      <= 8
   flops     parameters and GFLOPs of every Table-1 variant (report only)
   latency   images/s of the full model and of keras.applications ResNet-101
             at the same input, batch 1 and 8; FLOP/s of the model relative
@@ -38,7 +39,7 @@
             where supported, with and without XLA (device memory peaks, skipped float16
             steps), two deterministic processes compared bit for bit, inference
             images/s, the recipe's projected hours, the input pipeline; JSON + the
-            README table's markdown (--gpu_markdown). Without a GPU: the machine part,
+            table's markdown for docs/reproducing.md (--gpu_markdown). Without a GPU: the machine part,
             then one line, exit 0
 
   attn-depth benchmark                       # everything (~10 min on 2 CPU cores)

@@ -1,7 +1,7 @@
 """Running a third-party parser of untrusted bytes where its crash cannot take the tool down.
 
 Some readers of user files are C extensions that crash the whole process on a damaged file
-(fuzzing found scipy.io.loadmat 1.17 dying with SIGSEGV on a 254-byte splits.mat). `call` runs
+(fuzzing found scipy.io.loadmat 1.17 dying with SIGSEGV on a 257-byte splits.mat). `call` runs
 such a reader in a forked child: its result or exception comes back through a pipe, and a
 child that dies (a signal, or no answer) becomes one `ReaderCrashed` error naming the file.
 Forking copies the already-imported parser, so a call costs milliseconds, not an interpreter.

@@ -64,8 +64,10 @@ def gpus():
 
 def describe():
   """What a run or a measurement ran on: {"tensorflow", "keras", "python", "cuda", "cudnn",
-  "device", "cpu", "cores", "gpus"}; `device` is the GPUs' names, else the CPU's model and
-  cores, and cuda/cudnn are None without a GPU."""
+  "device", "cpu", "cores", "gpus", "tf32"}; `device` is the GPUs' names, else the CPU's model
+  and cores, and cuda/cudnn are None without a GPU. `tf32`: whether TensorFlow may run float32
+  matmuls and convolutions in TF32 (its default, on Ampere or later GPUs): GPU timings compare
+  only with the same state."""
   import keras  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   build = tf.sysconfig.get_build_info()
@@ -77,4 +79,5 @@ def describe():
           "cudnn": build.get("cudnn_version") if found else None,
           "device": (", ".join(gpu["name"] for gpu in found) if found else
                      f"CPU ({cpu_model()}, {cores} cores)"),
-          "cpu": cpu_model(), "cores": cores, "gpus": found}
+          "cpu": cpu_model(), "cores": cores, "gpus": found,
+          "tf32": tf.config.experimental.tensor_float_32_execution_enabled()}

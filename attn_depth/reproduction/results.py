@@ -26,7 +26,7 @@ DIRECTION = {"rel": -1, "rms": -1, "log10": -1, "delta1": 1, "dbe_acc": -1, "dbe
              "edge_f1@0.25": 1, "edge_f1@0.5": 1, "edge_f1@1": 1}
 HEADERS = dict(zip(reports.TABLE1_COLUMNS + reports.DETAIL_COLUMNS,
                    reports.TABLE1_HEADERS + reports.DETAIL_HEADERS))
-ENVIRONMENT_KEYS = ("tensorflow", "keras", "python", "cuda", "cudnn", "device",
+ENVIRONMENT_KEYS = ("tensorflow", "keras", "python", "cuda", "cudnn", "device", "tf32",
                     "mixed_precision", "jit_compile")
 
 
@@ -341,8 +341,8 @@ def markdown(result):
             f"{_runs_markdown(result['rows'])}\n\n## Environment\n\n{environment}\n\n"
             f"## Figures (seed 0 of each row)\n\n{figures}\n")
   return (f"# Table 1 reproduced\n\nTraining data: {result['training_data']}; test data: "
-          f"{result['test_data']}. Paper protocol (Table 1's: the frame resized and centre-"
-          f"cropped to the network's input, the prediction upsampled 2x, the ground truth resized "
+          f"{result['test_data']}. Paper protocol (the paper states no evaluation "
+          f"geometry; this applies its training geometry: the frame resized and centre-cropped to the network's input, the prediction upsampled 2x, the ground truth resized "
           f"and cropped alike, per-image mean), beside the paper's numbers; detail "
           f"metrics (iBims-1's ε_acc / ε_comp, Hu et al.'s edge F1) where the paper has "
           f"none.\n\n{_table1_markdown(result)}\n\n## Every protocol\n\n"

@@ -10,8 +10,8 @@ TABLE1_ROWS = ("baseline_r50", "dfe_r101", "dfe_afb_r101", "full_r101")
 MINIATURE_ROWS = ("baseline", "dfe", "dfe_afb", "full")
 # The paper's ordering, worst first: each row adds one thing to the one before.
 ORDER = ("baseline", "dfe", "dfe_afb", "full")
-# Table 1's evaluations of every row: (protocol, flip). `paper` is the paper's own (Table 1);
-# the others make the numbers comparable with the tables of Eigen et al. and DenseDepth.
+# Table 1's evaluations of every row: (protocol, flip). `paper` applies the paper's training
+# geometry (the paper states no evaluation geometry); the others make the numbers comparable with the tables of Eigen et al. and DenseDepth.
 PROTOCOL_RUNS = (("paper", False), ("paper", True), ("eigen", False), ("densedepth", False))
 PAPER_LABELS = {"baseline": "baseline (strided ResNet, deconvolution decoder)",
                 "dfe": "DFE", "dfe_afb": "DFE + AFB", "full": "DFE + AFB + dilated CRB (full)"}

@@ -112,7 +112,7 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
     power: Eq. 4's power.
     seed: initialisation, the per-epoch permutations and augmentation.
     deterministic: every op deterministic and single-threaded: two runs with the same seed, or
-      a run resumed any number of times, end bit-identical (on one device; cost: see README).
+      a run resumed any number of times, end bit-identical (on one device; cost: docs/training.md, "Repeatable runs").
     checkpoint_every: steps between checkpoints (one is also written at the end, and on SIGTERM
       or a first Ctrl-C on any worker).
     keep_checkpoints: checkpoints kept.

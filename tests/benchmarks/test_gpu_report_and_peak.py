@@ -33,6 +33,7 @@ def test_one_machine_description_for_training_precision_and_benchmarks():
       flags_line.split(":", 1)[1].split())
   assert described["cores"] == len(os.sched_getaffinity(0))
   assert described["gpus"] == [] and described["cuda"] is None
+  assert described["tf32"] is False  # tests/conftest.py turns it off (a GPU runs it by default)
   assert described["device"] == f"CPU ({described['cpu']}, {described['cores']} cores)"
   assert machine.describe_cpu()["model"] == described["cpu"]
 

@@ -44,8 +44,8 @@ def tiny_nyu(tmp_path_factory):
 @pytest.mark.parametrize("gin_file", SHIPPED)
 def test_every_shipped_config_trains_two_steps_shrunk(gin_file, tmp_path, tiny_nyu):
   """The file's own settings (variant, source, schedule...) with a tiny network and input.
-  NYU configs read a tiny nyu_depth_v2 prepared by tfds' own builder (tests/reproduction/test_rehearsal.py
-  runs them unshrunk at full size)."""
+  NYU configs read a tiny nyu_depth_v2 prepared by tfds' own builder (tests/reproduction/
+  test_rehearsal.py runs the baseline and full rows unshrunk at full size)."""
   shrink = tiny.TINY_MODEL + [
       "train.total_steps = 2", "train.batch_size = 2", "train.checkpoint_every = 1",
       "train.log_every = 1", "train.image_summary_every = 2", "train.eval_every = 1",
