@@ -1,7 +1,10 @@
 """gin plumbing shared by the tools: the package never reads flags, tools hand them in here."""
 
+import difflib
+import inspect
 import logging
 import os
+import re
 
 import gin
 from gin import config_parser
@@ -70,7 +73,39 @@ def parse_gin(gin_files=(), gin_bindings=(), finalize=True):
     gin.parse_config_files_and_bindings(gin_files, list(gin_bindings or ()),
                                         finalize_config=finalize)
   except (ValueError, SyntaxError, IOError) as error:
-    raise ConfigError(_one_line(error)) from None
+    hint = _nearest_name(str(error))
+    raise ConfigError(_one_line(error) + (f"; did you mean {hint}?" if hint else "")) from None
+
+
+# gin's words for the two typos a binding can hold: a configurable's name, a parameter's name.
+_UNKNOWN_PARAMETER = re.compile(r"Configurable '([\w.]+)' doesn't have a parameter named '(\w+)'")
+_UNKNOWN_CONFIGURABLE = re.compile(r"No configurable matching '([\w.]+)'")
+
+
+def _nearest_name(message):
+  """The registered `configurable.parameter` nearest to the unknown name gin's `message`
+  names (difflib), or None: a typo is then one line that says what was meant."""
+  # pylint: disable=protected-access  (gin has no public list of its configurables)
+  registry = gin.config._REGISTRY
+  unknown = _UNKNOWN_PARAMETER.search(message)
+  if unknown:
+    name, parameter = unknown.groups()
+    configurable = registry.get_match(name)
+    if configurable is None:
+      return None
+    known = [p for p in inspect.signature(configurable.wrapped).parameters
+             if p not in (configurable.denylist or ()) and p not in ("self", "args", "kwargs")]
+    close = difflib.get_close_matches(parameter, known, n=1)
+    return f"{name}.{close[0]}" if close else None
+  unknown = _UNKNOWN_CONFIGURABLE.search(message)
+  if not unknown:
+    return None
+  name = unknown.group(1)
+  close = difflib.get_close_matches(name, sorted({c.name for _, c in registry.items()}), n=1)
+  if not close:
+    return None
+  parameter = re.search(re.escape(name) + r"\.(\w+)", message)  # the binding, quoted by gin
+  return close[0] + (f".{parameter.group(1)}" if parameter else "")
 
 
 def parse_run_config(path):

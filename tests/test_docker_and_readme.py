@@ -181,7 +181,7 @@ def test_the_package_imports_from_the_folder_that_holds_the_clone(tmp_path):
 
 def test_the_status_is_told_first_everywhere_a_newcomer_starts():
   """What has been reproduced (nothing of Table 1 yet) is on the README's first screen, in the
-  citation's abstract, the notebook's first cell and every model card, in the same words."""
+  citation's abstract, the notebooks' first cells and every model card, in the same words."""
   import json  # pylint: disable=import-outside-toplevel
   from attn_depth.serving import card  # pylint: disable=import-outside-toplevel
   said = "no result of the paper's Table 1 has been reproduced yet"
@@ -193,6 +193,7 @@ def test_the_status_is_told_first_everywhere_a_newcomer_starts():
   assert said in flat(first_screen) and "not yet run at scale" in flat(first_screen)
   assert "reproduction of" not in flat(first_screen)
   assert said in flat(_read("CITATION.cff"))
-  with open(os.path.join(REPO_ROOT, "docs", "reproduce_on_a_gpu.ipynb"), encoding="utf-8") as f:
-    assert said in flat("".join(json.load(f)["cells"][0]["source"]))
+  for notebook in ("reproduce_on_a_gpu.ipynb", "your_photo.ipynb"):
+    with open(os.path.join(REPO_ROOT, "docs", notebook), encoding="utf-8") as f:
+      assert said in flat("".join(json.load(f)["cells"][0]["source"])), notebook
   assert said in card.STATUS

@@ -23,6 +23,7 @@ from attn_depth.apps import pointcloud
 from attn_depth.core.console import Progress
 from attn_depth.core import visualization
 from attn_depth.core.console import format_duration
+from attn_depth.serving import provenance
 
 OUTPUTS = ("npy", "png16", "color", "legend", "gray", "ply", "bokeh")
 DEFAULT_OUTPUTS = ("npy", "png16", "color", "legend", "ply")
@@ -111,6 +112,18 @@ def _median_depth(depth, samples=1_000_000):
   grid = depth[::step, ::step]
   valid = grid[np.isfinite(grid) & (grid > 0)]
   return float(np.median(valid)) if valid.size else float("nan")
+
+
+def training_data_warning(network):
+  """One line for the console when `network` (a DepthNetwork) learned from procedural scenes
+  alone, as its provenance says: its depth of real photos is noise however plausible the
+  printed ranges look. None for any other model, or one whose training data is unknown."""
+  if not provenance.trained_only_on_procedural_scenes(network.trained_on):
+    return None
+  return (f"this model was trained only on procedural rooms (train.source = "
+          f"'{network.trained_on}', from its provenance): real photos are outside what it "
+          f"learned, so their depth is noise, however plausible the ranges below look; photos "
+          f"need a model trained on real frames such as NYU Depth V2 (docs/reproducing.md)")
 
 
 def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrinsics=None,

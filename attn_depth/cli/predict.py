@@ -18,6 +18,7 @@ Videos (.mp4, .mov, .avi, .mkv, ...) and, with --sequence, folders of frames giv
 """
 
 
+import logging
 import os
 
 from absl import flags
@@ -72,6 +73,7 @@ _PRECISION = flags.DEFINE_enum("precision", None, list(precision.PRECISIONS),
                                 precision.FLAG_HELP)
 _GIN_FILES = flags.DEFINE_multi_string("gin_file", [], "Extra gin files.")
 _GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings.")
+_LOG = logging.getLogger(__name__)  # shown as 'predict: warning: ...'
 
 
 def _intrinsics():
@@ -161,6 +163,9 @@ def main(argv):
       print(f"skipped {problem}", flush=True)
     config.parse_gin_for_model(_MODEL.value, _GIN_FILES.value, _GIN_BINDINGS.value)
     network = inference.load_network(_MODEL.value, _PRECISION.value).replace(fit=_FIT.value)
+    warning = predict.training_data_warning(network)
+    if warning:  # once per run, before any per-photo depth range
+      _LOG.warning(warning)
     done, failed = _predict_clips(network, clips)
     failed += len(problems)
     if photos:

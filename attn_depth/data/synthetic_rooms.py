@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 import tensorflow_datasets as tfds
 
+from attn_depth.core.console import Progress
 from attn_depth.data.frame_tables import PythonFrames
 from attn_depth.data.frame_tables import RecordFrames
 from attn_depth.data.frames import NYU_CX
@@ -369,13 +370,22 @@ class SyntheticRooms(tfds.core.GeneratorBasedBuilder):
     return {"train": self._generate_examples()}
 
   def _generate_examples(self):
+    # tfds' own progress bars are hidden (prepare_quietly): a minute of rendering shows its
+    # count and ETA every few seconds instead, on stderr so that stdout stays the tools' lines.
+    progress = Progress(self._num_examples, f"rendering procedural rooms (set {self._seed})",
+                        unit="rooms", print_fn=_to_stderr)
     for index in range(self._num_examples):
       image, depth = render(scene_seed(self._seed, index))
+      progress(index + 1)
       # Encoded here with fast zlib settings: tfds' own PNG encoder costs 3x the rendering.
       png = io.BytesIO()
       Image.fromarray(image).save(png, format="PNG", compress_level=1)
       png.seek(0)
       yield index, {"image": png, "depth": depth.astype(np.float16)}
+
+
+def _to_stderr(line):
+  print(line, file=sys.stderr, flush=True)
 
 
 def synthetic_rooms_table(num_examples, seed, data_dir=None):

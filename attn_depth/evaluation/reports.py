@@ -24,6 +24,11 @@ TABLE1_COLUMNS = ("rel", "rms", "log10", "delta1", "delta2", "delta3")
 TABLE1_HEADERS = ("rel", "rms", "log10", "δ<1.25", "δ<1.25²", "δ<1.25³")
 DETAIL_COLUMNS = ("dbe_acc", "dbe_comp", "edge_f1@0.25", "edge_f1@0.5", "edge_f1@1")
 DETAIL_HEADERS = ("ε_acc px", "ε_comp px", "F1@0.25", "F1@0.5", "F1@1")
+# What the detail rows mean, in one line for the console (docs/evaluation.md has the details).
+DETAIL_MEANING = ("dbe_acc, dbe_comp: ε_acc, ε_comp (iBims-1), how far the predicted depth "
+                  "edges lie from the true ones and the edges' two-way distance, in pixels up "
+                  "to 10, lower is better; edge_f1@t: F1 of the depth edges found at gradient "
+                  "threshold t (Hu et al.), higher is better")
 
 
 def _cells(values, names):

@@ -61,7 +61,9 @@ class ModelInfo:
   reports store; input_size: the training crop (height, width); resize_size: the frame size
   that crop was taken from (paper: 312x416 around 240x320); precision: what it computes in
   (attn_depth.core.precision); fit: how a photo is fitted to it unless a call says otherwise
-  (FITS); backend: what computes it ("keras", "saved_model", "litert", "constant")."""
+  (FITS); backend: what computes it ("keras", "saved_model", "litert", "constant");
+  trained_on: the data source it was trained on (its run's train.source, from its provenance;
+  None where unknown)."""
   source: str
   input_size: tuple
   resize_size: tuple
@@ -71,6 +73,7 @@ class ModelInfo:
   precision: str = "float32"
   fit: str = "whole"
   backend: str = "keras"
+  trained_on: object = None
 
   def __post_init__(self):
     check_fit(self.fit)
@@ -101,6 +104,7 @@ class DepthNetwork:
   precision = property(lambda self: self.info.precision)
   fit = property(lambda self: self.info.fit)
   backend = property(lambda self: self.info.backend)
+  trained_on = property(lambda self: self.info.trained_on)
 
   def replace(self, **changes):
     """The same network (same weights, same traced functions) with other `ModelInfo` fields,

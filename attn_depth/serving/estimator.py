@@ -76,6 +76,12 @@ class DepthEstimator:
     return self.network.precision
 
   @property
+  def trained_on(self):
+    """The data source it was trained on (its run's train.source, from its provenance:
+    "synthetic_rooms" for procedural rooms, which photos are outside of); None where unknown."""
+    return self.network.trained_on
+
+  @property
   def input_size(self):
     """The training crop (height, width) the network learned on."""
     return self.network.input_size

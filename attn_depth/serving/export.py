@@ -79,7 +79,8 @@ def export_saved_model(model, export_dir, spec, step=None, fit="whole", run_dir=
   found = presets.read_results(run_dir)
   provenance.write(assets, provenance.record(
       step, fit, precision_lib.of_model(model), run_dir or "an in-memory model",
-      [(os.path.splitext(os.path.basename(path))[0], report) for path, report in found]))
+      [(os.path.splitext(os.path.basename(path))[0], report) for path, report in found],
+      provenance.training_source(run_dir and run_dir_lib.RunDir(run_dir).operative_config)))
   presets.write_export_card(export_dir, spec, run_dir)
   return export_dir
 

@@ -119,7 +119,8 @@ def load_checkpoint_network(path, spec=None, precision="float32"):
     raise ModelLoadError(f"{checkpoint}: its variables do not fit the network its model spec "
                          f"describes ({spec.name}: {str(error).splitlines()[0]})") from None
   status.expect_partial()  # optimizer slots are not needed for inference
-  return keras_network(model, spec, source=checkpoint, step=int(step.numpy()))
+  return keras_network(model, spec, source=checkpoint, step=int(step.numpy())).replace(
+      trained_on=provenance.training_source(run_dir_lib.RunDir(folder).operative_config))
 
 
 def load_saved_model_network(path, precision=None):
@@ -140,7 +141,10 @@ def load_saved_model_network(path, precision=None):
     raise ModelLoadError(f"{path}: this SavedModel computes in {exported}, as it was exported; "
                          f"for {precision} export it with attn-depth export --precision="
                          f"{precision}, or load its training run")
-  return SavedModelNetwork(loaded, metadata, path, spec, exported)
+  # An export written before the record had the entry: its run's config, where it sits in one.
+  trained_on = metadata.get("trained_on") or provenance.training_source(
+      run_dir_lib.of_model(path).operative_config)
+  return SavedModelNetwork(loaded, metadata, path, spec, exported).replace(trained_on=trained_on)
 
 
 class SavedModelNetwork(DepthNetwork):

@@ -108,7 +108,9 @@ def save(network, folder, run_dir=None, print_fn=None):
   found = read_results(run_dir)
   record = provenance_lib.record(
       network.step, network.fit, precision_lib.of_model(network.model), network.source,
-      [(os.path.splitext(os.path.basename(path))[0], report) for path, report in found])
+      [(os.path.splitext(os.path.basename(path))[0], report) for path, report in found],
+      network.trained_on or provenance_lib.training_source(
+          run_dir and RunDir(run_dir).operative_config))
   with files.replacing(folder) as partial:  # whole, never half of two checkpoints
     os.makedirs(partial)
     preset = PresetDir(partial)
@@ -174,8 +176,11 @@ def load(handle, precision="float32"):
     raise PresetError(f"{handle}: unreadable preset ({str(error).splitlines()[0][:300]})") \
         from None
   model = network_lib.in_precision(model, spec, precision)
+  trained_on = metadata.get("trained_on") or provenance_lib.training_source(
+      PresetDir(folder).operative_config)  # a preset written before the record had the entry
   return network_lib.keras_network(model, spec, source=str(handle), step=metadata.get("step"),
-                                   fit=metadata.get("fit") or "whole")
+                                   fit=metadata.get("fit") or "whole").replace(
+                                       trained_on=trained_on)
 
 
 def read_provenance(folder):

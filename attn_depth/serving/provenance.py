@@ -3,7 +3,7 @@ preset and in a SavedModel's assets.extra/ (attn_depth.core.run_dir).
 
     {"format_version": 1,
      "step": 600, "fit": "whole", "precision": "float32",
-     "trained_from": "runs/quickstart",
+     "trained_from": "runs/quickstart", "trained_on": "synthetic_rooms",
      "versions": {"attn_depth": "0.1.0", "keras": "3.15.1", "tensorflow": "2.21.0"},
      "saved_at": "2026-12-01T10:00:00+00:00",
      "results": [{"name": "synthetic_rooms_paper", "source": "synthetic_rooms",
@@ -27,10 +27,14 @@ from attn_depth.core import files
 from attn_depth.core import run_dir as run_dir_lib
 from attn_depth.core import version
 from attn_depth.core.errors import UserError
+from attn_depth.models import spec as spec_lib
 
 FORMAT_VERSION = 1
-FIELDS = ("format_version", "step", "fit", "precision", "trained_from", "versions", "saved_at",
-          "results")
+FIELDS = ("format_version", "step", "fit", "precision", "trained_from", "trained_on", "versions",
+          "saved_at", "results")
+# The sources of procedural scenes (attn_depth.data.sources): a model trained only on them has
+# never seen a photo.
+PROCEDURAL_SOURCE_PREFIX = "synthetic_"
 # A result's summary: the metrics of Table 1 (attn_depth.evaluation.reports.TABLE1_COLUMNS).
 RESULT_METRICS = ("rel", "rms", "log10", "delta1", "delta2", "delta3")
 
@@ -39,18 +43,36 @@ class ProvenanceError(UserError, ValueError):
   """A provenance record that cannot be read; the message says which and why."""
 
 
-def record(step, fit, precision, trained_from, reports=()):
+def record(step, fit, precision, trained_from, reports=(), trained_on=None):
   """The provenance of a model at `step`, computing in `precision`, fitted as `fit`, from
-  `trained_from` (the run folder or checkpoint), with the evaluation `reports` (name, report)
-  of its run."""
+  `trained_from` (the run folder or checkpoint), trained on the data source `trained_on` (its
+  train.source, `training_source`), with the evaluation `reports` (name, report) of its run."""
   return {
       "format_version": FORMAT_VERSION,
       "step": None if step is None else int(step), "fit": fit, "precision": precision,
-      "trained_from": str(trained_from),
+      "trained_from": str(trained_from), "trained_on": trained_on,
       "versions": {"attn_depth": version.__version__, "keras": keras.__version__,
                    "tensorflow": tf.__version__},
       "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
       "results": [summary(name, report) for name, report in reports]}
+
+
+def training_source(operative_config):
+  """The data source a run trained on (its train.source, e.g. "synthetic_rooms"), read from its
+  operative_config.gin at `operative_config`; None where there is no such file or it does not
+  say."""
+  if not operative_config or not os.path.isfile(operative_config):
+    return None
+  try:
+    source = spec_lib.GinFile(operative_config).value("train", "source")
+  except (ValueError, SyntaxError, OSError):  # a damaged config: the source is unknown
+    return None
+  return source if isinstance(source, str) else None
+
+
+def trained_only_on_procedural_scenes(trained_on):
+  """Whether a model trained on the source `trained_on` has seen procedural scenes alone."""
+  return bool(trained_on) and trained_on.startswith(PROCEDURAL_SOURCE_PREFIX)
 
 
 def summary(name, report):
@@ -106,5 +128,6 @@ def _from_legacy(value):
               if f"{name}_version" in value}
   return {**value, "format_version": 0, "step": value.get("step"),
           "fit": value.get("fit", "whole"), "precision": value.get("precision"),
-          "trained_from": value.get("trained_from"), "versions": versions,
+          "trained_from": value.get("trained_from"), "trained_on": value.get("trained_on"),
+          "versions": versions,
           "saved_at": value.get("saved_at"), "results": []}

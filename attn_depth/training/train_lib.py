@@ -156,6 +156,8 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
     distribution.check_same_step(strategy, trainer.step)
 
     iterator = _training_batches(strategy, source, batch_size, seed, trainer.step)
+    if chief and (final_eval or image_summary_every or eval_every):
+      _open_test_split(source)
     # Traced inference, never eager: called eagerly, a Keras functional model keeps every
     # intermediate map alive until its output (7 GB for the full ResNet-101 model on 3 images at
     # 240x320); the graph frees each one as soon as it is used.
@@ -234,6 +236,14 @@ def _run_controller(trainer, iterator, schedule, checkpoints, actions, side_task
       losses = controller.run()
   side_tasks.close()
   return losses
+
+
+def _open_test_split(source):
+  """Opens now the test split that image summaries and evaluations read later: its one-time
+  preparation (rendering procedural rooms) comes right after the training set's, with its
+  progress, not as an unannounced pause at the first summary hundreds of steps in; and a test
+  split that cannot be read stops the run before its first step, not at that summary."""
+  data.load_table(source, "test")
 
 
 def _run_lock(model_dir, chief):
@@ -439,15 +449,18 @@ def _final_evaluation(network, source, batch_size, model_dir, max_batches):
   report = evaluator.report(network, result, source, baseline={
       "name": f"constant {constant_value:.2f} m (median training depth)",
       "value_m": constant_value, "metrics": constant["metrics"]})
-  path, _ = reports.write_report(report, RunDir(model_dir).report(evaluator.result_name(source)))
+  path, markdown_path = reports.write_report(report,
+                                             RunDir(model_dir).report(evaluator.result_name(source)))
   metrics = result["metrics"]
   _log(f"{'metric':<8} {'model':>9} {'constant ' + format(constant_value, '.2f') + ' m':>16}")
   for name in metrics:
     _log(f"{name:<8} {metrics[name]:>9.4f} {constant['metrics'][name]:>16.4f}")
   for name in reports.DETAIL_COLUMNS:
     _log(f"{name:<12} {result['boundary'][name]:>5.4f}")
+  _log(f"({reports.DETAIL_MEANING})")
   _write_preview(network, source, batch_size, RunDir(model_dir).preview)
-  _LOG.info("wrote %s", path)
+  _log(f"report: {path} and {markdown_path} (the same as attn-depth evaluate writes), preview "
+       f"{RunDir(model_dir).preview}")
   return report
 
 

@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from attn_depth.apps import pointcloud
 from attn_depth.apps import predict
+from attn_depth.core import images as images_lib
 from attn_depth.core import visualization
+from attn_depth.models import network as network_lib
+from tests.conftest import REPO_ROOT
 
 
 class _ConstantNetwork:
@@ -16,6 +20,15 @@ class _ConstantNetwork:
 
   def depth_at_image_size(self, images):
     return np.full(images.shape[:3], 2.0, np.float32)
+
+
+def test_a_model_trained_only_on_procedural_rooms_is_said_so_once_from_its_provenance():
+  network = network_lib.DepthNetwork(lambda images: images, (8, 8), "a run")
+  warning = predict.training_data_warning(network.replace(trained_on="synthetic_rooms"))
+  assert "trained only on procedural rooms (train.source = 'synthetic_rooms'" in warning
+  assert "real photos are outside what it learned" in warning and "\n" not in warning
+  for trained_on in ("nyu_tfds", "rgbd_files", None):  # real frames, or not recorded: silent
+    assert predict.training_data_warning(network.replace(trained_on=trained_on)) is None
 
 
 def test_a_photo_failing_in_an_output_step_is_skipped_and_the_rest_go_on(tmp_path):
@@ -98,3 +111,42 @@ def test_an_unknown_colour_map_writes_nothing(tmp_path):
     predict.predict_files(_RampNetwork(), [str(tmp_path / "room.png")], str(tmp_path / "out"),
                           colormap="virdis")
   assert not os.path.exists(tmp_path / "out")
+
+
+@pytest.mark.slow  # a Jupyter kernel
+def test_the_photo_notebook_writes_the_depth_point_cloud_and_bokeh_it_shows(run_dir, tmp_path):
+  """docs/your_photo.ipynb, executed cell by cell in a real kernel on a real photo (scikit-image's
+  coffee cup) with the tiny run in place of the quickstart: the 16-bit PNG holds the predicted
+  depth in millimetres, the point cloud is that depth back-projected with the photo's colours,
+  the bokeh picture is the photo's size, and the figure is shown."""
+  import nbclient  # pylint: disable=import-outside-toplevel
+  import nbformat  # pylint: disable=import-outside-toplevel
+  import skimage.data  # pylint: disable=import-outside-toplevel
+  import attn_depth  # pylint: disable=import-outside-toplevel
+  photo = tmp_path / "coffee.png"
+  rgb = skimage.data.coffee()
+  Image.fromarray(rgb).save(photo)
+  notebook = nbformat.read(os.path.join(REPO_ROOT, "docs", "your_photo.ipynb"), 4)
+  settings = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+  assert len(settings) == 1
+  out = tmp_path / "out"
+  settings[0].source = f"PHOTO = {str(photo)!r}\nMODEL = {run_dir!r}\nOUTPUT = {str(out)!r}"
+  nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3", resources={
+      "metadata": {"path": os.path.join(REPO_ROOT, "docs")}}).execute()
+  outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+  assert not [output for output in outputs if output.output_type == "error"]
+  shown = "".join(output.get("text", "") for output in outputs)
+  assert "trained on: synthetic_rooms" in shown and "coffee.png: 600x400, depth " in shown
+  assert any("image/png" in output.get("data", {}) for output in outputs)  # the figure
+
+  depth = attn_depth.DepthEstimator.from_path(run_dir).predict(rgb)["depths"][0, ..., 0]
+  with Image.open(out / "coffee_depth_mm.png") as png:
+    assert png.mode == "I;16" and png.size == (600, 400)
+  in_range = depth < 65.535  # a one-step network predicts anything; the PNG saturates there
+  np.testing.assert_allclose(images_lib.load_depth_png16(out / "coffee_depth_mm.png")[in_range],
+                             depth[in_range], atol=0.0005 + 1e-5)
+  points, colours = pointcloud.read_ply(out / "coffee.ply")
+  np.testing.assert_allclose(points[:, 2], depth.reshape(-1), rtol=1e-5)
+  np.testing.assert_array_equal(colours, rgb.reshape(-1, 3))
+  with Image.open(out / "coffee_bokeh.png") as bokeh:
+    assert bokeh.size == (600, 400) and bokeh.mode == "RGB"

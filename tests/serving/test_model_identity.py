@@ -232,7 +232,8 @@ def test_provenance_round_trips_reads_older_records_and_refuses_bad_ones_in_one_
   legacy = provenance.read(str(old), "metadata.json")
   assert {key: legacy[key] for key in provenance.FIELDS} == {
       "format_version": 0, "step": 7, "fit": "squeeze", "precision": None,
-      "trained_from": "runs/q", "versions": {"attn_depth": "0.1.0", "keras": "3.15.1"},
+      "trained_from": "runs/q", "trained_on": None,
+      "versions": {"attn_depth": "0.1.0", "keras": "3.15.1"},
       "saved_at": "2026-11-30T10:00:00+00:00", "results": []}
   for text, message in (("{not json", "provenance.json: unreadable"),
                         ("[1, 2]", "provenance.json: expected a JSON object, got list"),
@@ -267,10 +268,13 @@ def test_preset_round_trip_carries_spec_provenance_card_logs_and_results(run_dir
   assert (record["step"], record["fit"], record["precision"], record["trained_from"]) == (
       1, "whole", "float32", estimator.network.source)
   assert record["results"] == [provenance.summary("synthetic_rooms_paper", report)]
+  # What it learned from, recorded (the run's train.source) and read back with the model.
+  assert record["trained_on"] == estimator.trained_on == "synthetic_rooms"
   assert record["results"][0]["metrics"]["rel"] == report["metrics"]["rel"]
   gin.clear_config()
   loaded = attn_depth.DepthEstimator.from_preset(folder)
   assert loaded.spec == estimator.spec and loaded.network.step == estimator.network.step
+  assert loaded.trained_on == "synthetic_rooms"
   np.testing.assert_allclose(loaded.predict(IMAGES)["depths"], estimator.predict(IMAGES)["depths"],
                              rtol=1e-5, atol=1e-6)
   assert gin.config_str() == ""

@@ -230,3 +230,24 @@ def test_a_checkpoint_written_but_not_yet_recorded_is_resumed_from(tmp_path):
   os.remove(os.path.join(run, "checkpoint"))
   result = training.train(run, total_steps=3)
   assert result["step"] == 3 and len(result["loss_history"]) == 1
+
+
+def test_both_room_sets_render_up_front_with_progress_and_the_summary_says_where(tmp_path,
+                                                                                 capsys):
+  """A first run renders its training rooms and then, before its first step, the test rooms its
+  image summaries and final evaluation read, each with a progress line (count, ETA) on stderr;
+  the closing summary explains its detail rows and names the report it wrote."""
+  _configure(tmp_path, "train.total_steps = 1", "train.image_summary_every = 1",
+             "train.final_eval = True", "synthetic_rooms_source.num_train_examples = 4",
+             "synthetic_rooms_source.num_test_examples = 2")
+  training.train(str(tmp_path / "run"))
+  out, err = capsys.readouterr()
+  for rooms, scene_set in ((4, 0), (2, 1)):
+    assert f"rendering procedural rooms (set {scene_set}): {rooms}/{rooms} rooms, " in err, err
+    assert f"rendering {rooms} procedural rooms (set {scene_set}) into" in out
+  assert "ETA 0m00s" in err
+  # The test rooms are rendered before the first step, not at its image summary.
+  assert out.index("rendering 2 procedural rooms (set 1)") < out.index("step 1/1")
+  report = tmp_path / "run" / "eval" / "synthetic_rooms_paper.json"
+  assert f"report: {report} and {report.with_suffix('.md')}" in out
+  assert "dbe_acc, dbe_comp: ε_acc, ε_comp (iBims-1)" in out and "edge_f1@t: F1" in out

@@ -208,6 +208,9 @@ def test_the_package_warnings_reach_the_console_as_one_line(tmp_path):
     (["--bogus"], "train: error: Unknown command line flag 'bogus' (--help lists the flags)"),
     ([], "train: error: flag --model_dir=None: Flag --model_dir must have a value"),
     (["--model_dir=x", "--gin_file=nope.gin"], "train: error: nope.gin: no such gin file"),
+    (["--model_dir=x", "--gin_bindings=train.totl_steps=5"], "train: error: Configurable "
+     "'train' doesn't have a parameter named 'totl_steps'.; In bindings string line 1; "
+     "train.totl_steps=5; did you mean train.total_steps?"),
 ])
 def test_a_mistyped_flag_or_gin_file_is_the_tools_one_error_line(tmp_path, args, message):
   result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tools", "train.py"), *args],
