@@ -15,7 +15,9 @@ Gradio is the optional `demo` extra: pip install -c constraints.txt "attn_depth[
 """
 
 import os
+import signal
 import tempfile
+import time
 
 import numpy as np
 
@@ -155,20 +157,25 @@ def _on_photo(gr, depths, path, colormap):
           f"{name}: {rgb.shape[1]}x{rgb.shape[0]} pixels; {scale}")
 
 
+# Not Gradio's "share" button (a post to Hugging Face's discussions): the page stays offline.
+_OFFLINE_BUTTONS = ["download", "fullscreen"]
+
+
 def _controls(gr):
   """The page's components, by name (elem_ids are what the browser test finds them by)."""
   with gr.Row():
     photo = gr.File(label="Photo: drop it here or click to upload", type="filepath",
                     elem_id="photo")
     depth = gr.Image(label="Depth",
-                     elem_id="depth", interactive=False, format="png")
+                     elem_id="depth", interactive=False, format="png",
+                     buttons=_OFFLINE_BUTTONS)
   status = gr.Markdown("Upload a photo.", elem_id="status")
   colormap = gr.Dropdown(list(COLORMAPS), value=visualization.COLORMAP, label="Colour map",
                          elem_id="colormap")
   with gr.Row():
     cloud = gr.Plot(label="Point cloud (3-D; the .ply below has every pixel)", elem_id="cloud")
     bokeh = gr.Image(label="Bokeh: click where to focus", elem_id="bokeh", interactive=False,
-                     format="png")
+                     format="png", buttons=_OFFLINE_BUTTONS)
   with gr.Row():
     focus = gr.Slider(0.05, 10.0, value=1.0, step=0.01, label="Focus depth (m)",
                       elem_id="focus")
@@ -229,7 +236,21 @@ def serve(model=None, port=7860, share=False, print_fn=print):
                       f"--port=N") from None
     print_fn(f"demo of {model} at {local_url}"
              + (f" and {share_url}" if share_url else "") + f" ({CHOOSE_ANOTHER}; Ctrl-C stops)")
-    try:
-      page.block_thread()
-    finally:
-      page.close()
+    _wait_for_interrupt(page, print_fn)
+
+
+def _stop(*_):
+  raise KeyboardInterrupt
+
+
+def _wait_for_interrupt(page, print_fn):
+  """Until Ctrl-C or a kill (SIGTERM): then the server closes and the photos' folder goes, in
+  one line (Gradio's own wait prints two)."""
+  signal.signal(signal.SIGTERM, _stop)
+  try:
+    while page.is_running:
+      time.sleep(0.2)  # the server runs in threads of its own
+  except KeyboardInterrupt:
+    print_fn("demo stopped")
+  finally:
+    page.close(verbose=False)

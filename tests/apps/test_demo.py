@@ -84,7 +84,63 @@ def _upload(page, path, expect):
       timeout=120_000)
 
 
+def _focus_by_a_click(page, depth):
+  """A click on the bokeh picture's centre sets the focus to the depth there (the picture is
+  shown scaled: a pixel either way)."""
+  before = page.eval_on_selector("#bokeh img", "img => img.src")
+  page.click("#bokeh img")  # Playwright clicks an element's centre
+  page.wait_for_function("src => document.querySelector('#bokeh img').src != src",
+                         arg=before, timeout=60_000)
+  focus = float(page.input_value("#focus input[type=number]"))
+  row, column = depth.shape[0] // 2, depth.shape[1] // 2
+  near = np.round(depth[row - 2:row + 3, column - 2:column + 3], 2)
+  assert np.isclose(near, focus).any(), (focus, near)
+
+
 def _depth_image(page):
   """(src, natural width, height) of the depth picture on the page."""
   return page.eval_on_selector(
       "#depth img", "img => [img.src, img.naturalWidth, img.naturalHeight]")
+
+
+@pytest.mark.slow  # end-to-end: the full tier (--full)
+def test_the_demo_page_in_headless_chromium(tiny_run, tmp_path):
+  """Opens on runs/quickstart (here the tiny run); a photo's depth is shown at the photo's
+  size and downloads as what DepthEstimator.predict gives; a text file and a 0-byte image are
+  one message each, the page keeps its depth and goes on serving; nothing leaves localhost."""
+  from playwright.sync_api import sync_playwright  # pylint: disable=import-outside-toplevel
+  from skimage import data  # pylint: disable=import-outside-toplevel
+  (tmp_path / "runs").mkdir()
+  os.symlink(tiny_run.path, tmp_path / "runs" / "quickstart")
+  photo = tmp_path / "coffee.png"
+  Image.fromarray(data.coffee()).save(photo)  # a real photo, 600x400
+  (tmp_path / "notes.txt").write_text("not a photo\n")
+  (tmp_path / "empty.png").write_bytes(b"")
+  with _served(tmp_path) as (url, process), sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path=chromium(),
+                                         args=["--no-sandbox", "--disable-gpu"])
+    page = browser.new_page()
+    hosts = set()
+    page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
+    page.goto(url)
+    assert "runs/quickstart" in page.inner_text("body")
+    _upload(page, photo, "coffee.png: 600x400 pixels")
+    shown = _depth_image(page)
+    assert shown[1:] == [600, 400]
+    with page.expect_download() as download:
+      page.click("#downloads a[download='coffee_depth.npy']")
+    download.value.save_as(tmp_path / "downloaded.npy")
+    depth = np.load(tmp_path / "downloaded.npy")
+    _focus_by_a_click(page, depth)
+    for bad in ("notes.txt", "empty.png"):
+      _upload(page, tmp_path / bad, f"{bad}: not a readable image")
+      assert page.inner_text("#status").count("not a readable image") == 1
+      assert _depth_image(page) == shown  # the page keeps the photo's depth
+    page.fill("#colormap input", "gray")  # a combobox: typed, then chosen
+    page.keyboard.press("Enter")
+    page.wait_for_function("src => document.querySelector('#depth img').src != src",
+                           arg=shown[0], timeout=60_000)  # still serving
+    browser.close()
+  assert hosts == {url.split("/")[2]}, hosts  # offline: no fonts, analytics or CDN
+  expected = DepthEstimator.from_path(tiny_run.path).predict(images.read_rgb(photo))["depths"]
+  np.testing.assert_array_equal(np.load(tmp_path / "downloaded.npy"), expected[0, ..., 0])
