@@ -166,8 +166,7 @@ def _controls(gr):
   with gr.Row():
     photo = gr.File(label="Photo: drop it here or click to upload", type="filepath",
                     elem_id="photo")
-    depth = gr.Image(label="Depth",
-                     elem_id="depth", interactive=False, format="png",
+    depth = gr.Image(label="Depth", elem_id="depth", interactive=False, format="png",
                      buttons=_OFFLINE_BUTTONS)
   status = gr.Markdown("Upload a photo.", elem_id="status")
   colormap = gr.Dropdown(list(COLORMAPS), value=visualization.COLORMAP, label="Colour map",
@@ -189,7 +188,10 @@ def _controls(gr):
 
 def build_page(gr, depths, model):
   """The Gradio Blocks of the page for `depths` (a Depths), naming `model` in its header."""
-  with gr.Blocks(title="attn_depth demo", analytics_enabled=False) as page:
+  # Gradio keeps every picture and upload in its cache: a demo left running for days would
+  # fill the disk, so what is older than an hour goes (checked hourly).
+  with gr.Blocks(title="attn_depth demo", analytics_enabled=False,
+                 delete_cache=(3600, 3600)) as page:
     gr.Markdown(f"## Depth from one image (Hao et al. 2018)\nModel: `{model}` -- "
                 f"{CHOOSE_ANOTHER}")
     c = _controls(gr)
