@@ -98,6 +98,22 @@ def _focus_by_a_click(page, depth):
       arg=near, timeout=60_000)
 
 
+def _bad_uploads(page, folder, shown):
+  """A text file and a 0-byte image: one message each in the page (no error pop-up besides),
+  the depth and the downloads of the photo before stay, and the page goes on serving."""
+  downloads = page.inner_text("#downloads")
+  for bad in ("notes.txt", "empty.png"):
+    _upload(page, folder / bad, f"{bad}: not a readable image")
+    assert page.inner_text("#status").count("not a readable image") == 1
+    assert page.locator(".toast-body").count() == 0
+    assert _depth_image(page) == shown
+    assert page.inner_text("#downloads") == downloads
+  page.fill("#colormap input", "gray")  # a combobox: typed, then chosen
+  page.keyboard.press("Enter")
+  page.wait_for_function("src => document.querySelector('#depth img').src != src",
+                         arg=shown[0], timeout=60_000)
+
+
 def _depth_image(page):
   """(src, natural width, height) of the depth picture on the page, once it has loaded."""
   page.wait_for_function("() => { const img = document.querySelector('#depth img');"
@@ -137,15 +153,11 @@ def test_the_demo_page_in_headless_chromium(tiny_run, tmp_path):
     download.value.save_as(tmp_path / "downloaded.npy")
     depth = np.load(tmp_path / "downloaded.npy")
     _focus_by_a_click(page, depth)
-    for bad in ("notes.txt", "empty.png"):
-      _upload(page, tmp_path / bad, f"{bad}: not a readable image")
-      assert page.inner_text("#status").count("not a readable image") == 1
-      assert _depth_image(page) == shown  # the page keeps the photo's depth
-    page.fill("#colormap input", "gray")  # a combobox: typed, then chosen
-    page.keyboard.press("Enter")
-    page.wait_for_function("src => document.querySelector('#depth img').src != src",
-                           arg=shown[0], timeout=60_000)  # still serving
+    _bad_uploads(page, tmp_path, shown)
     browser.close()
   assert hosts == {url.split("/")[2]}, hosts  # offline: no fonts, analytics or CDN
+  said = process.stdout.read().splitlines()
+  assert said == [f"demo of runs/quickstart at {url} ({demo.CHOOSE_ANOTHER}; Ctrl-C stops)",
+                  "demo stopped"], said  # and nothing else: no TensorFlow or Gradio chatter
   expected = DepthEstimator.from_path(tiny_run.path).predict(images.read_rgb(photo))["depths"]
   np.testing.assert_array_equal(np.load(tmp_path / "downloaded.npy"), expected[0, ..., 0])
