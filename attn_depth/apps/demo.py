@@ -221,8 +221,8 @@ def build_page(gr, depths, model):
 
 def serve(model=None, port=7860, share=False, print_fn=print):
   """Serves the page on 127.0.0.1:`port` until interrupted (a public link only with `share`)."""
-  gr = gradio()
   model = choose_model(model)
+  gr = gradio()
   estimator = load_estimator(model)
   with tempfile.TemporaryDirectory(prefix="attn_depth_demo_") as root:
     page = build_page(gr, Depths(estimator, root), model).queue()

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import attn_depth_cli
 from attn_depth.apps import demo
 from attn_depth.core import errors
 from attn_depth.core import images
@@ -33,9 +32,18 @@ def test_without_a_model_or_the_quickstart_run_the_demo_names_the_flag(tmp_path,
   assert demo.choose_model("runs/other") == "runs/other"
 
 
-def test_demo_answers_help_without_starting(capsys):
-  assert attn_depth_cli.main(["demo", "--help"]) == 0
-  text = capsys.readouterr().out
+def _demo_command(folder, *args, **kwargs):
+  """`attn-depth demo ARGS` as a user runs it (python -m attn_depth_cli: the console script's
+  code) in `folder`, with this checkout's package."""
+  return subprocess.Popen([sys.executable, "-m", "attn_depth_cli", "demo", *args], cwd=folder,
+                          env=dict(os.environ, PYTHONPATH=REPO_ROOT), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_demo_answers_help(tmp_path):
+  with _demo_command(tmp_path, "--help") as helped:
+    text = helped.communicate(timeout=300)[0]
+  assert helped.returncode == 0, text
   for flag in ("--model", "--port", "--share"):
     assert flag in text, text
 
@@ -51,10 +59,7 @@ def _served(folder, timeout=240):
   """`attn-depth demo` started in `folder` as a user starts it (no --model: the folder's
   runs/quickstart), until it answers; yields (url, process)."""
   port = _free_port()
-  env = dict(os.environ, PYTHONPATH=REPO_ROOT)
-  process = subprocess.Popen([sys.executable, "-m", "attn_depth_cli", "demo", f"--port={port}"],
-                             cwd=folder, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+  process = _demo_command(folder, f"--port={port}")
   url = f"http://127.0.0.1:{port}/"
   try:
     deadline = time.monotonic() + timeout
@@ -161,3 +166,7 @@ def test_the_demo_page_in_headless_chromium(tiny_run, tmp_path):
                   "demo stopped"], said  # and nothing else: no TensorFlow or Gradio chatter
   expected = DepthEstimator.from_path(tiny_run.path).predict(images.read_rgb(photo))["depths"]
   np.testing.assert_array_equal(np.load(tmp_path / "downloaded.npy"), expected[0, ..., 0])
+  (tmp_path / "runs" / "quickstart").unlink()
+  with _demo_command(tmp_path) as unready:  # no --model and no quickstart: one line, at once
+    said = unready.communicate(timeout=300)[0].splitlines()
+  assert unready.returncode == 1 and len(said) == 1 and "--model=" in said[0], said
