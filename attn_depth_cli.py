@@ -117,6 +117,7 @@ COMMANDS = {
     "train": ("train", "train a Table-1 network or the offline quickstart (gin configs)"),
     "evaluate": ("evaluate", "score a model or a folder of predictions under a protocol"),
     "predict": ("predict", "depth, point clouds and bokeh for your photos and videos"),
+    "demo": ("demo", "the same in a page in your browser: drop a photo, see its depth"),
     "export": ("export", "SavedModel, LiteRT, ONNX and a preset from a training run"),
     "reproduce": ("reproduce", "Table 1 in one command (or in miniature on a CPU)"),
     "figures": ("figures", "the paper's Figures 3, 4, 5 and 7 from your runs"),

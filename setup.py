@@ -50,6 +50,9 @@ setup(
         "onnx": ["onnx<2", "tf2onnx<2", "onnxruntime<2"],
         # tools/fuzz.py: coverage-guided fuzzing of the readers of user files.
         "fuzz": ["atheris<4"],
+        # `attn-depth demo`: the page in the browser (Gradio; it needs pillow < 13, which is why
+        # constraints.txt pins pillow 12).
+        "demo": ["gradio>=6.31,<7"],
         # The test suite also executes docs/reproduce_on_a_gpu.ipynb (nbclient, a kernel) and
         # runs every fuzzing target briefly (atheris).
         # pytest-xdist runs the full tier on every core; pytest-timeout turns a hang into a
@@ -57,6 +60,9 @@ setup(
         "test": ["pytest>=7.2,<10", "pytest-xdist>=3.5,<4", "pytest-timeout>=2.2,<3",
                  "huggingface_hub<3", "kagglehub<2", "onnx<2", "tf2onnx<2",
                  "onnxruntime<2", "nbclient<1", "nbformat<6", "ipykernel<8", "atheris<4",
-                 "import-linter>=2.17,<3"],  # tests/test_layers.py: .importlinter
+                 "import-linter>=2.17,<3",  # tests/test_layers.py: .importlinter
+                 # tests/apps/test_demo.py: the demo page in headless Chromium (the system's
+                 # browser; Playwright's own browsers are never downloaded).
+                 "gradio>=6.31,<7", "playwright>=1.65,<2"],
     },
 )
