@@ -192,8 +192,9 @@ def build_page(gr, depths, model):
   # fill the disk, so what is older than an hour goes (checked hourly).
   with gr.Blocks(title="attn_depth demo", analytics_enabled=False,
                  delete_cache=(3600, 3600)) as page:
+    warning = predict_lib.training_data_warning(depths.estimator.network)
     gr.Markdown(f"## Depth from one image (Hao et al. 2018)\nModel: `{model}` -- "
-                f"{CHOOSE_ANOTHER}")
+                f"{CHOOSE_ANOTHER}" + (f"\n\n**Note:** {warning}." if warning else ""))
     c = _controls(gr)
     state = gr.State()
     c["photo"].upload(lambda path, cmap: _on_photo(gr, depths, path, cmap),

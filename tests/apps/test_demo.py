@@ -149,7 +149,10 @@ def test_the_demo_page_in_headless_chromium(tiny_run, tmp_path):
     page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
     page.goto(url)
     page.wait_for_selector("#photo input[type=file]", state="attached")  # the page has loaded
-    assert "runs/quickstart" in page.inner_text("body")
+    header = page.inner_text("body")
+    assert "runs/quickstart" in header
+    # The tiny run learned from procedural rooms only: the page says so, from its provenance.
+    assert "trained only on procedural rooms" in header
     _upload(page, photo, "coffee.png: 600x400 pixels")
     shown = _depth_image(page)
     assert shown[1:] == [600, 400]
