@@ -172,11 +172,16 @@ def predict_files(network, patterns, output_dir, outputs=DEFAULT_OUTPUTS, intrin
       print_fn(f"skipped {message}")
       failed[path] = message
       continue
-    elapsed = time.perf_counter() - start
-    eta = format_duration(elapsed / index * (len(paths) - index))
-    low, high = images_lib.valid_range(depth) or (np.nan, np.nan)
-    print_fn(f"[{index}/{len(paths)}] {path}: {rgb.shape[1]}x{rgb.shape[0]}, depth "
-             f"{low:.2f}-{high:.2f} m, median {_median_depth(depth):.2f} m  "
-             f"ETA {eta}" + (f"  (written as {stem}.*: that name is taken)"
-                             if stem != os.path.splitext(os.path.basename(path))[0] else ""))
+    print_fn(_progress_line(index, len(paths), path, rgb, depth, stem, start))
   return {"written": written, "failed": failed}
+
+
+def _progress_line(index, count, path, rgb, depth, stem, start):
+  """`[i/n] photo: its size, depth range and median, ETA`, and the name written where the
+  photo's own was taken."""
+  eta = format_duration((time.perf_counter() - start) / index * (count - index))
+  low, high = images_lib.valid_range(depth) or (np.nan, np.nan)
+  return (f"[{index}/{count}] {path}: {rgb.shape[1]}x{rgb.shape[0]}, depth "
+          f"{low:.2f}-{high:.2f} m, median {_median_depth(depth):.2f} m  ETA {eta}"
+          + (f"  (written as {stem}.*: that name is taken)"
+             if stem != os.path.splitext(os.path.basename(path))[0] else ""))

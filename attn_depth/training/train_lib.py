@@ -148,13 +148,8 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
                                          "dmg": tuple(dmg_learning_rate)}, power,
         mixed_precision, jit_compile, deterministic)
     spec = models.ModelSpec.from_gin()  # written beside the checkpoints: the run's identity
-    checkpoints = Checkpoints(trainer.checkpoint,
-                              distribution.worker_model_dir(model_dir, strategy),
-                              checkpoint_every, keep_checkpoints, restore_from=model_dir,
-                              restore=trainer.restore)
-    _restore_or_warm_start(checkpoints, model, warm_start_from, chief)
-    distribution.check_same_step(strategy, trainer.step)
-
+    checkpoints = _restored_checkpoints(trainer, model, strategy, model_dir, checkpoint_every,
+                                        keep_checkpoints, warm_start_from, chief)
     iterator = _training_batches(strategy, source, batch_size, seed, trainer.step)
     if chief and (final_eval or image_summary_every or eval_every):
       _open_test_split(source)
@@ -189,6 +184,18 @@ def _model_and_trainer(strategy, batch_size, schedule, learning_rates, power, mi
   trainer = Trainer(model, strategy, batch_size, schedule.decay_steps, learning_rates, power,
                     loss_scaling=mixed_precision == "float16", jit_compile=jit_compile)
   return model, trainer
+
+
+def _restored_checkpoints(trainer, model, strategy, model_dir, checkpoint_every,
+                          keep_checkpoints, warm_start_from, chief):
+  """The run's checkpoints, with the latest restored (or the weights warm-started from another
+  run when there is none); every worker must then be at the same step."""
+  checkpoints = Checkpoints(trainer.checkpoint, distribution.worker_model_dir(model_dir, strategy),
+                            checkpoint_every, keep_checkpoints, restore_from=model_dir,
+                            restore=trainer.restore)
+  _restore_or_warm_start(checkpoints, model, warm_start_from, chief)
+  distribution.check_same_step(strategy, trainer.step)
+  return checkpoints
 
 
 def _summary(step, schedule, losses, side_tasks, checkpoints, trainer):
