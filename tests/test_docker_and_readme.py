@@ -87,6 +87,26 @@ def test_readme_and_docs_commands_name_existing_tools_configs_and_flags():
                 f"{name}: `attn-depth {command}` has no flag --{flag}: {line}")
             checked += 1
   assert checked > 60, checked
+  # Flags written inline in the prose: a command's, absl's --help, or one of the few other
+  # tools the pages name (the fuzzer, the docs' table generator, docker).
+  known = set().union(*own_flags.values()) | {"no" + flag for command in own_flags.values()
+                                              for flag, boolean in command.items() if boolean}
+  known |= {"help"} | _OTHER_TOOLS_FLAGS | set(re.findall(
+      r'DEFINE_\w+\(\s*"(\w+)"', _read(os.path.join("tools", "fuzz.py")))) | set(re.findall(
+          r'add_argument\("--(\w+)"', _read(os.path.join("lab", "doc_tables.py"))))
+  inline = 0
+  for name in DOCS:
+    prose = re.sub(r"```.*?```", "", _read(name), flags=re.S)
+    for span in re.findall(r"`([^`\n]+)`", prose):
+      for flag in re.findall(r"(?:^|\s)--([a-z][\w-]*)", span):
+        assert flag in known, f"{name}: no tool has the flag --{flag}: `{span}`"
+        inline += 1
+  assert inline > 40, inline
+
+
+# Flags of other programs the pages write inline: docker run's and podman build's; and the
+# flag a new dataset's registry entry brings in docs/data.md's worked example (`my_set`).
+_OTHER_TOOLS_FLAGS = {"gpus", "shm-size", "ipc", "pull", "my_set"}
 
 
 def _anchor(heading):
