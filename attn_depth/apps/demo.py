@@ -16,6 +16,7 @@ Gradio is the optional `demo` extra: pip install -c constraints.txt "attn_depth[
 
 import os
 import signal
+import sys
 import tempfile
 import time
 
@@ -255,5 +256,6 @@ def _wait_for_interrupt(page, print_fn):
       time.sleep(0.2)  # the server runs in threads of its own
   except KeyboardInterrupt:
     print_fn("demo stopped")
+    sys.stdout.flush()  # said before closing, which can take a while on a busy machine
   finally:
     page.close(verbose=False)
