@@ -151,7 +151,8 @@ def train(model_dir, strategy=None, source="synthetic_rooms", batch_size=3, epoc
     checkpoints = _restored_checkpoints(trainer, model, strategy, model_dir, checkpoint_every,
                                         keep_checkpoints, warm_start_from, chief)
     iterator = _training_batches(strategy, source, batch_size, seed, trainer.step)
-    if chief and (final_eval or image_summary_every or eval_every):
+    if chief and _reads_test_split(trainer.step, schedule.total_steps, final_eval,
+                                   image_summary_every, eval_every):
       _open_test_split(source)
     # Traced inference, never eager: called eagerly, a Keras functional model keeps every
     # intermediate map alive until its output (7 GB for the full ResNet-101 model on 3 images at
@@ -243,6 +244,15 @@ def _run_controller(trainer, iterator, schedule, checkpoints, actions, side_task
       losses = controller.run()
   side_tasks.close()
   return losses
+
+
+def _reads_test_split(step, total_steps, final_eval, image_summary_every, eval_every):
+  """Whether this session reads the test split: the final evaluation, or an image summary or
+  evaluation due at a step it will run (a 2-step run with summaries every 1,000 reads none)."""
+  def due(every, last):
+    return bool(every) and (step // every + 1) * every <= last
+  return bool(final_eval or due(image_summary_every, total_steps)
+              or due(eval_every, total_steps - 1))
 
 
 def _open_test_split(source):

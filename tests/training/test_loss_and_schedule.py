@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from attn_depth.training import log_l1_per_example
 from attn_depth.training import poly_learning_rate
+from attn_depth.training import train_lib
 
 
 def test_log_l1_over_valid_pixels_only():
@@ -39,3 +40,14 @@ def test_poly_schedule_eq4(step, expected):
 
 def test_poly_schedule_power():
   assert float(poly_learning_rate(25, 1.0, 0.0, 100, power=2.0)) == pytest.approx(0.5625)
+
+
+def test_the_test_split_is_opened_up_front_only_when_the_session_reads_it():
+  reads = train_lib._reads_test_split  # pylint: disable=protected-access
+  # (step, total, final_eval, image_summary_every, eval_every)
+  assert reads(0, 600, True, 0, 0)  # the final evaluation
+  assert not reads(0, 2, False, 1000, 5000)  # a 2-step run reaches no summary or evaluation
+  assert reads(0, 1000, False, 1000, 0)  # an image strip at step 1000, the last
+  assert not reads(0, 5000, False, 0, 5000)  # evaluations stop before the last step
+  assert reads(0, 5001, False, 0, 5000)
+  assert not reads(1000, 1999, False, 1000, 0) and reads(1000, 2000, False, 1000, 0)  # resumed
