@@ -250,7 +250,11 @@ def _stop(*_):
 def _wait_for_interrupt(page, print_fn):
   """Until Ctrl-C or a kill (SIGTERM): then the server closes and the photos' folder goes, in
   one line (Gradio's own wait prints two)."""
-  signal.signal(signal.SIGTERM, _stop)
+  # A demo started by another program can inherit SIGINT ignored or blocked (a blocked signal
+  # stays blocked across exec, in every thread): the page promises that Ctrl-C stops it.
+  for number in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(number, _stop)
+  signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM])
   try:
     while page.is_running:
       time.sleep(0.2)  # the server runs in threads of its own

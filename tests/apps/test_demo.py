@@ -75,7 +75,7 @@ def _served(folder, timeout=240):
   finally:
     process.send_signal(signal.SIGINT)
     try:
-      process.wait(timeout=120)  # closing the server waits for its threads
+      process.wait(timeout=60)
     except subprocess.TimeoutExpired:
       process.kill()
       process.wait()
