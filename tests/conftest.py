@@ -50,7 +50,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # fixture shared by every test in the file) are kept on one worker and started first, so that the
 # longest is not the tail of the run.
 _LONG_UNITS = ("tests/reproduction/test_rehearsal.py", "tests/training/test_train_tool.py",
-               "tests/serving/test_export.py", "tests/models/test_backbone.py")
+               "tests/training/test_loss_scaling.py", "tests/serving/test_export.py",
+               "tests/models/test_backbone.py")
 
 
 def pytest_addoption(parser):
