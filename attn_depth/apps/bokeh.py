@@ -72,6 +72,12 @@ def _blur_layer(colour, mask, kernel):
   return premultiplied, coverage
 
 
+def default_aperture(shape):
+  """The default blur radius in pixels for an image of `shape` (height, width, ...): 1.5% of
+  its longer side (predict, the demo and the benchmark use it)."""
+  return 0.015 * max(shape[:2])
+
+
 def focus_depth_at_centre(depth, fraction=0.1):
   """The median valid depth of the central `fraction` of the image: a default focus."""
   depth = np.asarray(depth)

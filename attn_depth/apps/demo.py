@@ -129,8 +129,8 @@ def focus_at(depth, column, row):
 
 
 def default_aperture(depth):
-  """predict's default blur radius: 1.5% of the longer image side, in pixels."""
-  return round(0.015 * max(depth.shape), 1)
+  """predict's default blur radius (bokeh.default_aperture), to the slider's 0.1 px."""
+  return round(bokeh_lib.default_aperture(depth.shape), 1)
 
 
 def _on_photo(gr, depths, path, colormap):

@@ -94,7 +94,7 @@ def _write_outputs(rgb, depth, stem, path_of, intrinsics, focus_depth, aperture,
     pointcloud.write_depth_ply(path_of["ply"], depth, camera, rgb)
   if "bokeh" in outputs:
     focus = focus_depth or bokeh_lib.focus_depth_at_centre(depth)
-    radius = aperture if aperture is not None else 0.015 * max(depth.shape)
+    radius = aperture if aperture is not None else bokeh_lib.default_aperture(depth.shape)
     progress = None
     if print_fn and depth.size > _BOKEH_PROGRESS_PIXELS:
       report = Progress(None, f"  bokeh {stem}", unit="layers", print_fn=print_fn)

@@ -462,7 +462,7 @@ def bokeh_at_photo_size(network, photos=("coffee", "chelsea", "astronaut"), size
   for name in photos:
     image = cv2.resize(getattr(skimage.data, name)(), size[::-1], interpolation=cv2.INTER_CUBIC)
     depth = network.depth_at_image_size(image[None])[0]
-    focus, aperture = bokeh.focus_depth_at_centre(depth), 0.015 * max(size)
+    focus, aperture = bokeh.focus_depth_at_centre(depth), bokeh.default_aperture(size)
     before = _resident_gb()
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     start = time.perf_counter()
@@ -471,7 +471,7 @@ def bokeh_at_photo_size(network, photos=("coffee", "chelsea", "astronaut"), size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     small = cv2.resize(image, check_size[::-1], interpolation=cv2.INTER_AREA)
     small_depth = cv2.resize(depth, check_size[::-1], interpolation=cv2.INTER_LINEAR)
-    small_aperture = 0.015 * max(check_size)
+    small_aperture = bokeh.default_aperture(check_size)
     exact = bokeh.render_bokeh(small, small_depth, focus, small_aperture, exact=True)
     fast = bokeh.render_bokeh(small, small_depth, focus, small_aperture)
     difference = np.abs(exact.astype(np.int16) - fast.astype(np.int16))
